@@ -1,0 +1,81 @@
+-- Every query syncer runs, loaded by name (see syncer/db/queries.py). Values only as $n.
+
+-- name: read_desired_first_page
+-- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
+-- open and memory stays flat whatever the table's size.
+SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
+       d.apply_join_option, d.invite_join_option, d.mute_all_member,
+       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
+       s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
+FROM desired_group_profiles AS d
+LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
+ORDER BY d.group_id
+LIMIT $1;
+
+-- name: read_desired_page
+SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
+       d.apply_join_option, d.invite_join_option, d.mute_all_member,
+       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
+       s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
+FROM desired_group_profiles AS d
+LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
+WHERE d.group_id > $1
+ORDER BY d.group_id
+LIMIT $2;
+
+-- name: insert_run
+INSERT INTO sync_runs (mode) VALUES ($1) RETURNING run_id;
+
+-- name: finish_run
+UPDATE sync_runs
+SET status = $2, finished_at = now(), groups_read = $3, in_sync = $4, updated = $5, rejected = $6,
+    failed = $7, not_found = $8, warnings = $9, calls = $10::jsonb, error = $11
+WHERE run_id = $1;
+
+-- name: upsert_group_states
+-- One round trip for a whole batch of outcomes. attrs_fingerprint: a digest records that set as
+-- live now; '' forgets what was known (the next run reads the attributes); NULL leaves it be.
+INSERT INTO group_sync_state AS s (
+    group_id, last_run_id, outcome, error_code, error_message, warnings, attempts,
+    last_success_at, last_applied, last_applied_at, attrs_fingerprint, attrs_checked_at, updated_at)
+SELECT u.group_id, $1, u.outcome, u.error_code, u.error_message, u.warnings::jsonb,
+       CASE WHEN u.outcome IN ('in_sync', 'updated') THEN 0 ELSE 1 END,
+       CASE WHEN u.outcome IN ('in_sync', 'updated') THEN now() END,
+       u.applied::jsonb, CASE WHEN u.applied IS NOT NULL THEN now() END,
+       u.attrs_fingerprint, CASE WHEN u.attrs_fingerprint <> '' THEN now() END,
+       now()
+FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])
+     AS u(group_id, outcome, error_code, error_message, warnings, applied, attrs_fingerprint)
+ON CONFLICT (group_id) DO UPDATE SET
+    last_run_id = EXCLUDED.last_run_id,
+    outcome = EXCLUDED.outcome,
+    error_code = EXCLUDED.error_code,
+    error_message = EXCLUDED.error_message,
+    warnings = EXCLUDED.warnings,
+    attempts = CASE WHEN EXCLUDED.outcome IN ('in_sync', 'updated') THEN 0 ELSE s.attempts + 1 END,
+    last_success_at = COALESCE(EXCLUDED.last_success_at, s.last_success_at),
+    last_applied = COALESCE(EXCLUDED.last_applied, s.last_applied),
+    last_applied_at = COALESCE(EXCLUDED.last_applied_at, s.last_applied_at),
+    attrs_fingerprint = COALESCE(EXCLUDED.attrs_fingerprint, s.attrs_fingerprint),
+    attrs_checked_at = CASE WHEN EXCLUDED.attrs_fingerprint IS NULL THEN s.attrs_checked_at
+                            ELSE EXCLUDED.attrs_checked_at END,
+    updated_at = now();
+
+-- name: schema_versions
+SELECT version FROM syncer_migrations ORDER BY version;
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS syncer_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: record_migration
+INSERT INTO syncer_migrations (version, name) VALUES ($1, $2);
+
+-- name: migration_lock
+-- Two `syncer migrate` at once: the second waits, then finds nothing left to do.
+SELECT pg_advisory_xact_lock(hashtext('syncer.migrate'));

@@ -1,0 +1,172 @@
+"""The `syncer` command: migrate, plan, run, demo, emulator.
+
+Settings come from the environment, then flags (flags win); both are turned into one
+:class:`Settings` here and passed down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from syncer.db.store import PgStore
+from syncer.errors import ConfigError, SyncerError
+from syncer.logs import FORMATS, LEVELS, configure_logging
+from syncer.pipeline import Reconciler
+from syncer.report import print_plan_group, print_summary
+from syncer.settings import Secret, Settings, parse_rate_limits, settings_from_env
+from syncer.tencent.client import TencentClient
+
+Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("database and logging")
+    g.add_argument("--database-url", help="Postgres URL (env SYNCER_DATABASE_URL, then DATABASE_URL)")
+    g.add_argument("--log-level", choices=LEVELS, help="env SYNCER_LOG_LEVEL; default info")
+    g.add_argument("--log-format", choices=FORMATS, help="env SYNCER_LOG_FORMAT; auto = console on a terminal")
+
+
+def _vendor(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("vendor")
+    g.add_argument("--sdkappid", type=int, help="env TENCENT_IM_SDKAPPID")
+    g.add_argument("--secret-key", help="env TENCENT_IM_SECRET_KEY (prefer the environment: flags show in ps)")
+    g.add_argument("--admin", help="App admin identifier (env TENCENT_IM_ADMIN; default administrator)")
+    g.add_argument("--base-url", help="env TENCENT_IM_BASE_URL; default https://console.tim.qq.com")
+    g.add_argument(
+        "--rate-limit",
+        action="append",
+        default=[],
+        metavar="[COMMAND=]N",
+        help="calls per second per API command (default 200); repeat as COMMAND=N for one command",
+    )
+    g.add_argument("--attr-writes-per-group", type=int, help="attribute writes per group per second (default 5)")
+    g.add_argument("--max-in-flight", type=int, help="concurrent calls per API command (default 256)")
+    g.add_argument("--timeout", type=float, help="seconds per call before giving up on it (default 5)")
+    g.add_argument("--max-attempts", type=int, help="attempts per call for transient errors (default 6)")
+    g.add_argument(
+        "--check-attrs",
+        action="store_true",
+        default=None,
+        help="read every group's attributes, even those unchanged since last confirmed",
+    )
+    g.add_argument("--attr-recheck-hours", type=float, help="re-read attributes confirmed longer ago (default 24)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syncer", description="Reconcile chat-group profiles at the vendor with Postgres."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("migrate", help="create or upgrade syncer's tables")
+    _common(p)
+    p.set_defaults(handler=cmd_migrate)
+
+    p = verbs.add_parser("plan", help="show what would change; no write call")
+    _common(p)
+    _vendor(p)
+    p.add_argument("--json", action="store_true", help="JSON lines: one per group, then the totals")
+    p.set_defaults(handler=cmd_plan)
+
+    p = verbs.add_parser("run", help="reconcile; exit 0 all in sync, 2 some rejected or failed, 1 fatal")
+    _common(p)
+    _vendor(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(handler=cmd_run)
+
+    from syncer.demo import add_demo_arguments, cmd_demo
+    from syncer.emulator.cli import add_emulator_arguments, cmd_emulator
+
+    p = verbs.add_parser("demo", help="a local Postgres and emulator, a drifted data set, a full sync")
+    add_demo_arguments(p)
+    p.set_defaults(handler=cmd_demo)
+
+    p = verbs.add_parser("emulator", help="serve the built-in Tencent Chat emulator")
+    add_emulator_arguments(p)
+    p.set_defaults(handler=cmd_emulator)
+    return parser
+
+
+def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
+    settings = settings_from_env(env)
+    get = vars(args).get
+    default_rate, overrides = parse_rate_limits(get("rate_limit") or [])
+    for name, value in (
+        ("max_in_flight", get("max_in_flight")),
+        ("attr_writes_per_group", get("attr_writes_per_group")),
+    ):
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    timeout = get("timeout")
+    if timeout is not None and timeout <= 3:
+        raise ConfigError("--timeout must be above 3 s: the vendor itself takes up to 3 s to give up")
+    recheck = get("attr_recheck_hours")
+    database_url, secret_key, base_url = get("database_url"), get("secret_key"), get("base_url")
+    return settings.with_overrides(
+        database_url=Secret(database_url) if database_url else None,
+        sdkappid=get("sdkappid"),
+        secret_key=Secret(secret_key) if secret_key else None,
+        admin=get("admin"),
+        base_url=base_url.rstrip("/") if base_url else None,
+        rate_limit=default_rate,
+        rate_limit_overrides={**settings.rate_limit_overrides, **overrides} if overrides else None,
+        attr_writes_per_group=get("attr_writes_per_group"),
+        max_in_flight=get("max_in_flight"),
+        request_timeout_s=timeout,
+        max_attempts=get("max_attempts"),
+        check_attrs=get("check_attrs"),
+        attr_recheck_s=recheck * 3600 if recheck is not None else None,
+        log_level=get("log_level"),
+        log_format=get("log_format"),
+    )
+
+
+async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async with PgStore.open(settings.require_database()) as store:
+        applied = await store.migrate()
+        versions = await store.applied_versions()
+    for migration in applied:
+        print(f"applied {migration.version:03d}_{migration.name}")
+    print(f"schema is at version {max(versions)}" + ("" if applied else " (nothing to do)"))
+    return 0
+
+
+async def reconcile(settings: Settings, *, dry_run: bool, on_plan: Callable[..., None] | None = None) -> Any:
+    client = TencentClient(settings)  # checks the vendor settings before touching the database
+    async with PgStore.open(settings.require_database()) as store:
+        await store.check_schema()
+        async with client:
+            return await Reconciler(settings, store, client, dry_run=dry_run, on_plan=on_plan).run()
+
+
+async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
+    def show(plan: Any) -> None:
+        print_plan_group(plan, sys.stdout, as_json=args.json)
+
+    report = await reconcile(settings, dry_run=True, on_plan=show)
+    print_summary(report, sys.stdout, as_json=args.json)
+    return 0 if report.status != "failed" else 1
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    report = await reconcile(settings, dry_run=False)
+    print_summary(report, sys.stdout, as_json=args.json)
+    return int(report.exit_code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        settings = build_settings(args)
+        configure_logging(settings.log_level, settings.log_format)
+        return asyncio.run(handler(settings, args))
+    except SyncerError as exc:
+        print(f"syncer: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

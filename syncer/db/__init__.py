@@ -1,0 +1,1 @@
+"""The Postgres edge: SQL files, migrations and the store the pipeline records into."""

@@ -1,0 +1,51 @@
+"""SQL lives in ``.sql`` files: migrations by number, queries by ``-- name:``."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+_MIGRATION = re.compile(r"^(\d+)_(\w+)\.sql$")
+
+
+def sql_dir() -> Path:
+    """The sql/ folder: inside the package when installed from a wheel, else the checkout's."""
+    packaged = Path(str(resources.files("syncer"))) / "_sql"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "sql"
+
+
+@functools.cache
+def queries() -> dict[str, str]:
+    text = (sql_dir() / "queries.sql").read_text(encoding="utf-8")
+    parts = _NAME.split(text)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def query(name: str) -> str:
+    return queries()[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+@functools.cache
+def migrations() -> tuple[Migration, ...]:
+    found = []
+    for path in sorted((sql_dir() / "migrations").iterdir()):
+        match = _MIGRATION.match(path.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return tuple(found)

@@ -1,0 +1,211 @@
+"""Postgres: desired rows in, outcomes out. Driver errors become :class:`DatabaseError` here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import asyncpg
+
+from syncer.db.sqlfiles import Migration, migrations, query
+from syncer.errors import DatabaseError, SchemaError
+from syncer.models import DesiredGroup, GroupResult, SyncState
+from syncer.settings import redact_url
+
+T = TypeVar("T")
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection = PoolConnectionProxy[asyncpg.Record]
+else:
+    Connection = asyncpg.Connection
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredRow:
+    group: DesiredGroup
+    state: SyncState
+
+
+@dataclass(frozen=True, slots=True)
+class RunTotals:
+    status: str
+    groups_read: int
+    in_sync: int
+    updated: int
+    rejected: int
+    failed: int
+    not_found: int
+    warnings: int
+    calls: dict[str, int]
+    error: str | None = None
+
+
+class Store(Protocol):
+    """What the pipeline needs from the database."""
+
+    async def read_desired_page(self, after: str | None, limit: int) -> list[DesiredRow]: ...
+
+    async def start_run(self, mode: str) -> int: ...
+
+    async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None: ...
+
+    async def finish_run(self, run_id: int, totals: RunTotals) -> None: ...
+
+
+async def _translated(what: str, operation: Awaitable[T]) -> T:
+    try:
+        return await operation
+    except asyncpg.UndefinedTableError as exc:
+        raise SchemaError(f"{what}: {exc.message}; run `syncer migrate`") from exc
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise DatabaseError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class PgStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, *, max_size: int = 4) -> PgStore:
+        try:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, command_timeout=60)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, ValueError) as exc:
+            raise DatabaseError(
+                f"cannot connect to Postgres at {redact_url(url)}: {type(exc).__name__}: {exc}"
+            ) from exc
+        assert pool is not None
+        return cls(pool)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, url: str) -> AsyncIterator[PgStore]:
+        store = await cls.connect(url)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _run(self, what: str, fn: Callable[[Connection], Awaitable[T]]) -> T:
+        async def op() -> T:
+            async with self._pool.acquire() as conn:
+                return await fn(conn)
+
+        return await _translated(what, op())
+
+    # -- schema --------------------------------------------------------------------------------
+
+    async def applied_versions(self) -> list[int]:
+        async def fn(conn: Connection) -> list[int]:
+            exists = await conn.fetchval("SELECT to_regclass('syncer_migrations') IS NOT NULL")
+            if not exists:
+                return []
+            return [r["version"] for r in await conn.fetch(query("schema_versions"))]
+
+        return await self._run("reading the schema version", fn)
+
+    async def check_schema(self) -> None:
+        """Refuse to work on a database whose schema is missing or behind."""
+        applied = await self.applied_versions()
+        latest = len(migrations())
+        if not applied:
+            raise SchemaError("the database has no syncer schema: run `syncer migrate` first")
+        if max(applied) < latest:
+            raise SchemaError(
+                f"the database schema is at version {max(applied)}, this syncer needs {latest}: run `syncer migrate`"
+            )
+
+    async def migrate(self) -> list[Migration]:
+        """Apply each pending migration once, each in its own transaction."""
+
+        async def fn(conn: Connection) -> list[Migration]:
+            applied: list[Migration] = []
+            await conn.execute(query("create_migrations_table"))
+            for migration in migrations():
+                async with conn.transaction():
+                    await conn.execute(query("migration_lock"))
+                    done = {r["version"] for r in await conn.fetch(query("schema_versions"))}
+                    if migration.version in done:
+                        continue
+                    await conn.execute(migration.sql)
+                    await conn.execute(query("record_migration"), migration.version, migration.name)
+                    applied.append(migration)
+            return applied
+
+        return await self._run("applying migrations", fn)
+
+    # -- the pipeline's reads and writes ---------------------------------------------------------
+
+    async def read_desired_page(self, after: str | None, limit: int) -> list[DesiredRow]:
+        """The next ``limit`` rows in group_id order after ``after`` (None: from the start)."""
+        args: tuple[object, ...]
+        if after is None:
+            sql, args = query("read_desired_first_page"), (limit,)
+        else:
+            sql, args = query("read_desired_page"), (after, limit)
+        records = await self._run("reading desired_group_profiles", lambda c: c.fetch(sql, *args))
+        rows = []
+        for r in records:
+            group = DesiredGroup(
+                group_id=r["group_id"],
+                name=r["name"],
+                introduction=r["introduction"],
+                notification=r["notification"],
+                face_url=r["face_url"],
+                max_member_num=r["max_member_num"],
+                apply_join_option=r["apply_join_option"],
+                invite_join_option=r["invite_join_option"],
+                mute_all_member=r["mute_all_member"],
+                app_defined_data=_json(r["app_defined_data"]),
+                group_attrs=_json(r["group_attrs"]),
+            )
+            rows.append(DesiredRow(group, SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"])))
+        return rows
+
+    async def start_run(self, mode: str) -> int:
+        run_id: int = await self._run("recording the run", lambda c: c.fetchval(query("insert_run"), mode))
+        return run_id
+
+    async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None:
+        if not results:
+            return
+        args = (
+            run_id,
+            [r.group_id for r in results],
+            [str(r.outcome) for r in results],
+            [r.error_code for r in results],
+            [r.error_message for r in results],
+            [json.dumps(r.warnings, ensure_ascii=False) for r in results],
+            [None if r.applied is None else json.dumps(r.applied, ensure_ascii=False) for r in results],
+            [r.attrs_fingerprint for r in results],
+        )
+        await self._run("recording group outcomes", lambda c: c.execute(query("upsert_group_states"), *args))
+
+    async def finish_run(self, run_id: int, totals: RunTotals) -> None:
+        await self._run(
+            "recording the end of the run",
+            lambda c: c.execute(
+                query("finish_run"),
+                run_id,
+                totals.status,
+                totals.groups_read,
+                totals.in_sync,
+                totals.updated,
+                totals.rejected,
+                totals.failed,
+                totals.not_found,
+                totals.warnings,
+                json.dumps(totals.calls),
+                totals.error,
+            ),
+        )

@@ -1,0 +1,78 @@
+"""Desired vs live → the minimal writes. Pure functions: no I/O, no clock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from syncer.models import BASE_FIELDS, DesiredGroup, FieldChange, GroupPlan, LiveGroup
+from syncer.tencent.api import TYPE_RESTRICTED_FIELDS
+
+
+def mute_flag(value: bool) -> str:
+    return "On" if value else "Off"
+
+
+def desired_base_value(row: DesiredGroup, column: str) -> Any:
+    value = getattr(row, column)
+    if column == "mute_all_member" and value is not None:
+        return mute_flag(bool(value))
+    return value
+
+
+def attrs_fingerprint(attrs: Mapping[str, str]) -> str:
+    """A stable digest of an attribute set: equal sets, equal fingerprints, whatever the key order."""
+    canonical = json.dumps(dict(attrs), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def plan_group(row: DesiredGroup, live: LiveGroup) -> GroupPlan:
+    """The writes that make ``live`` match ``row`` for every field the row manages.
+
+    ``row`` must already be valid (see :mod:`syncer.validation`). ``live.attrs`` is None when the
+    attributes were not read this run: they are then taken to be in line.
+    """
+    payload: dict[str, Any] = {}
+    changes: list[FieldChange] = []
+    warnings: list[str] = []
+    restricted = TYPE_RESTRICTED_FIELDS.get(live.group_type, frozenset())
+
+    for column, vendor_field in BASE_FIELDS.items():
+        want = desired_base_value(row, column)
+        if want is None:
+            continue
+        have = live.base.get(vendor_field)
+        if have == want:
+            continue
+        if vendor_field in restricted:
+            warnings.append(f"{column}: {vendor_field} cannot be changed for {live.group_type} groups; not sent")
+            continue
+        payload[vendor_field] = want
+        changes.append(FieldChange(vendor_field, have, want))
+
+    custom_items = []
+    if isinstance(row.app_defined_data, Mapping):
+        for key, value in row.app_defined_data.items():
+            have = live.custom.get(key)
+            if value is None or value == "":
+                if have not in (None, ""):
+                    # The vendor deletes a custom field when it is sent with an empty value.
+                    custom_items.append({"Key": key, "Value": ""})
+                    changes.append(FieldChange(f"AppDefinedData.{key}", have, None))
+            elif have != value:
+                custom_items.append({"Key": key, "Value": value})
+                changes.append(FieldChange(f"AppDefinedData.{key}", have, value))
+    if custom_items:
+        payload["AppDefinedData"] = custom_items
+
+    attrs: dict[str, str] | None = None
+    if isinstance(row.group_attrs, Mapping) and live.attrs is not None:
+        want_attrs = {str(k): str(v) for k, v in row.group_attrs.items()}
+        if dict(live.attrs) != want_attrs:
+            attrs = want_attrs
+            changes.append(FieldChange("GroupAttr", dict(live.attrs), want_attrs))
+
+    base_payload = {"GroupId": row.group_id, **payload} if payload else None
+    return GroupPlan(row.group_id, base_payload, attrs, tuple(changes), tuple(warnings))

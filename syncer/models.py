@@ -1,0 +1,112 @@
+"""Domain models: what a group should be, what it is, and what happened to it."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# The vendor's field name for each managed base column, in the order they appear in a payload.
+BASE_FIELDS: dict[str, str] = {
+    "name": "Name",
+    "introduction": "Introduction",
+    "notification": "Notification",
+    "face_url": "FaceUrl",
+    "max_member_num": "MaxMemberNum",
+    "apply_join_option": "ApplyJoinOption",
+    "invite_join_option": "InviteJoinOption",
+    "mute_all_member": "MuteAllMember",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredGroup:
+    """One row of the desired table. ``None`` means "not managed": the live value stays."""
+
+    group_id: str
+    name: str | None = None
+    introduction: str | None = None
+    notification: str | None = None
+    face_url: str | None = None
+    max_member_num: int | None = None
+    apply_join_option: str | None = None
+    invite_join_option: str | None = None
+    mute_all_member: bool | None = None
+    # Raw JSON-decoded values: validation decides whether they have the right shape.
+    app_defined_data: Any = None
+    group_attrs: Any = None
+
+    def managed_base_fields(self) -> list[str]:
+        """Vendor names of the base fields this row manages."""
+        return [vendor for column, vendor in BASE_FIELDS.items() if getattr(self, column) is not None]
+
+    def managed_custom_keys(self) -> list[str]:
+        if isinstance(self.app_defined_data, Mapping):
+            return [str(k) for k in self.app_defined_data]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class LiveGroup:
+    """A group as ``get_group_info`` (and, when read, ``get_group_attr``) reported it."""
+
+    group_id: str
+    group_type: str
+    base: Mapping[str, Any]  # vendor field name -> value, only the fields the answer carried
+    custom: Mapping[str, str]  # custom-field key -> value, only managed keys
+    attrs: Mapping[str, str] | None = None  # None: not read this run
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """What an earlier run recorded about a group: lets a run skip attribute reads."""
+
+    attrs_fingerprint: str | None = None
+    attrs_checked_age_s: float | None = None  # seconds since attributes were last confirmed live
+
+
+class Outcome(enum.StrEnum):
+    IN_SYNC = "in_sync"
+    UPDATED = "updated"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str  # vendor field name, "AppDefinedData.<key>" or "GroupAttr"
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPlan:
+    """The minimal writes that bring one group in line, and what the diff noticed on the way."""
+
+    group_id: str
+    base_payload: dict[str, Any] | None  # modify_group_base_info body, or None when nothing differs
+    attrs: dict[str, str] | None  # the complete attribute set to apply, or None when in line
+    changes: tuple[FieldChange, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def in_sync(self) -> bool:
+        return self.base_payload is None and self.attrs is None
+
+
+@dataclass(slots=True)
+class GroupResult:
+    """The outcome of one group in one run, as recorded in Postgres."""
+
+    group_id: str
+    outcome: Outcome
+    error_code: int | None = None
+    error_message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    applied: dict[str, Any] | None = None  # what this run wrote and the vendor confirmed
+    # The attribute set confirmed live this run (its fingerprint); "" forgets what was known,
+    # so the next run reads the attributes again; None leaves the record as it was.
+    attrs_fingerprint: str | None = None
+    changes: list[FieldChange] = field(default_factory=list)

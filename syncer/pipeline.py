@@ -1,0 +1,334 @@
+"""The reconciliation pipeline: read desired → fetch live → diff → write → record.
+
+Desired rows stream in pages; valid ones gather into batches of up to 50 that are read, diffed
+and written concurrently (bounded by ``batches_in_flight``), so writes for the first batches go
+out while later pages are still being read. Outcomes are recorded in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import structlog
+
+from syncer.db.store import DesiredRow, RunTotals, Store
+from syncer.diff import attrs_fingerprint, plan_group
+from syncer.errors import CredentialsError, SyncerError, VendorError
+from syncer.models import GroupPlan, GroupResult, LiveGroup, Outcome
+from syncer.settings import Settings
+from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
+from syncer.tencent.client import CallFailed, TencentClient
+from syncer.tencent.ops import ReadError, fetch_live, read_attrs, write_attrs, write_base
+from syncer.validation import validate
+
+log = structlog.get_logger("syncer.pipeline")
+
+
+@dataclass
+class RunReport:
+    mode: str
+    run_id: int | None = None
+    status: str = "running"
+    groups_read: int = 0
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    groups_with_warnings: int = 0
+    would_change: int = 0  # plan mode: groups with at least one write planned
+    calls: dict[str, int] = field(default_factory=dict)
+    throttled: int = 0
+    retries: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def troubled(self) -> int:
+        return self.outcomes[Outcome.REJECTED] + self.outcomes[Outcome.FAILED] + self.outcomes[Outcome.NOT_FOUND]
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "failed":
+            return 1
+        return 2 if self.troubled else 0
+
+    def totals(self) -> RunTotals:
+        return RunTotals(
+            status=self.status,
+            groups_read=self.groups_read,
+            in_sync=self.outcomes[Outcome.IN_SYNC],
+            updated=self.outcomes[Outcome.UPDATED],
+            rejected=self.outcomes[Outcome.REJECTED],
+            failed=self.outcomes[Outcome.FAILED],
+            not_found=self.outcomes[Outcome.NOT_FOUND],
+            warnings=self.groups_with_warnings,
+            calls=self.calls,
+            error=self.error,
+        )
+
+
+class _Recorder:
+    """Buffers group outcomes and writes them in batches: one round trip per batch."""
+
+    def __init__(self, store: Store, run_id: int | None, batch_size: int) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._batch_size = batch_size
+        self._buffer: list[GroupResult] = []
+        self._lock = asyncio.Lock()
+
+    async def add(self, result: GroupResult) -> None:
+        self._buffer.append(result)
+        if len(self._buffer) >= self._batch_size:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self._buffer = self._buffer, []
+            if batch and self._run_id is not None:
+                await self._store.record_groups(self._run_id, batch)
+
+
+def _failure(group_id: str, exc: VendorError, what: str) -> GroupResult:
+    if exc.code in GROUP_NOT_FOUND_CODES:
+        return GroupResult(group_id, Outcome.NOT_FOUND, exc.code, f"{what}: {exc}")
+    message = f"{what}: {exc}"
+    if isinstance(exc, CallFailed) and exc.outcome_unknown:
+        message += " (no answer: the write may or may not have applied; the next run reads the group again)"
+    return GroupResult(group_id, Outcome.FAILED, exc.code, message)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: TencentClient,
+        *,
+        dry_run: bool = False,
+        on_plan: Callable[[GroupPlan], None] | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._client = client
+        self._dry_run = dry_run
+        self._on_plan = on_plan
+        self._stop = stop or asyncio.Event()
+        self.report = RunReport(mode="plan" if dry_run else "run")
+
+    async def run(self) -> RunReport:
+        started = time.monotonic()
+        report = self.report
+        if not self._dry_run:
+            report.run_id = await self._store.start_run(report.mode)
+        recorder = _Recorder(self._store, report.run_id, self._settings.record_batch_size)
+        log.info("run_started", run_id=report.run_id, mode=report.mode)
+        try:
+            await self._stream(recorder)
+            await recorder.flush()
+            report.status = "partial" if report.troubled else "succeeded"
+        except SyncerError as exc:
+            report.status = "failed"
+            report.error = str(exc)
+            await self._record_safely(recorder)
+            raise
+        finally:
+            report.duration_s = time.monotonic() - started
+            report.calls = dict(self._client.calls)
+            report.throttled = self._client.throttled
+            report.retries = self._client.retries
+            if report.run_id is not None:
+                await self._finish_safely()
+            log.info(
+                "run_finished",
+                run_id=report.run_id,
+                status=report.status,
+                groups_read=report.groups_read,
+                **{str(k): v for k, v in report.outcomes.items()},
+                calls=report.calls,
+                duration_s=round(report.duration_s, 3),
+            )
+        return report
+
+    async def _record_safely(self, recorder: _Recorder) -> None:
+        try:
+            await recorder.flush()
+        except SyncerError as exc:
+            log.error("recording_failed", error=str(exc))
+
+    async def _finish_safely(self) -> None:
+        assert self.report.run_id is not None
+        try:
+            await self._store.finish_run(self.report.run_id, self.report.totals())
+        except SyncerError as exc:
+            log.error("recording_failed", error=str(exc))
+
+    async def _stream(self, recorder: _Recorder) -> None:
+        slots = asyncio.Semaphore(self._settings.batches_in_flight)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+
+                async def submit(batch: list[DesiredRow]) -> None:
+                    await slots.acquire()
+                    tasks.create_task(self._batch(batch, recorder, slots))
+
+                after: str | None = None
+                batch: list[DesiredRow] = []
+                while not self._stop.is_set():
+                    page = await self._store.read_desired_page(after, self._settings.page_size)
+                    if not page:
+                        break
+                    after = page[-1].group.group_id
+                    for row in page:
+                        self.report.groups_read += 1
+                        problems = validate(row.group)
+                        if problems:
+                            await self._finish_group(recorder, self._rejected(row.group.group_id, problems))
+                            continue
+                        batch.append(row)
+                        if len(batch) == GROUP_BATCH_MAX:
+                            await submit(batch)
+                            batch = []
+                if batch:
+                    await submit(batch)
+        except BaseExceptionGroup as group:
+            # Surface the first of our own errors (a fatal one stops every batch).
+            for exc in _leaves(group):
+                if isinstance(exc, SyncerError):
+                    raise exc from None
+            raise
+
+    def _rejected(self, group_id: str, problems: list[str]) -> GroupResult:
+        message = f"group {group_id!r}: " + "; ".join(problems)
+        log.warning("group_rejected", group_id=group_id, error=message)
+        return GroupResult(group_id, Outcome.REJECTED, None, message)
+
+    async def _finish_group(self, recorder: _Recorder, result: GroupResult) -> None:
+        self.report.outcomes[result.outcome] += 1
+        if result.warnings:
+            self.report.groups_with_warnings += 1
+        if not self._dry_run:
+            await recorder.add(result)
+
+    async def _batch(self, batch: list[DesiredRow], recorder: _Recorder, slots: asyncio.Semaphore) -> None:
+        try:
+            live = await fetch_live(self._client, [r.group for r in batch])
+            results = await asyncio.gather(*(self._group(row, live[row.group.group_id]) for row in batch))
+            for result in results:
+                await self._finish_group(recorder, result)
+        finally:
+            slots.release()
+
+    def _must_read_attrs(self, row: DesiredRow, fingerprint: str) -> bool:
+        state = row.state
+        return (
+            self._settings.check_attrs
+            or state.attrs_fingerprint != fingerprint
+            or state.attrs_checked_age_s is None
+            or state.attrs_checked_age_s > self._settings.attr_recheck_s
+        )
+
+    async def _group(self, row: DesiredRow, live: LiveGroup | ReadError) -> GroupResult:
+        group_id = row.group.group_id
+        if isinstance(live, ReadError):
+            outcome = Outcome.NOT_FOUND if live.code in GROUP_NOT_FOUND_CODES else Outcome.FAILED
+            log.warning("group_read_failed", group_id=group_id, code=live.code, error=live.message)
+            return GroupResult(group_id, outcome, live.code, f"get_group_info: {live.message}")
+
+        desired_attrs = row.group.group_attrs
+        fingerprint = attrs_fingerprint(desired_attrs) if isinstance(desired_attrs, Mapping) else None
+        attrs_read = False
+        if fingerprint is not None and self._must_read_attrs(row, fingerprint):
+            try:
+                live = replace(live, attrs=await read_attrs(self._client, group_id))
+                attrs_read = True
+            except CredentialsError:
+                raise
+            except VendorError as exc:
+                return _failure(group_id, exc, "get_group_attr")
+
+        plan = plan_group(row.group, live)
+        for warning in plan.warnings:
+            log.warning("field_skipped", group_id=group_id, warning=warning)
+        if self._dry_run:
+            if not plan.in_sync:
+                self.report.would_change += 1
+            if self._on_plan is not None:
+                self._on_plan(plan)
+            outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
+            return GroupResult(group_id, outcome, warnings=list(plan.warnings))
+        if plan.in_sync:
+            return GroupResult(
+                group_id,
+                Outcome.IN_SYNC,
+                warnings=list(plan.warnings),
+                attrs_fingerprint=fingerprint if attrs_read else None,
+            )
+        return await self._write(plan, live, fingerprint, attrs_read)
+
+    async def _write(self, plan: GroupPlan, live: LiveGroup, fingerprint: str | None, attrs_read: bool) -> GroupResult:
+        group_id = plan.group_id
+        applied: dict[str, Any] = {}
+        failures: list[GroupResult] = []
+        attrs_outcome: str | None = fingerprint if attrs_read else None
+
+        async def base() -> None:
+            assert plan.base_payload is not None
+            try:
+                await write_base(self._client, plan.base_payload)
+                applied["base"] = {k: v for k, v in plan.base_payload.items() if k != "GroupId"}
+            except CredentialsError:
+                raise
+            except VendorError as exc:
+                failures.append(_failure(group_id, exc, "modify_group_base_info"))
+
+        async def attrs() -> None:
+            nonlocal attrs_outcome
+            assert plan.attrs is not None
+            try:
+                await write_attrs(self._client, group_id, plan.attrs, live.attrs or {})
+                applied["attrs"] = plan.attrs
+                attrs_outcome = fingerprint
+            except CredentialsError:
+                raise
+            except VendorError as exc:
+                attrs_outcome = ""  # unknown now: read them again next run
+                failures.append(_failure(group_id, exc, "set_group_attr"))
+
+        writes = []
+        if plan.base_payload is not None:
+            writes.append(base())
+        if plan.attrs is not None:
+            writes.append(attrs())
+        await asyncio.gather(*writes)
+
+        if failures:
+            first = failures[0]
+            first.warnings = list(plan.warnings)
+            first.applied = applied or None
+            first.attrs_fingerprint = attrs_outcome
+            first.error_message = "; ".join(f.error_message or "" for f in failures)
+            log.warning("group_failed", group_id=group_id, code=first.error_code, error=first.error_message)
+            return first
+        log.debug("group_updated", group_id=group_id, fields=[c.field for c in plan.changes])
+        return GroupResult(
+            group_id,
+            Outcome.UPDATED,
+            warnings=list(plan.warnings),
+            applied=applied,
+            attrs_fingerprint=attrs_outcome,
+            changes=list(plan.changes),
+        )
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Sequence[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            found.extend(_leaves(exc))
+        else:
+            found.append(exc)
+    return found

@@ -1,0 +1,156 @@
+"""Generated data sets: desired rows for Postgres and a drifted live state for the emulator.
+
+Used by the demo, the tests and the benchmark, so all three exercise the same shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import asyncpg
+
+from syncer.emulator.state import EmuGroup
+from syncer.models import DesiredGroup
+
+DESIRED_COLUMNS = (
+    "group_id",
+    "name",
+    "introduction",
+    "notification",
+    "face_url",
+    "max_member_num",
+    "apply_join_option",
+    "invite_join_option",
+    "mute_all_member",
+    "app_defined_data",
+    "group_attrs",
+)
+
+
+@dataclass
+class Dataset:
+    desired: list[DesiredGroup] = field(default_factory=list)
+    live: list[EmuGroup] = field(default_factory=list)
+    drifted: set[str] = field(default_factory=set)  # groups whose live state differs from desired
+    invalid: set[str] = field(default_factory=set)  # desired rows validation must reject
+    restricted: set[str] = field(default_factory=set)  # groups with a field their type refuses
+
+
+def desired_group(i: int) -> DesiredGroup:
+    return DesiredGroup(
+        group_id=f"grp-{i:07d}",
+        name=f"Team {i}",
+        introduction=f"The group for team {i}.",
+        notification="Be kind.",
+        face_url=f"https://cdn.example.com/groups/{i}.png",
+        max_member_num=2000,
+        apply_join_option="NeedPermission",
+        invite_join_option="FreeAccess",
+        mute_all_member=False,
+        app_defined_data={"tier": "gold" if i % 3 else "silver"},
+        group_attrs={"topic": f"topic-{i % 17}", "lang": "en"},
+    )
+
+
+def live_from_desired(row: DesiredGroup, group_type: str = "Public") -> EmuGroup:
+    return EmuGroup(
+        group_id=row.group_id,
+        type=group_type,
+        name=row.name or "",
+        introduction=row.introduction or "",
+        notification=row.notification or "",
+        face_url=row.face_url or "",
+        max_member_num=row.max_member_num or 2000,
+        apply_join_option=row.apply_join_option or "FreeAccess",
+        invite_join_option=row.invite_join_option or "FreeAccess",
+        mute_all_member="On" if row.mute_all_member else "Off",
+        app_defined_data=dict(row.app_defined_data or {}),
+        attrs=dict(row.group_attrs or {}),
+    )
+
+
+def drifted_dataset(
+    n: int,
+    *,
+    seed: int = 7,
+    base_drift: float = 0.5,
+    attr_drift: float = 0.25,
+    invalid: int = 0,
+    restricted: int = 0,
+    first: int = 0,
+) -> Dataset:
+    """``n`` groups; about ``base_drift`` of them differ in base fields or custom data and
+    ``attr_drift`` in attributes; the first ``invalid`` rows break a limit; the next
+    ``restricted`` are AVChatRoom groups whose managed MaxMemberNum differs (a type warning)."""
+    rng = random.Random(seed)
+    data = Dataset()
+    for i in range(first, first + n):
+        row = desired_group(i)
+        live = live_from_desired(row)
+        k = i - first
+        if k < invalid:
+            row = _broken(row, k)
+            data.invalid.add(row.group_id)
+        elif k < invalid + restricted:
+            live.type = "AVChatRoom"
+            live.max_member_num = 300
+            data.restricted.add(row.group_id)
+        drifted = False
+        if rng.random() < base_drift:
+            drifted = True
+            choice = rng.randrange(5)
+            if choice == 0:
+                live.name = f"Old team {i}"
+            elif choice == 1:
+                live.face_url = f"https://old-cdn.example.com/{i}.png"
+            elif choice == 2:
+                live.mute_all_member = "On"
+            elif choice == 3:
+                live.app_defined_data = {"tier": "bronze"}
+            else:
+                live.introduction, live.apply_join_option = "", "FreeAccess"
+        if rng.random() < attr_drift:
+            drifted = True
+            live.attrs = {"topic": "stale"} if rng.random() < 0.5 else {}
+        if drifted and row.group_id not in data.invalid:
+            data.drifted.add(row.group_id)
+        data.desired.append(row)
+        data.live.append(live)
+    return data
+
+
+def _broken(row: DesiredGroup, k: int) -> DesiredGroup:
+    kinds: list[dict[str, Any]] = [
+        {"name": "群" * 11},  # 33 UTF-8 bytes: over the 30-byte limit though only 11 characters
+        {"apply_join_option": "Anyone"},
+        {"group_attrs": {"topic": 42}},
+        {"face_url": "https://cdn.example.com/" + "x" * 90},
+        {"app_defined_data": ["not", "an", "object"]},
+        {"max_member_num": 0},
+    ]
+    return replace(row, **kinds[k % len(kinds)])
+
+
+def desired_records(rows: Sequence[DesiredGroup]) -> list[tuple[object, ...]]:
+    records = []
+    for row in rows:
+        values = asdict(row)
+        values["app_defined_data"] = _dumps(values["app_defined_data"])
+        values["group_attrs"] = _dumps(values["group_attrs"])
+        records.append(tuple(values[c] for c in DESIRED_COLUMNS))
+    return records
+
+
+def _dumps(value: object) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+async def insert_desired(conn: asyncpg.Connection, rows: Sequence[DesiredGroup]) -> None:
+    """Bulk-load desired rows with COPY (the table must exist: run the migrations first)."""
+    await conn.copy_records_to_table(
+        "desired_group_profiles", records=desired_records(rows), columns=list(DESIRED_COLUMNS)
+    )

@@ -1,0 +1,1 @@
+"""Tencent Cloud Chat REST API: commands, error codes and the HTTP client."""

@@ -1,0 +1,249 @@
+"""The Tencent REST client: signing, per-command limits, bounded concurrency, retries.
+
+Every call goes through :meth:`TencentClient.call`, which answers with the decoded body of a
+successful call or raises from the small error tree in :mod:`syncer.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import structlog
+
+from syncer.errors import CredentialsError, VendorError
+from syncer.limiter import KeyedLimiter, SlidingWindowLimiter
+from syncer.settings import Settings
+from syncer.tencent.api import (
+    ATTR_WRITE_COMMANDS,
+    COMMAND_PATHS,
+    THROTTLE_CODES,
+    CodeClass,
+    classify,
+    setting_to_check,
+)
+from syncer.usersig import gen_usersig
+
+log = structlog.get_logger("syncer.client")
+
+_USERSIG_IN_TEXT = re.compile(r"(usersig=)[^&\s'\"]+", re.IGNORECASE)
+NETWORK_ERROR = -1  # our own code for "no answer": connection refused, dropped, timed out
+HTTP_ERROR_BASE = 1000  # an HTTP status s without a vendor body is recorded as code -s
+
+
+class CallFailed(VendorError):
+    """A call failed for good. ``outcome_unknown``: the request may have reached the vendor."""
+
+    def __init__(self, message: str, *, code: int | None, command: str, outcome_unknown: bool = False) -> None:
+        super().__init__(message, code=code, command=command)
+        self.outcome_unknown = outcome_unknown
+
+
+class UserSigCache:
+    """One UserSig for the admin account, renewed well before it expires."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        sdkappid: int,
+        identifier: str,
+        *,
+        ttl_s: int,
+        renew_before_s: int,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._secret_key = secret_key
+        self._sdkappid = sdkappid
+        self._identifier = identifier
+        self._ttl = ttl_s
+        self._renew_before = min(renew_before_s, ttl_s // 2)
+        self._now = now
+        self._sig: str | None = None
+        self._expires_at = 0.0
+
+    def get(self) -> str:
+        now = self._now()
+        if self._sig is None or now >= self._expires_at - self._renew_before:
+            issued = int(now)
+            self._sig = gen_usersig(self._secret_key, self._sdkappid, self._identifier, self._ttl, issued)
+            self._expires_at = issued + self._ttl
+        return self._sig
+
+    def invalidate(self) -> None:
+        self._sig = None
+
+
+def _scrub(text: str) -> str:
+    return _USERSIG_IN_TEXT.sub(r"\1***", text)
+
+
+class TencentClient:
+    """One aiohttp session, one limiter per command, one per group for attribute writes."""
+
+    def __init__(self, settings: Settings, *, rng: random.Random | None = None) -> None:
+        sdkappid, secret_key = settings.require_vendor()
+        self._settings = settings
+        self._sdkappid = sdkappid
+        self._usersig = UserSigCache(
+            secret_key,
+            sdkappid,
+            settings.admin,
+            ttl_s=settings.usersig_ttl_s,
+            renew_before_s=settings.usersig_renew_before_s,
+        )
+        self._rng = rng or random.SystemRandom()
+        window = 1.0 + settings.limiter_margin_s
+        self._limiters = {
+            c: SlidingWindowLimiter(settings.limit_for(c), window, burst_divisor=10) for c in COMMAND_PATHS
+        }
+        self._group_limiter = KeyedLimiter(settings.attr_writes_per_group, window)
+        # Bounded per command, so that callers queued on one saturated command cannot take
+        # every connection from the others.
+        self._in_flight = {c: asyncio.Semaphore(settings.max_in_flight) for c in COMMAND_PATHS}
+        self._session: aiohttp.ClientSession | None = None
+        self.calls: Counter[str] = Counter()  # HTTP requests sent, by command
+        self.results: Counter[tuple[str, int]] = Counter()  # (command, code) of every answer
+        self.throttled = 0
+        self.retries = 0
+
+    async def __aenter__(self) -> TencentClient:
+        connector = aiohttp.TCPConnector(
+            limit=self._settings.max_in_flight * 2, keepalive_timeout=30, enable_cleanup_closed=True
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self._settings.request_timeout_s),
+            json_serialize=lambda obj: json.dumps(obj, ensure_ascii=False),
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _url(self, command: str) -> str:
+        return f"{self._settings.base_url}/{COMMAND_PATHS[command]}"
+
+    def _params(self) -> dict[str, str]:
+        return {
+            "sdkappid": str(self._sdkappid),
+            "identifier": self._settings.admin,
+            "usersig": self._usersig.get(),
+            "random": str(self._rng.getrandbits(32)),  # new per call, as the vendor asks
+            "contenttype": "json",
+        }
+
+    def _backoff(self, attempt: int) -> float:
+        # Capped exponential backoff with full jitter.
+        ceiling = min(self._settings.backoff_cap_s, self._settings.backoff_base_s * (2 ** (attempt - 1)))
+        return self._rng.uniform(0, ceiling)
+
+    async def call(self, command: str, body: dict[str, Any], *, group_id: str | None = None) -> dict[str, Any]:
+        """Send one command until it succeeds, fails for good, or runs out of attempts.
+
+        ``group_id`` names the group an attribute write targets, for its per-group limit.
+        Writes are absolute values (never increments), so re-sending one after an unknown
+        outcome is always safe.
+        """
+        resigned = False
+        last: CallFailed | None = None
+        for attempt in range(1, self._settings.max_attempts + 1):
+            try:
+                return await self._send_once(command, body, group_id)
+            except CallFailed as failure:
+                last = failure
+                code = failure.code if failure.code is not None else NETWORK_ERROR
+                kind = classify(code) if code > 0 else CodeClass.TRANSIENT
+                if kind is CodeClass.RESIGN and not resigned:
+                    resigned = True
+                    self._usersig.invalidate()
+                    continue
+                if HTTP_ERROR_BASE <= code < 2 * HTTP_ERROR_BASE:
+                    raise CredentialsError(
+                        f"{command}: the vendor answered {failure}; check TENCENT_IM_BASE_URL",
+                        code=code,
+                        command=command,
+                    ) from failure
+                if kind is CodeClass.FATAL:
+                    raise CredentialsError(
+                        f"{command}: the vendor refused the credentials (code {code}: {failure}); "
+                        f"check {setting_to_check(code)}",
+                        code=code,
+                        command=command,
+                    ) from failure
+                if kind is not CodeClass.TRANSIENT or attempt == self._settings.max_attempts:
+                    raise
+                self.retries += 1
+                delay = self._backoff(attempt)
+                log.debug("call_retry", command=command, code=code, attempt=attempt, delay_s=round(delay, 3))
+                await asyncio.sleep(delay)
+        assert last is not None
+        raise last
+
+    async def _send_once(self, command: str, body: dict[str, Any], group_id: str | None) -> dict[str, Any]:
+        if self._session is None:
+            raise RuntimeError("TencentClient used outside 'async with'")
+        async with self._in_flight[command]:
+            await self._acquire_slot(command, group_id)
+            self.calls[command] += 1
+            try:
+                async with self._session.post(self._url(command), params=self._params(), json=body) as resp:
+                    status = resp.status
+                    raw = await resp.read()
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                self.results[(command, NETWORK_ERROR)] += 1
+                raise CallFailed(
+                    f"no answer ({type(exc).__name__}: {_scrub(str(exc)) or 'timed out'})",
+                    code=None,
+                    command=command,
+                    outcome_unknown=True,
+                ) from None
+        return self._decode(command, status, raw)
+
+    async def _acquire_slot(self, command: str, group_id: str | None) -> None:
+        limiter = self._limiters[command]
+        if group_id is None or command not in ATTR_WRITE_COMMANDS:
+            await limiter.acquire()
+            return
+        # Both windows must hold at the moment of sending: wait for the group, take a command
+        # slot, and only send if the group is still free (else the slot goes unused: safe).
+        while True:
+            await self._group_limiter.wait_ready(group_id)
+            await limiter.acquire()
+            if self._group_limiter.try_acquire(group_id):
+                return
+
+    def _decode(self, command: str, status: int, raw: bytes) -> dict[str, Any]:
+        if status != 200:
+            self.results[(command, -status)] += 1
+            # 5xx and 429 are the network's or a proxy's trouble: retried as network faults.
+            transient = status >= 500 or status == 429
+            raise CallFailed(
+                f"HTTP {status}",
+                code=None if transient else HTTP_ERROR_BASE + status,
+                command=command,
+                outcome_unknown=transient,
+            )
+        try:
+            answer = json.loads(raw)
+            code = int(answer.get("ErrorCode", 0))
+        except (ValueError, AttributeError, TypeError):
+            self.results[(command, NETWORK_ERROR)] += 1
+            raise CallFailed("answer is not JSON", code=None, command=command, outcome_unknown=True) from None
+        self.results[(command, code)] += 1
+        if code != 0:
+            if code in THROTTLE_CODES:
+                self.throttled += 1
+            info = str(answer.get("ErrorInfo", ""))[:300]
+            raise CallFailed(f"code {code}: {info}", code=code, command=command)
+        if not isinstance(answer, dict):
+            raise CallFailed("answer is not a JSON object", code=None, command=command, outcome_unknown=True)
+        return answer
