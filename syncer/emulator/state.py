@@ -86,11 +86,15 @@ class SlidingWindow:
 
 
 def max_in_window(times: list[float], period: float = 1.0) -> int:
-    """The most events found in any half-open window of ``period`` seconds."""
+    """The most events found in any half-open window of ``period`` seconds.
+
+    Times a nanosecond short of ``period`` apart count as a period apart: float rounding, not
+    rate, separates them.
+    """
     ordered = sorted(times)
     best = start = 0
     for end, t in enumerate(ordered):
-        while t - ordered[start] >= period:
+        while t - ordered[start] >= period - 1e-9:
             start += 1
         best = max(best, end - start + 1)
     return best

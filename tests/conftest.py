@@ -1,0 +1,68 @@
+"""Real parts: a real Postgres (embedded unless SYNCER_TEST_DATABASE_URL names one), a fresh
+database per test, and the emulator serving HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from syncer.db.store import PgStore
+from syncer.embedded import embedded_postgres
+from syncer.emulator.server import Emulator, EmulatorConfig
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    url = os.environ.get("SYNCER_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with embedded_postgres() as embedded:
+        yield embedded
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+async def fresh_db(pg_server_url: str) -> AsyncIterator[str]:
+    """An empty database of its own for one test."""
+    name = f"syncer_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield _with_database(pg_server_url, name)
+    finally:
+        admin = await asyncpg.connect(pg_server_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def db(fresh_db: str) -> str:
+    """A database with syncer's migrations applied."""
+    async with PgStore.open(fresh_db) as store:
+        await store.migrate()
+    return fresh_db
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    emu = Emulator(EmulatorConfig())
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()

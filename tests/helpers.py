@@ -1,0 +1,90 @@
+"""Shared test steps: settings for a test's emulator, a sync, and a desired-vs-live comparison."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+
+from syncer.db.store import PgStore
+from syncer.emulator.server import Emulator
+from syncer.models import DesiredGroup, GroupPlan
+from syncer.pipeline import Reconciler, RunReport
+from syncer.seeding import insert_desired
+from syncer.settings import Secret, Settings
+from syncer.tencent.client import TencentClient
+
+
+def settings_for(db_url: str, emulator: Emulator, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": Secret(db_url),
+        "sdkappid": emulator.config.sdkappid,
+        "secret_key": Secret(emulator.config.secret_key),
+        "base_url": emulator.base_url,
+        # Short backoff: tests exercise the retries, not their patience.
+        "backoff_base_s": 0.01,
+        "backoff_cap_s": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def fast(emulator: Emulator, rate: int = 2000) -> dict[str, Any]:
+    """Raise the emulator's limit and the client's together, for tests about other things."""
+    emulator.config.rate_limit = rate
+    return {"rate_limit": rate}
+
+
+async def load_desired(db_url: str, rows: Sequence[DesiredGroup]) -> None:
+    conn = await asyncpg.connect(db_url)
+    try:
+        await insert_desired(conn, rows)
+    finally:
+        await conn.close()
+
+
+async def sync(
+    settings: Settings, *, dry_run: bool = False, on_plan: Callable[[GroupPlan], None] | None = None
+) -> RunReport:
+    async with PgStore.open(settings.require_database()) as store, TencentClient(settings) as client:
+        return await Reconciler(settings, store, client, dry_run=dry_run, on_plan=on_plan).run()
+
+
+def writes(report: RunReport) -> int:
+    return sum(n for command, n in report.calls.items() if not command.startswith("get_"))
+
+
+def reads_expected(n_valid: int) -> int:
+    return math.ceil(n_valid / 50)
+
+
+def mismatches(rows: Sequence[DesiredGroup], emulator: Emulator) -> list[str]:
+    """Every managed field where the emulator's group differs from the desired row."""
+    problems = []
+    for row in rows:
+        group = emulator.groups.get(row.group_id)
+        if group is None:
+            problems.append(f"{row.group_id}: missing")
+            continue
+        expected = {
+            "name": row.name,
+            "introduction": row.introduction,
+            "notification": row.notification,
+            "face_url": row.face_url,
+            "max_member_num": row.max_member_num,
+            "apply_join_option": row.apply_join_option,
+            "invite_join_option": row.invite_join_option,
+            "mute_all_member": None if row.mute_all_member is None else ("On" if row.mute_all_member else "Off"),
+        }
+        for attr, want in expected.items():
+            if want is not None and getattr(group, attr) != want:
+                problems.append(f"{row.group_id}.{attr}: {getattr(group, attr)!r} != {want!r}")
+        for key, value in (row.app_defined_data or {}).items():
+            have = group.app_defined_data.get(key)
+            if (value or None) != have:
+                problems.append(f"{row.group_id}.AppDefinedData.{key}: {have!r} != {value!r}")
+        if row.group_attrs is not None and group.attrs != row.group_attrs:
+            problems.append(f"{row.group_id}.attrs: {group.attrs!r} != {row.group_attrs!r}")
+    return problems

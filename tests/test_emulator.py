@@ -1,0 +1,182 @@
+"""The emulator answers as the vendor documents: HTTP 200 with ErrorCode, codes, limits, faults."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from syncer.emulator.server import DEMO_SECRET_KEY, Emulator, EmulatorConfig
+from syncer.emulator.state import EmuGroup
+from syncer.tencent.api import COMMAND_PATHS
+from syncer.usersig import gen_usersig
+
+
+async def raw_call(
+    emulator: Emulator,
+    command: str,
+    body: Any,
+    *,
+    key: str = DEMO_SECRET_KEY,
+    identifier: str = "administrator",
+    sdkappid: int | None = None,
+    expire: int = 86400,
+    issued: int | None = None,
+) -> tuple[int, dict[str, Any]]:
+    appid = sdkappid or emulator.config.sdkappid
+    params = {
+        "sdkappid": str(appid),
+        "identifier": identifier,
+        "usersig": gen_usersig(key, appid, identifier, expire, issued or int(time.time())),
+        "random": "12345",
+        "contenttype": "json",
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{emulator.base_url}/{COMMAND_PATHS[command]}", params=params, json=body) as resp,
+    ):
+        return resp.status, await resp.json(content_type=None) if resp.status == 200 else {}
+
+
+@pytest.fixture
+async def seeded(emulator: Emulator) -> Emulator:
+    emulator.seed(
+        [
+            EmuGroup("g1", name="One", app_defined_data={"tier": "gold", "x": "y"}, attrs={"a": "1"}),
+            EmuGroup("av", type="AVChatRoom", name="Live"),
+            EmuGroup("big", name="Big", member_num=3000),
+            EmuGroup("old", name="Old", legacy_mute_name=True, mute_all_member="On"),
+        ]
+    )
+    return emulator
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"key": "0" * 64}, 70009),
+        ({"identifier": "bob"}, 60010),
+        ({"sdkappid": 1400009999}, 70020),
+        ({"issued": 1700000000, "expire": 60}, 70001),
+    ],
+)
+async def test_bad_credentials_answer_http_200_with_the_documented_code(
+    seeded: Emulator, change: dict[str, Any], code: int
+) -> None:
+    status, answer = await raw_call(seeded, "get_group_info", {"GroupIdList": ["g1"]}, **change)
+    assert status == 200
+    assert answer["ActionStatus"] == "FAIL"
+    assert answer["ErrorCode"] == code
+
+
+async def test_get_group_info_filters_fields_and_reports_per_group_codes(seeded: Emulator) -> None:
+    body = {
+        "GroupIdList": ["g1", "nope", "", "old"],
+        "ResponseFilter": {"GroupBaseInfoFilter": ["Type", "Name", "MuteAllMember"], "AppDefinedDataFilter_Group": ["tier"]},
+    }
+    status, answer = await raw_call(seeded, "get_group_info", body)
+    assert status == 200 and answer["ErrorCode"] == 0
+    by_id = {info["GroupId"]: info for info in answer["GroupInfo"]}
+    assert set(by_id["g1"]) == {"GroupId", "ErrorCode", "ErrorInfo", "Type", "Name", "MuteAllMember", "AppDefinedData"}
+    assert by_id["g1"]["AppDefinedData"] == [{"Key": "tier", "Value": "gold"}]
+    assert by_id["nope"]["ErrorCode"] == 10010
+    assert by_id[""]["ErrorCode"] == 10015
+    assert by_id["old"]["ShutUpAllMember"] == "On" and "MuteAllMember" not in by_id["old"]
+
+
+async def test_more_than_50_ids_is_refused(seeded: Emulator) -> None:
+    _, answer = await raw_call(seeded, "get_group_info", {"GroupIdList": [f"g{i}" for i in range(51)]})
+    assert answer["ErrorCode"] == 10004
+
+
+async def test_answer_over_the_size_limit_is_10018(seeded: Emulator) -> None:
+    # Without a filter the member list comes back: 3000 members overflow a 64 KB limit.
+    seeded.config.max_answer_bytes = 64 * 1024
+    _, answer = await raw_call(seeded, "get_group_info", {"GroupIdList": ["big"]})
+    assert answer["ErrorCode"] == 10018
+    _, filtered = await raw_call(seeded, "get_group_info", {"GroupIdList": ["big"], "ResponseFilter": {"GroupBaseInfoFilter": ["Name"]}})
+    assert filtered["ErrorCode"] == 0
+
+
+async def test_modify_validates_limits_and_type_rules_atomically(seeded: Emulator) -> None:
+    cases = [
+        ({"GroupId": "g1", "Name": "群" * 11}, 10004),
+        ({"GroupId": "g1", "Name": ""}, 10004),
+        ({"GroupId": "g1", "FaceUrl": "u" * 101}, 10004),
+        ({"GroupId": "g1", "ApplyJoinOption": "Anyone"}, 10004),
+        ({"GroupId": "g1", "MaxMemberNum": 0}, 10004),
+        ({"GroupId": "g1", "AppDefinedData": [{"Key": "k" * 17, "Value": "v"}]}, 10004),
+        ({"GroupId": "g1", "AppDefinedData": [{"Key": f"k{i}", "Value": "v"} for i in range(9)]}, 10004),
+        ({"GroupId": "av", "MaxMemberNum": 10}, 10007),
+        ({"GroupId": "av", "InviteJoinOption": "DisableInvite"}, 10007),
+        ({"GroupId": "missing", "Name": "x"}, 10010),
+    ]
+    for body, code in cases:
+        _, answer = await raw_call(seeded, "modify_group_base_info", {**body, "Introduction": "changed"})
+        assert answer["ErrorCode"] == code, body
+    assert seeded.groups["g1"].introduction == ""  # nothing of a refused call applied
+
+    _, answer = await raw_call(
+        seeded,
+        "modify_group_base_info",
+        {"GroupId": "g1", "Name": "群" * 10, "ShutUpAllMember": "On", "AppDefinedData": [{"Key": "x", "Value": ""}]},
+    )
+    assert answer["ErrorCode"] == 0
+    group = seeded.groups["g1"]
+    assert (group.name, group.mute_all_member, group.app_defined_data) == ("群" * 10, "On", {"tier": "gold"})
+
+
+async def test_attribute_limits_and_per_group_write_rate(seeded: Emulator) -> None:
+    cases = [
+        ([{"key": "k" * 33, "value": "v"}], 10045),
+        ([{"key": "k", "value": "v" * 4001}], 10046),
+        ([{"key": f"k{i}", "value": "v"} for i in range(17)], 10047),
+        ([{"key": f"k{i}", "value": "v" * 4000} for i in range(5)], 10048),
+    ]
+    for attrs, code in cases:
+        _, answer = await raw_call(seeded, "set_group_attr", {"GroupId": "g1", "GroupAttr": attrs})
+        assert answer["ErrorCode"] == code
+    codes = []
+    for i in range(7):
+        _, answer = await raw_call(seeded, "set_group_attr", {"GroupId": "g1", "GroupAttr": [{"key": "n", "value": str(i)}]})
+        codes.append(answer["ErrorCode"])
+    assert codes == [0] * 5 + [10049, 10049]
+    _, answer = await raw_call(seeded, "get_group_attr", {"GroupId": "g1"})
+    assert answer["GroupAttrAry"] == [{"key": "n", "value": "4"}]
+
+
+async def test_per_command_limit_answers_60007_and_the_log_shows_every_call() -> None:
+    emulator = Emulator(EmulatorConfig(rate_limit=5))
+    emulator.seed([EmuGroup("g1", name="x")])
+    await emulator.start()
+    try:
+        codes = [(await raw_call(emulator, "get_group_info", {"GroupIdList": ["g1"]}))[1]["ErrorCode"] for _ in range(7)]
+        other = (await raw_call(emulator, "get_group_attr", {"GroupId": "g1"}))[1]["ErrorCode"]
+    finally:
+        await emulator.stop()
+    assert codes == [0] * 5 + [60007, 60007]
+    assert other == 0  # each command has its own window
+    assert emulator.max_calls_per_window()["get_group_info"] == 7
+
+
+async def test_injected_502_is_an_http_status() -> None:
+    emulator = Emulator(EmulatorConfig(fault_502=1.0))
+    await emulator.start()
+    try:
+        status, _ = await raw_call(emulator, "get_group_info", {"GroupIdList": ["g1"]})
+    finally:
+        await emulator.stop()
+    assert status == 502
+
+
+async def test_injected_drop_closes_the_connection_unanswered() -> None:
+    emulator = Emulator(EmulatorConfig(fault_drop=1.0))
+    await emulator.start()
+    try:
+        with pytest.raises(aiohttp.ClientError):
+            await raw_call(emulator, "get_group_info", {"GroupIdList": ["g1"]})
+    finally:
+        await emulator.stop()
+    assert [r.code for r in emulator.log] == [-1]

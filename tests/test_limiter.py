@@ -1,0 +1,131 @@
+"""The sliding-window limiter, on a fake clock: no sleeps, exact times."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from syncer.emulator.state import max_in_window
+from syncer.limiter import KeyedLimiter, SlidingWindowLimiter
+
+
+class FakeClock:
+    """Virtual time. Only the limiter's lock holder ever sleeps, so sleeping advances time."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        await asyncio.sleep(0)
+
+
+async def _acquire_all(limiter: SlidingWindowLimiter, clock: FakeClock, n: int) -> list[float]:
+    stamps = []
+    for _ in range(n):
+        await limiter.acquire()
+        stamps.append(clock.t)
+    return stamps
+
+
+async def test_a_burst_of_limit_goes_at_once_and_the_next_waits_a_full_period() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(200, 1.0, clock=clock)
+    stamps = await _acquire_all(limiter, clock, 401)
+    assert stamps[:200] == [0.0] * 200
+    assert stamps[200:400] == [1.0] * 200
+    assert stamps[400] == 2.0
+
+
+async def test_no_window_ever_holds_more_than_the_limit_under_random_bursts() -> None:
+    rng = random.Random(3)
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(50, 1.0, burst_divisor=5, clock=clock)
+    stamps: list[float] = []
+    for _ in range(3000):
+        clock.t += rng.choice([0.0, 0.0, 0.0, 0.001, 0.01, 0.3])
+        await limiter.acquire()
+        stamps.append(clock.t)
+    assert max_in_window(stamps, 1.0) <= 50
+    assert max_in_window(stamps, 0.2) <= 10
+
+
+async def test_sustained_rate_is_the_limit() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(200, 1.0, burst_divisor=10, clock=clock)
+    stamps = await _acquire_all(limiter, clock, 2000)
+    # 20 every 0.1 s: the 2000th call goes at 9.9 s, so 2000 calls in 10 windows of one second.
+    assert stamps[-1] == pytest.approx(9.9)
+    assert max_in_window(stamps, 1.0) == 200
+
+
+async def test_burst_divisor_spreads_a_second_into_tenths() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(200, 1.0, burst_divisor=10, clock=clock)
+    stamps = await _acquire_all(limiter, clock, 200)
+    assert stamps[:20] == [0.0] * 20
+    assert stamps[20] == pytest.approx(0.1)
+    assert max_in_window(stamps, 0.1) == 20
+
+
+async def test_a_cancelled_waiter_takes_no_slot_and_the_queue_moves_on() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(2, 1.0, clock=clock)
+    await limiter.acquire()
+    await limiter.acquire()
+    gate = asyncio.Event()
+
+    # Block the next waiter inside its sleep so we can cancel it there.
+    async def held_sleep(seconds: float) -> None:
+        await gate.wait()
+        clock.t += seconds
+
+    clock.sleep = held_sleep  # type: ignore[method-assign]
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    assert limiter.busy()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not limiter.busy()
+    clock.sleep = FakeClock.sleep.__get__(clock)  # type: ignore[method-assign]
+    clock.t = 1.0
+    # Both slots free: had the cancelled waiter taken one, only one would be.
+    assert limiter.try_acquire()
+    assert limiter.try_acquire()
+    assert not limiter.try_acquire()
+
+
+async def test_try_acquire_never_waits() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(1, 1.0, clock=clock)
+    assert limiter.try_acquire()
+    assert not limiter.try_acquire()
+    clock.t = 0.999
+    assert not limiter.try_acquire()
+    clock.t = 1.0
+    assert limiter.try_acquire()
+
+
+async def test_keyed_limiter_separates_keys_and_forgets_idle_ones() -> None:
+    clock = FakeClock()
+    keyed = KeyedLimiter(5, 1.0, clock=clock, prune_above=2)
+    for _ in range(5):
+        await keyed.acquire("a")
+    assert not keyed.try_acquire("a")
+    assert keyed.try_acquire("b")
+    clock.t = 2.0
+    assert keyed.try_acquire("c")  # pruning happened: a and b were idle
+    assert len(keyed) == 1
+
+
+def test_invalid_parameters_are_refused() -> None:
+    with pytest.raises(ValueError):
+        SlidingWindowLimiter(0)
+    with pytest.raises(ValueError):
+        SlidingWindowLimiter(1, 0)
