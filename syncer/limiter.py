@@ -58,9 +58,7 @@ class SlidingWindowLimiter:
     ``period / burst_divisor``; the outer guarantee does not depend on it.
     """
 
-    def __init__(
-        self, limit: int, period: float = 1.0, *, burst_divisor: int = 1, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, limit: int, period: float = 1.0, *, burst_divisor: int = 1, clock: Clock | None = None) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         if period <= 0:
@@ -128,9 +126,7 @@ class SlidingWindowLimiter:
 class KeyedLimiter:
     """One sliding window per key (e.g. attribute writes per group), forgotten once idle."""
 
-    def __init__(
-        self, limit: int, period: float = 1.0, *, clock: Clock | None = None, prune_above: int = 1024
-    ) -> None:
+    def __init__(self, limit: int, period: float = 1.0, *, clock: Clock | None = None, prune_above: int = 1024) -> None:
         self.limit = limit
         self.period = period
         self._clock: Clock = clock or LoopClock()

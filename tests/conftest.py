@@ -14,6 +14,12 @@ import pytest
 from syncer.db.store import PgStore
 from syncer.embedded import embedded_postgres
 from syncer.emulator.server import Emulator, EmulatorConfig
+from syncer.logs import configure_logging
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_logs() -> None:
+    configure_logging("warning", "json")
 
 
 @pytest.fixture(scope="session")

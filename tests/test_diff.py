@@ -74,7 +74,9 @@ def test_type_restricted_field_is_skipped_with_a_warning() -> None:
 
 
 def test_restricted_field_already_equal_gives_no_warning() -> None:
-    plan = plan_group(DesiredGroup("g1", apply_join_option="FreeAccess"), live(Type="Private", ApplyJoinOption="FreeAccess"))
+    plan = plan_group(
+        DesiredGroup("g1", apply_join_option="FreeAccess"), live(Type="Private", ApplyJoinOption="FreeAccess")
+    )
     assert plan.in_sync and not plan.warnings
 
 

@@ -74,7 +74,10 @@ async def test_bad_credentials_answer_http_200_with_the_documented_code(
 async def test_get_group_info_filters_fields_and_reports_per_group_codes(seeded: Emulator) -> None:
     body = {
         "GroupIdList": ["g1", "nope", "", "old"],
-        "ResponseFilter": {"GroupBaseInfoFilter": ["Type", "Name", "MuteAllMember"], "AppDefinedDataFilter_Group": ["tier"]},
+        "ResponseFilter": {
+            "GroupBaseInfoFilter": ["Type", "Name", "MuteAllMember"],
+            "AppDefinedDataFilter_Group": ["tier"],
+        },
     }
     status, answer = await raw_call(seeded, "get_group_info", body)
     assert status == 200 and answer["ErrorCode"] == 0
@@ -96,7 +99,9 @@ async def test_answer_over_the_size_limit_is_10018(seeded: Emulator) -> None:
     seeded.config.max_answer_bytes = 64 * 1024
     _, answer = await raw_call(seeded, "get_group_info", {"GroupIdList": ["big"]})
     assert answer["ErrorCode"] == 10018
-    _, filtered = await raw_call(seeded, "get_group_info", {"GroupIdList": ["big"], "ResponseFilter": {"GroupBaseInfoFilter": ["Name"]}})
+    _, filtered = await raw_call(
+        seeded, "get_group_info", {"GroupIdList": ["big"], "ResponseFilter": {"GroupBaseInfoFilter": ["Name"]}}
+    )
     assert filtered["ErrorCode"] == 0
 
 
@@ -140,7 +145,9 @@ async def test_attribute_limits_and_per_group_write_rate(seeded: Emulator) -> No
         assert answer["ErrorCode"] == code
     codes = []
     for i in range(7):
-        _, answer = await raw_call(seeded, "set_group_attr", {"GroupId": "g1", "GroupAttr": [{"key": "n", "value": str(i)}]})
+        _, answer = await raw_call(
+            seeded, "set_group_attr", {"GroupId": "g1", "GroupAttr": [{"key": "n", "value": str(i)}]}
+        )
         codes.append(answer["ErrorCode"])
     assert codes == [0] * 5 + [10049, 10049]
     _, answer = await raw_call(seeded, "get_group_attr", {"GroupId": "g1"})
@@ -152,7 +159,9 @@ async def test_per_command_limit_answers_60007_and_the_log_shows_every_call() ->
     emulator.seed([EmuGroup("g1", name="x")])
     await emulator.start()
     try:
-        codes = [(await raw_call(emulator, "get_group_info", {"GroupIdList": ["g1"]}))[1]["ErrorCode"] for _ in range(7)]
+        codes = [
+            (await raw_call(emulator, "get_group_info", {"GroupIdList": ["g1"]}))[1]["ErrorCode"] for _ in range(7)
+        ]
         other = (await raw_call(emulator, "get_group_attr", {"GroupId": "g1"}))[1]["ErrorCode"]
     finally:
         await emulator.stop()

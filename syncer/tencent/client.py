@@ -87,7 +87,13 @@ def _scrub(text: str) -> str:
 class TencentClient:
     """One aiohttp session, one limiter per command, one per group for attribute writes."""
 
-    def __init__(self, settings: Settings, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         sdkappid, secret_key = settings.require_vendor()
         self._settings = settings
         self._sdkappid = sdkappid
@@ -97,6 +103,7 @@ class TencentClient:
             settings.admin,
             ttl_s=settings.usersig_ttl_s,
             renew_before_s=settings.usersig_renew_before_s,
+            now=wall_clock,
         )
         self._rng = rng or random.SystemRandom()
         window = 1.0 + settings.limiter_margin_s
@@ -108,6 +115,11 @@ class TencentClient:
         # every connection from the others.
         self._in_flight = {c: asyncio.Semaphore(settings.max_in_flight) for c in COMMAND_PATHS}
         self._session: aiohttp.ClientSession | None = None
+        # Until one call has been answered without a credentials error, calls go one at a time:
+        # wrong settings then cost one call, not one per batch in flight.
+        self._credentials_ok = False
+        self._gate = asyncio.Lock()
+        self._refused: CredentialsError | None = None  # once refused, no further call is sent
         self.calls: Counter[str] = Counter()  # HTTP requests sent, by command
         self.results: Counter[tuple[str, int]] = Counter()  # (command, code) of every answer
         self.throttled = 0
@@ -153,6 +165,26 @@ class TencentClient:
         Writes are absolute values (never increments), so re-sending one after an unknown
         outcome is always safe.
         """
+        if self._credentials_ok:
+            return await self._call(command, body, group_id)
+        async with self._gate:
+            if self._refused is not None:
+                raise self._refused
+            if not self._credentials_ok:
+                try:
+                    answer = await self._call(command, body, group_id)
+                except CredentialsError as exc:
+                    self._refused = exc
+                    raise
+                except VendorError as exc:
+                    # An answer that is not about credentials proves them; no answer proves nothing.
+                    self._credentials_ok = exc.code is not None
+                    raise
+                self._credentials_ok = True
+                return answer
+        return await self._call(command, body, group_id)
+
+    async def _call(self, command: str, body: dict[str, Any], group_id: str | None) -> dict[str, Any]:
         resigned = False
         last: CallFailed | None = None
         for attempt in range(1, self._settings.max_attempts + 1):
