@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -38,22 +38,33 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture
-async def fresh_db(pg_server_url: str) -> AsyncIterator[str]:
-    """An empty database of its own for one test."""
-    name = f"syncer_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield _with_database(pg_server_url, name)
-    finally:
+async def new_database(pg_server_url: str) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Creates empty databases of the test's own; drops them afterwards."""
+    created: list[str] = []
+
+    async def create() -> str:
+        name = f"syncer_test_{uuid.uuid4().hex[:12]}"
         admin = await asyncpg.connect(pg_server_url)
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{name}"')
         finally:
             await admin.close()
+        created.append(name)
+        return _with_database(pg_server_url, name)
+
+    yield create
+    admin = await asyncpg.connect(pg_server_url)
+    try:
+        for name in created:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def fresh_db(new_database: Callable[[], Awaitable[str]]) -> str:
+    """An empty database of its own for one test."""
+    return await new_database()
 
 
 @pytest.fixture

@@ -1,0 +1,59 @@
+-- The whole schema as the migrations leave it. tests/test_schema.py checks that the two agree:
+-- change both together.
+
+CREATE TABLE syncer_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE desired_group_profiles (
+    group_id           text PRIMARY KEY,
+    name               text,
+    introduction       text,
+    notification       text,
+    face_url           text,
+    max_member_num     integer,
+    apply_join_option  text,      -- FreeAccess | NeedPermission | DisableApply
+    invite_join_option text,      -- FreeAccess | NeedPermission | DisableInvite
+    mute_all_member    boolean,
+    app_defined_data   jsonb,     -- {"key": "value"}: managed custom fields; null or "" deletes the key
+    group_attrs        jsonb,     -- {"key": "value"}: the complete attribute set; {} clears all
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE sync_runs (
+    run_id       bigserial PRIMARY KEY,
+    mode         text NOT NULL,                    -- run | plan
+    status       text NOT NULL DEFAULT 'running',  -- running | succeeded | partial | failed | interrupted
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    finished_at  timestamptz,
+    groups_read  integer NOT NULL DEFAULT 0,
+    in_sync      integer NOT NULL DEFAULT 0,
+    updated      integer NOT NULL DEFAULT 0,
+    rejected     integer NOT NULL DEFAULT 0,
+    failed       integer NOT NULL DEFAULT 0,
+    not_found    integer NOT NULL DEFAULT 0,
+    warnings     integer NOT NULL DEFAULT 0,
+    calls        jsonb NOT NULL DEFAULT '{}',      -- {"command": HTTP requests sent}
+    error        text
+);
+
+CREATE TABLE group_sync_state (
+    group_id          text PRIMARY KEY,
+    last_run_id       bigint REFERENCES sync_runs (run_id) ON DELETE SET NULL,
+    outcome           text NOT NULL,               -- in_sync | updated | rejected | failed | not_found
+    error_code        integer,
+    error_message     text,
+    warnings          jsonb NOT NULL DEFAULT '[]',
+    attempts          integer NOT NULL DEFAULT 0,  -- consecutive runs that left the group out of line
+    last_success_at   timestamptz,
+    last_applied      jsonb,                       -- the last writes the vendor confirmed
+    last_applied_at   timestamptz,
+    attrs_fingerprint text,                        -- sha256 of the attribute set known to be live
+    attrs_checked_at  timestamptz,
+    updated_at        timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX group_sync_state_troubled ON group_sync_state (outcome)
+    WHERE outcome IN ('failed', 'rejected', 'not_found');

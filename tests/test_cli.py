@@ -1,0 +1,121 @@
+"""The `syncer` command as users and their scripts run it: a real subprocess, its exit codes,
+its output, and what never appears in it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass, replace
+
+from syncer.emulator.server import Emulator
+from syncer.seeding import desired_group, drifted_dataset
+
+from .helpers import load_desired, mismatches
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+async def syncer(*args: str, env: dict[str, str]) -> Result:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syncer",
+        *args,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SYNCER_", "TENCENT_IM_"))} | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return Result(process.returncode, out.decode(), err.decode())
+
+
+def environment(db_url: str, emulator: Emulator) -> dict[str, str]:
+    return {
+        "SYNCER_DATABASE_URL": db_url,
+        "TENCENT_IM_SDKAPPID": str(emulator.config.sdkappid),
+        "TENCENT_IM_SECRET_KEY": emulator.config.secret_key,
+        "TENCENT_IM_BASE_URL": emulator.base_url,
+    }
+
+
+async def test_migrate_then_run_exit_0_then_2_with_an_invalid_row(fresh_db: str, emulator: Emulator) -> None:
+    env = environment(fresh_db, emulator)
+    refused = await syncer("run", env=env)
+    assert refused.code == 1
+    assert "syncer migrate" in refused.err
+    assert emulator.log == []
+
+    first = await syncer("migrate", env=env)
+    assert first.code == 0 and "applied 001_initial" in first.out
+    again = await syncer("migrate", env=env)
+    assert again.code == 0 and "nothing to do" in again.out
+
+    data = drifted_dataset(200, seed=11)
+    emulator.seed(data.live)
+    await load_desired(fresh_db, data.desired)
+    ok = await syncer("run", env=env)
+    assert ok.code == 0, ok.err
+    assert "groups read    200" in ok.out and f"changed        {len(data.drifted)}" in ok.out
+    assert mismatches(data.desired, emulator) == []
+
+    await load_desired(fresh_db, [replace(desired_group(900), name="x" * 40)])
+    partial = await syncer("run", "--json", env=env)
+    assert partial.code == 2
+    totals = json.loads(partial.out)["totals"]
+    assert (totals["rejected"], totals["in_sync"], totals["status"]) == (1, 200, "partial")
+    rejection = [json.loads(line) for line in partial.err.splitlines() if '"group_rejected"' in line]
+    assert (
+        rejection
+        and "grp-0000900" in rejection[0]["error"]
+        and "name: 40 bytes, limit 30 bytes" in rejection[0]["error"]
+    )
+
+
+async def test_plan_json_lists_changes_and_sends_no_write(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(100, seed=12)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    result = await syncer("plan", "--json", env=environment(db, emulator))
+    assert result.code == 0, result.err
+    lines = [json.loads(line) for line in result.out.splitlines()]
+    groups, totals = lines[:-1], lines[-1]["totals"]
+    assert {g["group_id"] for g in groups} == data.drifted
+    assert totals["would_change"] == len(data.drifted)
+    assert all(g["changes"] and all({"field", "old", "new"} <= set(c) for c in g["changes"]) for g in groups)
+    assert {r.command for r in emulator.log} <= {"get_group_info", "get_group_attr"}
+
+
+async def test_configuration_errors_exit_1_and_name_the_setting(db: str, emulator: Emulator) -> None:
+    env = environment(db, emulator)
+    no_key = await syncer("run", env={k: v for k, v in env.items() if k != "TENCENT_IM_SECRET_KEY"})
+    assert no_key.code == 1 and "TENCENT_IM_SECRET_KEY" in no_key.err
+    await load_desired(db, [desired_group(1)])
+    wrong_key = await syncer("run", env=env | {"TENCENT_IM_SECRET_KEY": "f" * 64})
+    assert wrong_key.code == 1 and "TENCENT_IM_SECRET_KEY" in wrong_key.err
+    no_db = await syncer("run", env=env | {"SYNCER_DATABASE_URL": "postgresql://syncer:hunter2@127.0.0.1:1/none"})
+    assert no_db.code == 1 and "cannot connect to Postgres" in no_db.err
+    assert "hunter2" not in no_db.err + no_db.out
+    bad_timeout = await syncer("run", "--timeout", "2", env=env)
+    assert bad_timeout.code == 1 and "--timeout" in bad_timeout.err
+
+
+async def test_a_debug_run_never_shows_the_key_or_a_usersig(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(60, seed=13, invalid=2)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    emulator.config.fault_502 = 0.2  # errors and retries get logged too
+    result = await syncer("run", "--log-level", "debug", env=environment(db, emulator))
+    assert result.code == 2
+    output = result.out + result.err
+    assert "call_retry" in output  # the debug log really ran
+    assert emulator.config.secret_key not in output
+    assert "usersig" not in output.lower()
+    assert "TLS.sig" not in output and "eJ" not in output  # no UserSig (zlib+base64 starts with eJ)

@@ -1,0 +1,84 @@
+"""The migrations and sql/schema.sql describe the same database."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from syncer.db.sqlfiles import migrations, queries, sql_dir
+from syncer.db.store import PgStore
+from syncer.errors import SchemaError
+
+CATALOG = """
+SELECT 'column' AS kind, table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable
+       || ' ' || coalesce(column_default, '') AS what
+FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL
+SELECT 'index', indexdef FROM pg_indexes WHERE schemaname = 'public'
+UNION ALL
+SELECT 'constraint', conrelid::regclass || ' ' || pg_get_constraintdef(oid)
+FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+ORDER BY 1, 2
+"""
+
+
+async def _catalog(url: str) -> list[tuple[str, str]]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [(r["kind"], r["what"]) for r in await conn.fetch(CATALOG)]
+    finally:
+        await conn.close()
+
+
+async def test_migrations_and_schema_file_agree(db: str, new_database: Callable[[], Awaitable[str]]) -> None:
+    other = await new_database()
+    conn = await asyncpg.connect(other)
+    try:
+        await conn.execute((sql_dir() / "schema.sql").read_text())
+    finally:
+        await conn.close()
+    from_migrations, from_schema = await _catalog(db), await _catalog(other)
+    assert len(from_migrations) > 30
+    assert from_migrations == from_schema
+
+
+async def test_migrate_applies_each_file_once_and_run_refuses_a_schema_behind(fresh_db: str) -> None:
+    async with PgStore.open(fresh_db) as store:
+        with pytest.raises(SchemaError, match="syncer migrate"):
+            await store.check_schema()
+        assert [m.version for m in await store.migrate()] == [m.version for m in migrations()]
+        assert await store.migrate() == []
+        await store.check_schema()
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        await conn.execute("DELETE FROM syncer_migrations WHERE version = (SELECT max(version) FROM syncer_migrations)")
+    finally:
+        await conn.close()
+    async with PgStore.open(fresh_db) as store:
+        with pytest.raises(SchemaError, match="syncer migrate"):
+            await store.check_schema()
+
+
+async def test_migrate_keeps_a_desired_view_the_user_put_in_place(fresh_db: str) -> None:
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        await conn.execute("CREATE TABLE src (group_id text PRIMARY KEY, name text)")
+        await conn.execute(
+            "CREATE VIEW desired_group_profiles AS SELECT group_id, name, NULL::text AS introduction, "
+            "NULL::text AS notification, NULL::text AS face_url, NULL::integer AS max_member_num, "
+            "NULL::text AS apply_join_option, NULL::text AS invite_join_option, NULL::boolean AS mute_all_member, "
+            "NULL::jsonb AS app_defined_data, NULL::jsonb AS group_attrs, now() AS updated_at FROM src"
+        )
+    finally:
+        await conn.close()
+    async with PgStore.open(fresh_db) as store:
+        await store.migrate()
+        await store.check_schema()
+        assert await store.read_desired_page(None, 10) == []
+
+
+def test_every_query_is_loaded_by_name() -> None:
+    assert {"read_desired_first_page", "read_desired_page", "upsert_group_states", "finish_run"} <= set(queries())
+    assert all("$" in sql or "SELECT" in sql or "CREATE" in sql for sql in queries().values())
