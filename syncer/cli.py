@@ -44,6 +44,11 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         help="calls per second per API command (default 200); repeat as COMMAND=N for one command",
     )
     g.add_argument("--attr-writes-per-group", type=int, help="attribute writes per group per second (default 5)")
+    g.add_argument(
+        "--limiter-margin-ms",
+        type=float,
+        help="added to each one-second window to absorb network jitter (default 20)",
+    )
     g.add_argument("--max-in-flight", type=int, help="concurrent calls per API command (default 256)")
     g.add_argument("--timeout", type=float, help="seconds per call before giving up on it (default 5)")
     g.add_argument("--max-attempts", type=int, help="attempts per call for transient errors (default 6)")
@@ -105,6 +110,9 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     if timeout is not None and timeout <= 3:
         raise ConfigError("--timeout must be above 3 s: the vendor itself takes up to 3 s to give up")
     recheck = get("attr_recheck_hours")
+    margin = get("limiter_margin_ms")
+    if margin is not None and margin < 0:
+        raise ConfigError("--limiter-margin-ms must not be negative")
     database_url, secret_key, base_url = get("database_url"), get("secret_key"), get("base_url")
     return settings.with_overrides(
         database_url=Secret(database_url) if database_url else None,
@@ -116,6 +124,7 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         rate_limit_overrides={**settings.rate_limit_overrides, **overrides} if overrides else None,
         attr_writes_per_group=get("attr_writes_per_group"),
         max_in_flight=get("max_in_flight"),
+        limiter_margin_s=margin / 1000 if margin is not None else None,
         request_timeout_s=timeout,
         max_attempts=get("max_attempts"),
         check_attrs=get("check_attrs"),

@@ -47,19 +47,25 @@ async def test_drifted_groups_converge_and_a_second_run_only_reads(db: str, emul
 async def test_the_vendor_never_sees_more_than_the_limit_in_any_sliding_second(db: str) -> None:
     # The real limits (200/s per command): about 4 s of attribute reads and 2 s of writes. The
     # emulator runs in a process of its own, as the vendor does: sharing the worker's event loop
-    # would delay its arrival stamps by the worker's own CPU work.
+    # would delay its arrival stamps by the worker's own CPU work. The emulator counts arrivals,
+    # the limiter counts sends: the margin covers the jitter between the two. On this 2-core
+    # machine, with the worker, the emulator and Postgres busy at once, a request now and then
+    # arrives more than the default 20 ms late, so this test allows 50 ms.
     data = drifted_dataset(800, seed=2, base_drift=0.5, attr_drift=0.5)
     await load_desired(db, data.desired)
     async with emulator_process(
         "--seed-groups", "800", "--seed", "2", "--drift", "0.5", "--attr-drift", "0.5"
     ) as remote:
-        report = await sync(remote.settings(db))
+        report = await sync(remote.settings(db, limiter_margin_s=0.05))
         stats = await remote.get("stats")
         groups = await remote.get("groups")
+        log = await remote.get("log")
     assert report.exit_code == 0
+    refused = [(r["command"], r["code"], r["group_ids"][:1]) for r in log if r["code"] != 0]
+    assert refused == []
     assert report.throttled == 0
     peaks = stats["max_calls_per_window"]
-    assert peaks["get_group_attr"] == 200  # the limit was reached …
+    assert peaks["get_group_attr"] >= 190  # the limit was (all but) reached …
     assert all(peak <= 200 for peak in peaks.values()), peaks  # … never crossed
     assert report.outcomes["updated"] == len(data.drifted)
     for row in data.desired:
