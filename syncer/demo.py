@@ -15,13 +15,13 @@ import asyncpg
 
 from syncer.db.store import PgStore
 from syncer.embedded import embedded_postgres
-from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY, Emulator, EmulatorConfig
+from syncer.emulator.process import emulator_process
 from syncer.logs import LEVELS, configure_logging
 from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunReport
 from syncer.report import print_plan_group, print_summary
 from syncer.seeding import drifted_dataset, insert_desired
-from syncer.settings import Secret, Settings
+from syncer.settings import Settings
 from syncer.tencent.client import TencentClient
 
 
@@ -45,16 +45,12 @@ def _heading(text: str) -> None:
 
 async def _demo(url: str, args: argparse.Namespace) -> int:
     data = drifted_dataset(args.groups, seed=args.seed, invalid=4, restricted=3)
-    emulator = Emulator(EmulatorConfig(seed=args.seed), data.live)
-    base_url = await emulator.start()
-    settings = Settings(
-        database_url=Secret(url),
-        sdkappid=DEMO_SDKAPPID,
-        secret_key=Secret(DEMO_SECRET_KEY),
-        base_url=base_url,
-    )
-    try:
-        _heading(f"setup: embedded Postgres, emulator at {base_url}")
+    # The emulator runs in a process of its own, as the vendor is a machine of its own.
+    async with emulator_process(
+        "--seed-groups", str(args.groups), "--seed", str(args.seed), "--restricted", "3"
+    ) as remote:
+        settings = remote.settings(url)
+        _heading(f"setup: embedded Postgres, emulator at {remote.base_url}")
         async with PgStore.open(url) as store:
             await store.migrate()
         conn = await asyncpg.connect(url)
@@ -90,7 +86,7 @@ async def _demo(url: str, args: argparse.Namespace) -> int:
         print_summary(second, sys.stdout)
 
         writes = sum(n for c, n in second.calls.items() if not c.startswith("get_"))
-        peak = emulator.max_calls_per_window()
+        peak = (await remote.get("stats"))["max_calls_per_window"]
         print(
             f"\nsecond run: {writes} write calls, {second.calls.get('get_group_info', 0)} get_group_info calls "
             f"for {second.groups_read} groups; busiest second at the emulator: "
@@ -98,8 +94,6 @@ async def _demo(url: str, args: argparse.Namespace) -> int:
         )
         print("the invalid rows stay rejected (exit code 2) until someone fixes them in desired_group_profiles")
         return 0 if writes == 0 and first.status != "failed" else 1
-    finally:
-        await emulator.stop()
 
 
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:

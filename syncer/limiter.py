@@ -7,6 +7,11 @@ may go only once the call ``limit`` places before it is at least ``period`` old.
 ``period`` ever holds more than ``limit`` calls, and lag delays a slot only once per period instead
 of once per call (≈ ``limit / (period + lag)``).
 
+A slot's time is when the request really left (the client marks it once the headers are on the
+wire): opening a connection (a TLS handshake to the vendor takes 50-200 ms) would otherwise send a
+burst late while calls a second later go at once on warm connections, and the vendor would see
+more than the limit in one of its windows.
+
 A second, finer window (``limit/10`` per ``period/10`` by default) keeps a full second's budget
 from leaving in one burst: a burst arrives at the vendor spread out by queueing, and its tail
 would then share a vendor window with the next second's calls.
@@ -37,25 +42,58 @@ class LoopClock:
         await asyncio.sleep(seconds)
 
 
+class Slot:
+    """One call's place in the windows. Its time is when the call really left: until
+    :meth:`mark_sent`, a pending slot counts as sent "now", so it can never expire early."""
+
+    __slots__ = ("sent_at",)
+
+    def __init__(self, sent_at: float | None = None) -> None:
+        self.sent_at = sent_at
+
+    def mark_sent(self, now: float) -> None:
+        if self.sent_at is None:
+            self.sent_at = now
+
+
+# How long to wait before looking again when the slot that blocks is still pending.
+PENDING_POLL_S = 0.002
+
+
 class _Window:
-    __slots__ = ("limit", "period", "stamps")
+    __slots__ = ("limit", "period", "slots")
 
     def __init__(self, limit: int, period: float) -> None:
         self.limit = limit
         self.period = period
-        self.stamps: deque[float] = deque(maxlen=limit)
+        self.slots: deque[Slot] = deque()
 
     def wait(self, now: float) -> float:
-        if len(self.stamps) < self.limit:
+        slots = self.slots
+        # Forget slots that left a full period ago, oldest first. A pending slot at the head
+        # holds the rest back: conservative, never unsafe.
+        while slots and slots[0].sent_at is not None and slots[0].sent_at + self.period <= now:
+            slots.popleft()
+        # Every slot still held is unexpired or stuck behind a pending head: fewer than `limit`
+        # of them means fewer than `limit` calls in the last period.
+        if len(slots) < self.limit:
             return 0.0
-        return max(0.0, self.stamps[0] + self.period - now)
+        head = slots[0]
+        if head.sent_at is None:
+            return PENDING_POLL_S
+        # Once the head expires, at most len - 1 remain: then look again.
+        return head.sent_at + self.period - now
 
 
 class SlidingWindowLimiter:
-    """At most ``limit`` acquisitions in any window of ``period`` seconds; waiters served FIFO.
+    """At most ``limit`` calls in any window of ``period`` seconds of their send times; FIFO.
 
     ``burst_divisor`` > 1 adds the finer window of ``ceil(limit / burst_divisor)`` per
     ``period / burst_divisor``; the outer guarantee does not depend on it.
+
+    :meth:`acquire` counts the call as sent at once. :meth:`reserve` hands back a pending
+    :class:`Slot` for the caller to mark when the request really left (after connecting, say),
+    so that time spent between the limiter and the wire can never compress a window.
     """
 
     def __init__(self, limit: int, period: float = 1.0, *, burst_divisor: int = 1, clock: Clock | None = None) -> None:
@@ -73,6 +111,7 @@ class SlidingWindowLimiter:
             self._windows.append(_Window(math.ceil(limit / burst_divisor), period / burst_divisor))
         # FIFO: the lock hands itself to waiters in arrival order, so no caller starves.
         self._lock = asyncio.Lock()
+        self._last: Slot | None = None
 
     def next_free_in(self) -> float:
         """Seconds until a call could go, were no one else waiting."""
@@ -80,39 +119,47 @@ class SlidingWindowLimiter:
         return max(w.wait(now) for w in self._windows)
 
     def idle_since(self) -> float | None:
-        """Send time of the newest call, or None if none was ever made."""
-        stamps = self._windows[0].stamps
-        return stamps[-1] if stamps else None
+        """Send time of the newest call (now, if it is pending), or None if none was made."""
+        if self._last is None:
+            return None
+        return self._last.sent_at if self._last.sent_at is not None else self._clock.now()
 
-    def _stamp(self) -> None:
-        now = self._clock.now()
+    def _take(self, pending: bool) -> Slot:
+        slot = Slot(None if pending else self._clock.now())
         for window in self._windows:
-            window.stamps.append(now)
+            window.slots.append(slot)
+        self._last = slot
+        return slot
 
-    def try_acquire(self) -> bool:
+    def try_acquire(self, *, pending: bool = False) -> Slot | None:
         """Take a slot if one is free right now and nobody is queued; never waits."""
         if self._lock.locked() or self.next_free_in() > 0:
-            return False
-        self._stamp()
-        return True
+            return None
+        return self._take(pending)
 
     async def wait_ready(self) -> None:
         """Wait until a slot is free, without taking it."""
         while (wait := self.next_free_in()) > 0:
             await self._clock.sleep(wait)
 
-    async def acquire(self) -> None:
+    async def reserve(self) -> Slot:
+        """Wait for a place; the slot stays pending until the caller marks it sent."""
         # A task cancelled while it waits gives up its place and consumes no slot.
         async with self._lock:
             while (wait := self.next_free_in()) > 0:
                 await self._clock.sleep(wait)
-            self._stamp()
+            return self._take(pending=True)
+
+    async def acquire(self) -> Slot:
+        slot = await self.reserve()
+        slot.mark_sent(self._clock.now())
+        return slot
 
     def busy(self) -> bool:
         return self._lock.locked()
 
-    async def __aenter__(self) -> None:
-        await self.acquire()
+    async def __aenter__(self) -> Slot:
+        return await self.acquire()
 
     async def __aexit__(
         self,
@@ -144,14 +191,14 @@ class KeyedLimiter:
             limiter = self._limiters[key] = SlidingWindowLimiter(self.limit, self.period, clock=self._clock)
         return limiter
 
-    async def acquire(self, key: str) -> None:
-        await self._for(key).acquire()
+    async def acquire(self, key: str) -> Slot:
+        return await self._for(key).acquire()
 
     async def wait_ready(self, key: str) -> None:
         await self._for(key).wait_ready()
 
-    def try_acquire(self, key: str) -> bool:
-        return self._for(key).try_acquire()
+    def try_acquire(self, key: str, *, pending: bool = False) -> Slot | None:
+        return self._for(key).try_acquire(pending=pending)
 
     def _prune(self) -> None:
         horizon = self._clock.now() - self.period

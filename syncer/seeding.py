@@ -84,8 +84,10 @@ def drifted_dataset(
     first: int = 0,
 ) -> Dataset:
     """``n`` groups; about ``base_drift`` of them differ in base fields or custom data and
-    ``attr_drift`` in attributes; the first ``invalid`` rows break a limit; the next
-    ``restricted`` are AVChatRoom groups whose managed MaxMemberNum differs (a type warning)."""
+    ``attr_drift`` in attributes; the first ``invalid`` rows break a limit; the last
+    ``restricted`` are AVChatRoom groups whose managed MaxMemberNum differs (a type warning).
+    The live side depends only on ``n``, ``seed``, the drifts and ``restricted``, so an emulator
+    process seeded with those matches desired rows generated here."""
     rng = random.Random(seed)
     data = Dataset()
     for i in range(first, first + n):
@@ -95,7 +97,7 @@ def drifted_dataset(
         if k < invalid:
             row = _broken(row, k)
             data.invalid.add(row.group_id)
-        elif k < invalid + restricted:
+        elif k >= n - restricted:
             live.type = "AVChatRoom"
             live.max_member_num = 300
             data.restricted.add(row.group_id)

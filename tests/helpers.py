@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
-import sys
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import aiohttp
 import asyncpg
 
 from syncer.db.store import PgStore
-from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY, Emulator
+from syncer.emulator.process import emulator_process
+from syncer.emulator.server import Emulator
 from syncer.models import DesiredGroup, GroupPlan
 from syncer.pipeline import Reconciler, RunReport
 from syncer.seeding import insert_desired
 from syncer.settings import Secret, Settings
 from syncer.tencent.client import TencentClient
+
+__all__ = ["emulator_process"]
 
 
 def settings_for(db_url: str, emulator: Emulator, **overrides: Any) -> Settings:
@@ -93,50 +91,3 @@ def mismatches(rows: Sequence[DesiredGroup], emulator: Emulator) -> list[str]:
         if row.group_attrs is not None and group.attrs != row.group_attrs:
             problems.append(f"{row.group_id}.attrs: {group.attrs!r} != {row.group_attrs!r}")
     return problems
-
-
-@dataclass
-class RemoteEmulator:
-    """`syncer emulator` in a process of its own, reached over HTTP like the vendor."""
-
-    base_url: str
-    process: asyncio.subprocess.Process
-
-    def settings(self, db_url: str, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "database_url": Secret(db_url),
-            "sdkappid": DEMO_SDKAPPID,
-            "secret_key": Secret(DEMO_SECRET_KEY),
-            "base_url": self.base_url,
-            "backoff_base_s": 0.01,
-            "backoff_cap_s": 0.2,
-        }
-        values.update(overrides)
-        return Settings(**values)
-
-    async def get(self, what: str) -> Any:
-        async with aiohttp.ClientSession() as session, session.get(f"{self.base_url}/_emulator/{what}") as resp:
-            return await resp.json()
-
-
-@contextlib.asynccontextmanager
-async def emulator_process(*args: str) -> AsyncIterator[RemoteEmulator]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "syncer",
-        "emulator",
-        "--port",
-        "0",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-        assert line.startswith("emulator listening on "), line
-        yield RemoteEmulator(line.split()[3], process)
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()

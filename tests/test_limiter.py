@@ -8,7 +8,7 @@ import random
 import pytest
 
 from syncer.emulator.state import max_in_window
-from syncer.limiter import KeyedLimiter, SlidingWindowLimiter
+from syncer.limiter import KeyedLimiter, SlidingWindowLimiter, Slot
 
 
 class FakeClock:
@@ -129,3 +129,61 @@ def test_invalid_parameters_are_refused() -> None:
         SlidingWindowLimiter(0)
     with pytest.raises(ValueError):
         SlidingWindowLimiter(1, 0)
+
+
+async def test_a_window_starts_when_the_call_really_left_not_when_it_was_let_go() -> None:
+    # The first burst waits 300 ms for connections before it leaves; the next burst must then
+    # wait a full period from when the first one left, not from when it was let go.
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock)
+    first = [await limiter.reserve() for _ in range(10)]
+    clock.t = 0.3
+    for slot in first:
+        slot.mark_sent(clock.now())
+    await limiter.acquire()
+    assert clock.t == pytest.approx(1.3)
+
+
+async def test_a_pending_slot_never_expires() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(2, 1.0, clock=clock)
+    stuck = await limiter.reserve()
+    await limiter.acquire()
+    clock.t = 5.0
+    assert limiter.try_acquire() is None  # the pending call might leave any moment
+    stuck.mark_sent(clock.now())
+    clock.t = 5.999
+    assert limiter.try_acquire() is None
+    clock.t = 6.0
+    assert limiter.try_acquire() is not None
+
+
+async def test_random_send_delays_never_crowd_a_window_of_send_times() -> None:
+    rng = random.Random(5)
+    pending: list[tuple[float, Slot]] = []
+    sent: list[float] = []
+
+    class SendingClock(FakeClock):
+        """Requests leave on their own schedule while the limiter waits."""
+
+        def advance_to(self, t: float) -> None:
+            self.t = t
+            for due, slot in [p for p in pending if p[0] <= t]:
+                slot.mark_sent(due)
+                sent.append(due)
+            pending[:] = [p for p in pending if p[0] > t]
+
+        async def sleep(self, seconds: float) -> None:
+            self.advance_to(self.t + seconds)
+            await asyncio.sleep(0)
+
+    clock = SendingClock()
+    limiter = SlidingWindowLimiter(20, 1.0, burst_divisor=4, clock=clock)
+    for _ in range(1000):
+        slot = await limiter.reserve()
+        pending.append((clock.t + rng.choice([0.0, 0.0, 0.05, 0.3]), slot))
+        clock.advance_to(clock.t + rng.choice([0.0, 0.001, 0.02]))
+    clock.advance_to(clock.t + 1)
+    assert len(sent) == 1000
+    assert max_in_window(sent, 1.0) <= 20
+    assert max_in_window(sent, 0.25) <= 5

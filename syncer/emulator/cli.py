@@ -22,6 +22,7 @@ def add_emulator_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the data generator and the fault RNG")
     p.add_argument("--drift", type=float, default=0.5, help="share of seeded groups whose base fields drifted")
     p.add_argument("--attr-drift", type=float, default=0.25, help="share of seeded groups whose attributes drifted")
+    p.add_argument("--restricted", type=int, default=0, help="make the first N seeded groups AVChatRoom groups")
     p.add_argument("--rate-limit", action="append", default=[], metavar="[COMMAND=]N")
     p.add_argument("--attr-writes-per-group", type=int, default=5)
     p.add_argument("--max-answer-bytes", type=int, default=1 << 20)
@@ -63,7 +64,13 @@ def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
 async def cmd_emulator(settings: Settings, args: argparse.Namespace) -> int:
     emulator = Emulator(emulator_config(args))
     if args.seed_groups:
-        data = drifted_dataset(args.seed_groups, seed=args.seed, base_drift=args.drift, attr_drift=args.attr_drift)
+        data = drifted_dataset(
+            args.seed_groups,
+            seed=args.seed,
+            base_drift=args.drift,
+            attr_drift=args.attr_drift,
+            restricted=args.restricted,
+        )
         emulator.seed(data.live)
     url = await emulator.start(args.host, args.port)
     print(f"emulator listening on {url} (SDKAppID {emulator.config.sdkappid}, {len(emulator.groups)} groups)")

@@ -151,6 +151,10 @@ class Emulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         now = asyncio.get_running_loop().time()
+        # Let every request that arrived with this one take its arrival time too, before any of
+        # them is processed: else each would be stamped after all the work queued ahead of it,
+        # and a burst would look spread out (a gateway counts arrivals, not its backlog).
+        await asyncio.sleep(0)
         path = f"v4/{request.match_info['service']}/{request.match_info['command']}"
         command = COMMAND_BY_PATH.get(path, path)
         cfg = self.config

@@ -13,13 +13,14 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import structlog
 
 from syncer.errors import CredentialsError, VendorError
-from syncer.limiter import KeyedLimiter, SlidingWindowLimiter
+from syncer.limiter import KeyedLimiter, SlidingWindowLimiter, Slot
 from syncer.settings import Settings
 from syncer.tencent.api import (
     ATTR_WRITE_COMMANDS,
@@ -129,8 +130,11 @@ class TencentClient:
         connector = aiohttp.TCPConnector(
             limit=self._settings.max_in_flight * 2, keepalive_timeout=30, enable_cleanup_closed=True
         )
+        sent = aiohttp.TraceConfig()
+        sent.on_request_headers_sent.append(self._on_headers_sent)
         self._session = aiohttp.ClientSession(
             connector=connector,
+            trace_configs=[sent],
             timeout=aiohttp.ClientTimeout(total=self._settings.request_timeout_s),
             json_serialize=lambda obj: json.dumps(obj, ensure_ascii=False),
         )
@@ -220,14 +224,24 @@ class TencentClient:
         assert last is not None
         raise last
 
+    @staticmethod
+    async def _on_headers_sent(session: object, ctx: SimpleNamespace, params: object) -> None:
+        # The request is on the wire now: this, not the moment the limiter let it go (a new
+        # connection may have taken a handshake since), is when its window starts.
+        now = asyncio.get_running_loop().time()
+        for slot in ctx.trace_request_ctx or ():
+            slot.mark_sent(now)
+
     async def _send_once(self, command: str, body: dict[str, Any], group_id: str | None) -> dict[str, Any]:
         if self._session is None:
             raise RuntimeError("TencentClient used outside 'async with'")
         async with self._in_flight[command]:
-            await self._acquire_slot(command, group_id)
+            slots = await self._acquire_slots(command, group_id)
             self.calls[command] += 1
             try:
-                async with self._session.post(self._url(command), params=self._params(), json=body) as resp:
+                async with self._session.post(
+                    self._url(command), params=self._params(), json=body, trace_request_ctx=slots
+                ) as resp:
                     status = resp.status
                     raw = await resp.read()
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -238,20 +252,26 @@ class TencentClient:
                     command=command,
                     outcome_unknown=True,
                 ) from None
+            finally:
+                # Not sent, or not known to be: count it as sent now, the latest it could have.
+                now = asyncio.get_running_loop().time()
+                for slot in slots:
+                    slot.mark_sent(now)
         return self._decode(command, status, raw)
 
-    async def _acquire_slot(self, command: str, group_id: str | None) -> None:
+    async def _acquire_slots(self, command: str, group_id: str | None) -> list[Slot]:
         limiter = self._limiters[command]
         if group_id is None or command not in ATTR_WRITE_COMMANDS:
-            await limiter.acquire()
-            return
+            return [await limiter.reserve()]
         # Both windows must hold at the moment of sending: wait for the group, take a command
         # slot, and only send if the group is still free (else the slot goes unused: safe).
         while True:
             await self._group_limiter.wait_ready(group_id)
-            await limiter.acquire()
-            if self._group_limiter.try_acquire(group_id):
-                return
+            slot = await limiter.reserve()
+            group_slot = self._group_limiter.try_acquire(group_id, pending=True)
+            if group_slot is not None:
+                return [slot, group_slot]
+            slot.mark_sent(asyncio.get_running_loop().time())
 
     def _decode(self, command: str, status: int, raw: bytes) -> dict[str, Any]:
         if status != 200:

@@ -1,0 +1,58 @@
+"""`syncer emulator` in a process of its own, reached over HTTP like the vendor.
+
+The demo, the tests that measure rates and the benchmark use it: an emulator sharing the
+worker's event loop would stamp arrivals late by the worker's own CPU work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY
+from syncer.settings import Secret, Settings
+
+
+@dataclass
+class RemoteEmulator:
+    base_url: str
+    process: asyncio.subprocess.Process
+
+    def settings(self, database_url: str, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": Secret(database_url),
+            "sdkappid": DEMO_SDKAPPID,
+            "secret_key": Secret(DEMO_SECRET_KEY),
+            "base_url": self.base_url,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    async def get(self, what: str) -> Any:
+        """One of the emulator's inspection endpoints: groups, stats or log."""
+        async with aiohttp.ClientSession() as session, session.get(f"{self.base_url}/_emulator/{what}") as resp:
+            return await resp.json()
+
+
+@contextlib.asynccontextmanager
+async def emulator_process(*args: str) -> AsyncIterator[RemoteEmulator]:
+    """Start `syncer emulator --port 0 ARGS…`; stop it on exit."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncer", "emulator", "--port", "0", *args, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        if not line.startswith("emulator listening on "):
+            raise RuntimeError(f"the emulator did not start: {line!r}")
+        yield RemoteEmulator(line.split()[3], process)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
