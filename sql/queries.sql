@@ -2,7 +2,8 @@
 
 -- name: read_desired_first_page
 -- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
--- open and memory stays flat whatever the table's size.
+-- open and memory stays flat whatever the table's size. $2: the current run; groups it has
+-- already recorded (the failed ones it retried first) are skipped.
 SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
        d.apply_join_option, d.invite_join_option, d.mute_all_member,
        d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
@@ -10,6 +11,7 @@ SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_mem
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
 FROM desired_group_profiles AS d
 LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
+WHERE s.last_run_id IS DISTINCT FROM $2
 ORDER BY d.group_id
 LIMIT $1;
 
@@ -21,9 +23,47 @@ SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_mem
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
 FROM desired_group_profiles AS d
 LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
-WHERE d.group_id > $1
+WHERE d.group_id > $1 AND s.last_run_id IS DISTINCT FROM $3
 ORDER BY d.group_id
 LIMIT $2;
+
+-- name: read_failed_first_page
+-- Groups the last run left failed go first, so that a fault's victims are retried early.
+SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
+       d.apply_join_option, d.invite_join_option, d.mute_all_member,
+       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
+       s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
+FROM desired_group_profiles AS d
+LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
+WHERE s.outcome = 'failed'
+ORDER BY d.group_id
+LIMIT $1;
+
+-- name: read_failed_page
+SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
+       d.apply_join_option, d.invite_join_option, d.mute_all_member,
+       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
+       s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
+FROM desired_group_profiles AS d
+LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
+WHERE s.outcome = 'failed' AND d.group_id > $1
+ORDER BY d.group_id
+LIMIT $2;
+
+-- name: try_run_lock
+-- Session-level: held by the run's own connection, gone when it closes, however the run ends.
+SELECT pg_try_advisory_lock($1);
+
+-- name: run_lock_holder
+SELECT pid FROM pg_locks
+WHERE locktype = 'advisory' AND granted AND objsubid = 1
+  AND ((classid::bigint << 32) | objid::bigint) = $1
+LIMIT 1;
+
+-- name: release_run_lock
+SELECT pg_advisory_unlock($1);
 
 -- name: insert_run
 INSERT INTO sync_runs (mode) VALUES ($1) RETURNING run_id;

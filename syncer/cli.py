@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -15,7 +18,8 @@ from typing import Any
 from syncer.db.store import PgStore
 from syncer.errors import ConfigError, SyncerError
 from syncer.logs import FORMATS, LEVELS, configure_logging
-from syncer.pipeline import Reconciler
+from syncer.models import GroupPlan
+from syncer.pipeline import Reconciler, RunReport
 from syncer.report import print_plan_group, print_summary
 from syncer.settings import Secret, Settings, parse_rate_limits, settings_from_env
 from syncer.tencent.client import TencentClient
@@ -59,6 +63,11 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         help="read every group's attributes, even those unchanged since last confirmed",
     )
     g.add_argument("--attr-recheck-hours", type=float, help="re-read attributes confirmed longer ago (default 24)")
+    g.add_argument(
+        "--grace-seconds",
+        type=float,
+        help="on SIGTERM/SIGINT, how long calls in flight may finish before they are cut (default 25)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +138,7 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         max_attempts=get("max_attempts"),
         check_attrs=get("check_attrs"),
         attr_recheck_s=recheck * 3600 if recheck is not None else None,
+        grace_period_s=get("grace_seconds"),
         log_level=get("log_level"),
         log_format=get("log_format"),
     )
@@ -144,27 +154,76 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def reconcile(settings: Settings, *, dry_run: bool, on_plan: Callable[..., None] | None = None) -> Any:
+def lock_name(settings: Settings) -> str:
+    """What one run at a time means: one app (SDKAppID) per database."""
+    return f"syncer.run.tencent.{settings.sdkappid}"
+
+
+async def reconcile(
+    settings: Settings,
+    *,
+    dry_run: bool,
+    on_plan: Callable[[GroupPlan], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> RunReport:
     client = TencentClient(settings)  # checks the vendor settings before touching the database
     async with PgStore.open(settings.require_database()) as store:
         await store.check_schema()
-        async with client:
-            return await Reconciler(settings, store, client, dry_run=dry_run, on_plan=on_plan).run()
+        # A plan writes nothing, so it needs no lock; a run takes it before its first call.
+        lock = contextlib.nullcontext() if dry_run else store.run_lock(lock_name(settings))
+        async with lock, client:
+            return await Reconciler(settings, store, client, dry_run=dry_run, on_plan=on_plan, stop=stop).run()
+
+
+class StopSignals:
+    """SIGTERM or SIGINT asks the run to stop gracefully; a second one exits at once."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.received: int | None = None
+
+    def __enter__(self) -> StopSignals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: int) -> None:
+        if self.stop.is_set():
+            sys.stderr.write(f"syncer: second {signal.Signals(sig).name}: exiting at once\n")
+            os._exit(128 + sig)
+        self.received = sig
+        sys.stderr.write(
+            f"syncer: {signal.Signals(sig).name}: finishing the calls in flight, then stopping "
+            "(send it again to exit at once)\n"
+        )
+        self.stop.set()
+
+    def exit_code(self, otherwise: int) -> int:
+        # The conventional 128 + signal number: 143 for SIGTERM, 130 for SIGINT.
+        return 128 + self.received if self.received is not None else otherwise
 
 
 async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
-    def show(plan: Any) -> None:
+    def show(plan: GroupPlan) -> None:
         print_plan_group(plan, sys.stdout, as_json=args.json)
 
-    report = await reconcile(settings, dry_run=True, on_plan=show)
+    with StopSignals() as signals:
+        report = await reconcile(settings, dry_run=True, on_plan=show, stop=signals.stop)
     print_summary(report, sys.stdout, as_json=args.json)
-    return 0 if report.status != "failed" else 1
+    return signals.exit_code(0 if report.status != "failed" else 1)
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    report = await reconcile(settings, dry_run=False)
+    with StopSignals() as signals:
+        report = await reconcile(settings, dry_run=False, stop=signals.stop)
     print_summary(report, sys.stdout, as_json=args.json)
-    return int(report.exit_code)
+    return signals.exit_code(report.exit_code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

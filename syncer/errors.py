@@ -36,3 +36,14 @@ class VendorError(SyncerError):
 
 class CredentialsError(VendorError):
     """The vendor refused our identity: no group can succeed, so the run stops at once."""
+
+
+class RunLocked(SyncerError):
+    """Another run holds the lock for this app and database: this one leaves without a call."""
+
+    exit_code = 3
+
+
+class Interrupted(Exception):
+    """A stop was asked for before this call was sent. Not a failure: the group stays unrecorded
+    and the next run does it."""

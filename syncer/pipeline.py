@@ -8,9 +8,10 @@ out while later pages are still being read. Outcomes are recorded in batches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,7 +19,7 @@ import structlog
 
 from syncer.db.store import DesiredRow, RunTotals, Store
 from syncer.diff import attrs_fingerprint, plan_group
-from syncer.errors import CredentialsError, SyncerError, VendorError
+from syncer.errors import CredentialsError, Interrupted, SyncerError, VendorError
 from syncer.models import GroupPlan, GroupResult, LiveGroup, Outcome
 from syncer.settings import Settings
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
@@ -127,9 +128,12 @@ class Reconciler:
         recorder = _Recorder(self._store, report.run_id, self._settings.record_batch_size)
         log.info("run_started", run_id=report.run_id, mode=report.mode)
         try:
-            await self._stream(recorder)
+            await self._until_stopped(self._phases(recorder))
             await recorder.flush()
-            report.status = "partial" if report.troubled else "succeeded"
+            if self._stop.is_set():
+                report.status = "interrupted"
+            else:
+                report.status = "partial" if report.troubled else "succeeded"
         except SyncerError as exc:
             report.status = "failed"
             report.error = str(exc)
@@ -153,6 +157,35 @@ class Reconciler:
             )
         return report
 
+    async def _until_stopped(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work``; once a stop is asked for, send nothing new, let calls in flight finish
+        for up to the grace period, then cancel what is left (those groups stay unrecorded)."""
+        task = asyncio.ensure_future(work)
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                log.warning("run_stopping", grace_s=self._settings.grace_period_s)
+                self._client.stopping.set()
+                await asyncio.wait({task}, timeout=self._settings.grace_period_s)
+                if not task.done():
+                    log.warning("grace_period_over", action="cancelling calls still in flight")
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                    return
+            await task
+        finally:
+            stop_wait.cancel()
+
+    async def _phases(self, recorder: _Recorder) -> None:
+        if not self._dry_run:
+            # The groups the last run left failed go first, so a fault's victims are retried
+            # early; the second pass then skips what this run has already recorded.
+            await self._stream(recorder, failed_only=True)
+            await recorder.flush()
+        await self._stream(recorder, failed_only=False)
+
     async def _record_safely(self, recorder: _Recorder) -> None:
         try:
             await recorder.flush()
@@ -166,7 +199,7 @@ class Reconciler:
         except SyncerError as exc:
             log.error("recording_failed", error=str(exc))
 
-    async def _stream(self, recorder: _Recorder) -> None:
+    async def _stream(self, recorder: _Recorder, *, failed_only: bool) -> None:
         slots = asyncio.Semaphore(self._settings.batches_in_flight)
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -178,7 +211,9 @@ class Reconciler:
                 after: str | None = None
                 batch: list[DesiredRow] = []
                 while not self._stop.is_set():
-                    page = await self._store.read_desired_page(after, self._settings.page_size)
+                    page = await self._store.read_desired_page(
+                        after, self._settings.page_size, run_id=self.report.run_id, failed_only=failed_only
+                    )
                     if not page:
                         break
                     after = page[-1].group.group_id
@@ -192,7 +227,7 @@ class Reconciler:
                         if len(batch) == GROUP_BATCH_MAX:
                             await submit(batch)
                             batch = []
-                if batch:
+                if batch and not self._stop.is_set():
                     await submit(batch)
         except BaseExceptionGroup as group:
             # Surface the first of our own errors (a fatal one stops every batch).
@@ -215,10 +250,14 @@ class Reconciler:
 
     async def _batch(self, batch: list[DesiredRow], recorder: _Recorder, slots: asyncio.Semaphore) -> None:
         try:
-            live = await fetch_live(self._client, [r.group for r in batch])
+            try:
+                live = await fetch_live(self._client, [r.group for r in batch])
+            except Interrupted:
+                return  # stopping: the next run reads these groups
             results = await asyncio.gather(*(self._group(row, live[row.group.group_id]) for row in batch))
             for result in results:
-                await self._finish_group(recorder, result)
+                if result is not None:
+                    await self._finish_group(recorder, result)
         finally:
             slots.release()
 
@@ -231,7 +270,14 @@ class Reconciler:
             or state.attrs_checked_age_s > self._settings.attr_recheck_s
         )
 
-    async def _group(self, row: DesiredRow, live: LiveGroup | ReadError) -> GroupResult:
+    async def _group(self, row: DesiredRow, live: LiveGroup | ReadError) -> GroupResult | None:
+        """The group's outcome, or None if a stop came before its work was done."""
+        try:
+            return await self._sync_group(row, live)
+        except Interrupted:
+            return None
+
+    async def _sync_group(self, row: DesiredRow, live: LiveGroup | ReadError) -> GroupResult:
         group_id = row.group.group_id
         if isinstance(live, ReadError):
             outcome = Outcome.NOT_FOUND if live.code in GROUP_NOT_FOUND_CODES else Outcome.FAILED

@@ -68,7 +68,12 @@ class Settings:
     max_in_flight: int = 256
     batches_in_flight: int = 16
     request_timeout_s: float = 5.0  # the vendor gives up at 3 s: ours must be longer
-    max_attempts: int = 6
+    max_attempts: int = 8
+    # Retries in one run beyond the first attempts: at most this share of calls, plus a floor.
+    # A vendor that is down then costs a bounded number of calls, not max_attempts per call.
+    retry_budget_ratio: float = 0.5
+    retry_budget_floor: int = 200
+    grace_period_s: float = 25.0  # under Kubernetes' default 30 s terminationGracePeriodSeconds
     backoff_base_s: float = 0.1
     backoff_cap_s: float = 5.0
     usersig_ttl_s: int = 86400

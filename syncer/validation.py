@@ -38,18 +38,16 @@ def utf8_len(text: str) -> int:
     return len(text.encode("utf-8", errors="surrogatepass"))
 
 
-def _has_control(text: str) -> bool:
-    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
-
-
 def validate_group_id(group_id: str) -> list[str]:
     if group_id == "":
         return ["group_id: must not be empty"]
     problems = []
     if (size := utf8_len(group_id)) > GROUP_ID_MAX_BYTES:
         problems.append(f"group_id: {size} bytes, limit {GROUP_ID_MAX_BYTES} bytes")
-    if group_id != group_id.strip() or _has_control(group_id) or " " in group_id:
-        problems.append("group_id: must not contain spaces or control characters")
+    if not all("!" <= ch <= "~" for ch in group_id):
+        # Printable ASCII only: a space, a control or a non-ASCII character in a key is almost
+        # always a data error, and trimming it silently would sync the wrong group.
+        problems.append("group_id: only printable ASCII without spaces is accepted")
     return problems
 
 

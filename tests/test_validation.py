@@ -48,7 +48,10 @@ def test_an_unmanaged_row_is_valid() -> None:
         ({"group_attrs": {f"k{i}": "v" * 4000 for i in range(5)}}, "group_attrs", "total 20000 bytes, limit 16000"),
         ({"group_id": ""}, "group_id", "must not be empty"),
         ({"group_id": "g" * 49}, "group_id", "49 bytes, limit 48 bytes"),
-        ({"group_id": " g1"}, "group_id", "spaces or control characters"),
+        ({"group_id": " g1"}, "group_id", "printable ASCII without spaces"),
+        ({"group_id": "g1 "}, "group_id", "printable ASCII without spaces"),
+        ({"group_id": "g\t1"}, "group_id", "printable ASCII without spaces"),
+        ({"group_id": "grüppe"}, "group_id", "printable ASCII without spaces"),
     ],
 )
 def test_each_limit_names_the_field_and_the_limit(change: dict[str, object], field: str, limit_text: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import asyncpg
 
 from syncer.db.sqlfiles import Migration, migrations, query
-from syncer.errors import DatabaseError, SchemaError
+from syncer.errors import DatabaseError, RunLocked, SchemaError
 from syncer.models import DesiredGroup, GroupResult, SyncState
 from syncer.settings import redact_url
 
@@ -47,7 +49,9 @@ class RunTotals:
 class Store(Protocol):
     """What the pipeline needs from the database."""
 
-    async def read_desired_page(self, after: str | None, limit: int) -> list[DesiredRow]: ...
+    async def read_desired_page(
+        self, after: str | None, limit: int, *, run_id: int | None = None, failed_only: bool = False
+    ) -> list[DesiredRow]: ...
 
     async def start_run(self, mode: str) -> int: ...
 
@@ -70,8 +74,9 @@ def _json(text: str | None) -> Any:
 
 
 class PgStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         self._pool = pool
+        self._url = url
 
     @classmethod
     async def connect(cls, url: str, *, max_size: int = 4) -> PgStore:
@@ -82,7 +87,7 @@ class PgStore:
                 f"cannot connect to Postgres at {redact_url(url)}: {type(exc).__name__}: {exc}"
             ) from exc
         assert pool is not None
-        return cls(pool)
+        return cls(pool, url)
 
     @classmethod
     @asynccontextmanager
@@ -144,15 +149,50 @@ class PgStore:
 
         return await self._run("applying migrations", fn)
 
+    # -- one run at a time ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def run_lock(self, name: str) -> AsyncIterator[None]:
+        """Hold the advisory lock ``name`` on a connection of its own for the whole run.
+
+        Raises :class:`RunLocked` at once if another session holds it. A run that dies closes
+        its connection, and Postgres lets go of the lock with it.
+        """
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        try:
+            conn = await asyncpg.connect(self._url)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            raise DatabaseError(f"taking the run lock: {type(exc).__name__}: {exc}") from exc
+        try:
+            if not await _translated("taking the run lock", conn.fetchval(query("try_run_lock"), key)):
+                holder = await _translated("finding the lock holder", conn.fetchval(query("run_lock_holder"), key))
+                raise RunLocked(
+                    f"another syncer run is already working on {name!r} in this database "
+                    f"(Postgres backend pid {holder}); this one leaves without any vendor call"
+                )
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=5)
+
     # -- the pipeline's reads and writes ---------------------------------------------------------
 
-    async def read_desired_page(self, after: str | None, limit: int) -> list[DesiredRow]:
-        """The next ``limit`` rows in group_id order after ``after`` (None: from the start)."""
+    async def read_desired_page(
+        self, after: str | None, limit: int, *, run_id: int | None = None, failed_only: bool = False
+    ) -> list[DesiredRow]:
+        """The next ``limit`` rows in group_id order after ``after`` (None: from the start).
+
+        ``failed_only``: only groups the last run left failed. Otherwise groups already
+        recorded by ``run_id`` are skipped.
+        """
         args: tuple[object, ...]
-        if after is None:
-            sql, args = query("read_desired_first_page"), (limit,)
+        if failed_only:
+            sql = query("read_failed_first_page" if after is None else "read_failed_page")
+            args = (limit,) if after is None else (after, limit)
+        elif after is None:
+            sql, args = query("read_desired_first_page"), (limit, run_id or 0)
         else:
-            sql, args = query("read_desired_page"), (after, limit)
+            sql, args = query("read_desired_page"), (after, limit, run_id or 0)
         records = await self._run("reading desired_group_profiles", lambda c: c.fetch(sql, *args))
         rows = []
         for r in records:

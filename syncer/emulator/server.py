@@ -78,6 +78,8 @@ class EmulatorConfig:
     fault_slow: float = 0.0
     slow_s: float = 8.0
     seed: int = 0
+    # Groups that answer a fixed error code to every call naming them (tests, demos).
+    group_faults: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +255,8 @@ class Emulator:
         group_id = body.get("GroupId")
         if not isinstance(group_id, str) or not group_id:
             raise ApiError(10004, "GroupId is required")
+        if group_id in self.config.group_faults:
+            raise ApiError(self.config.group_faults[group_id], "injected fault for this group")
         if utf8_len(group_id) > GROUP_ID_MAX_BYTES:
             raise ApiError(10015, "invalid group ID")
         group = self.groups.get(group_id)
@@ -281,6 +285,10 @@ class Emulator:
                 continue
             if group is None:
                 infos.append({"GroupId": group_id, "ErrorCode": 10010, "ErrorInfo": "group not found"})
+                continue
+            if group_id in self.config.group_faults:
+                code = self.config.group_faults[group_id]
+                infos.append({"GroupId": group_id, "ErrorCode": code, "ErrorInfo": "injected fault for this group"})
                 continue
             fields = group.base_fields()
             if base_filter is not None:

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from syncer.errors import CredentialsError, VendorError
+from syncer.errors import CredentialsError, Interrupted, VendorError
 from syncer.limiter import KeyedLimiter, SlidingWindowLimiter, Slot
 from syncer.settings import Settings
 from syncer.tencent.api import (
@@ -125,6 +125,10 @@ class TencentClient:
         self.results: Counter[tuple[str, int]] = Counter()  # (command, code) of every answer
         self.throttled = 0
         self.retries = 0
+        self.first_attempts = 0
+        self._budget_spent_logged = False
+        # Set when the run is asked to stop: calls not yet sent are not sent.
+        self.stopping = asyncio.Event()
 
     async def __aenter__(self) -> TencentClient:
         connector = aiohttp.TCPConnector(
@@ -156,6 +160,15 @@ class TencentClient:
             "random": str(self._rng.getrandbits(32)),  # new per call, as the vendor asks
             "contenttype": "json",
         }
+
+    def _retry_allowed(self) -> bool:
+        budget = self._settings.retry_budget_floor + self._settings.retry_budget_ratio * self.first_attempts
+        if self.retries < budget:
+            return True
+        if not self._budget_spent_logged:
+            self._budget_spent_logged = True
+            log.warning("retry_budget_spent", retries=self.retries, calls=self.first_attempts)
+        return False
 
     def _backoff(self, attempt: int) -> float:
         # Capped exponential backoff with full jitter.
@@ -191,6 +204,7 @@ class TencentClient:
     async def _call(self, command: str, body: dict[str, Any], group_id: str | None) -> dict[str, Any]:
         resigned = False
         last: CallFailed | None = None
+        self.first_attempts += 1
         for attempt in range(1, self._settings.max_attempts + 1):
             try:
                 return await self._send_once(command, body, group_id)
@@ -217,6 +231,8 @@ class TencentClient:
                     ) from failure
                 if kind is not CodeClass.TRANSIENT or attempt == self._settings.max_attempts:
                     raise
+                if not self._retry_allowed():
+                    raise
                 self.retries += 1
                 delay = self._backoff(attempt)
                 log.debug("call_retry", command=command, code=code, attempt=attempt, delay_s=round(delay, 3))
@@ -236,7 +252,14 @@ class TencentClient:
         if self._session is None:
             raise RuntimeError("TencentClient used outside 'async with'")
         async with self._in_flight[command]:
+            if self.stopping.is_set():
+                raise Interrupted(command)
             slots = await self._acquire_slots(command, group_id)
+            if self.stopping.is_set():
+                now = asyncio.get_running_loop().time()
+                for slot in slots:
+                    slot.mark_sent(now)  # unused, but counted: harmless
+                raise Interrupted(command)
             self.calls[command] += 1
             try:
                 async with self._session.post(
