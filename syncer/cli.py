@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -154,11 +153,6 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def lock_name(settings: Settings) -> str:
-    """What one run at a time means: one app (SDKAppID) per database."""
-    return f"syncer.run.tencent.{settings.sdkappid}"
-
-
 async def reconcile(
     settings: Settings,
     *,
@@ -169,9 +163,7 @@ async def reconcile(
     client = TencentClient(settings)  # checks the vendor settings before touching the database
     async with PgStore.open(settings.require_database()) as store:
         await store.check_schema()
-        # A plan writes nothing, so it needs no lock; a run takes it before its first call.
-        lock = contextlib.nullcontext() if dry_run else store.run_lock(lock_name(settings))
-        async with lock, client:
+        async with client:
             return await Reconciler(settings, store, client, dry_run=dry_run, on_plan=on_plan, stop=stop).run()
 
 

@@ -120,7 +120,18 @@ class Reconciler:
         self._stop = stop or asyncio.Event()
         self.report = RunReport(mode="plan" if dry_run else "run")
 
+    def lock_name(self) -> str:
+        """What one run at a time means: one app (SDKAppID) per database."""
+        return f"syncer.run.tencent.{self._settings.sdkappid}"
+
     async def run(self) -> RunReport:
+        """Reconcile once. A run (not a plan) first takes the run lock, before any call."""
+        if self._dry_run:
+            return await self._run()
+        async with self._store.run_lock(self.lock_name()):
+            return await self._run()
+
+    async def _run(self) -> RunReport:
         started = time.monotonic()
         report = self.report
         if not self._dry_run:

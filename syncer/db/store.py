@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -52,6 +52,8 @@ class Store(Protocol):
     async def read_desired_page(
         self, after: str | None, limit: int, *, run_id: int | None = None, failed_only: bool = False
     ) -> list[DesiredRow]: ...
+
+    def run_lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
 
     async def start_run(self, mode: str) -> int: ...
 

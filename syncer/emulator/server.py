@@ -102,6 +102,7 @@ class Emulator:
             lambda: SlidingWindow(self.config.attr_writes_per_group)
         )
         self._runner: web.AppRunner | None = None
+        self._call_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.base_url = ""
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -139,6 +140,21 @@ class Emulator:
     def calls(self, command: str | None = None) -> list[CallRecord]:
         return [r for r in self.log if command is None or r.command == command]
 
+    async def wait_for_calls(self, count: int) -> None:
+        """Return once the log holds at least ``count`` calls (bound it with asyncio.timeout)."""
+        if len(self.log) >= count:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._call_waiters.append((count, waiter))
+        await waiter
+
+    def _wake_call_waiters(self) -> None:
+        for count, waiter in list(self._call_waiters):
+            if len(self.log) >= count:
+                self._call_waiters.remove((count, waiter))
+                if not waiter.done():
+                    waiter.set_result(None)
+
     def max_calls_per_window(self) -> dict[str, int]:
         """For each command, the most requests that arrived in any sliding second."""
         times: dict[str, list[float]] = defaultdict(list)
@@ -169,6 +185,7 @@ class Emulator:
 
         def record(code: int) -> None:
             self.log.append(CallRecord(now, time.time(), command, code, group_ids))
+            self._wake_call_waiters()
 
         rng = self._rng
         if cfg.fault_drop and rng.random() < cfg.fault_drop:
@@ -208,6 +225,7 @@ class Emulator:
         window = self._windows.get(command)
         if window is None:
             window = self._windows[command] = SlidingWindow(self.limit_for(command))
+        window.limit = self.limit_for(command)  # the configuration may change while it serves
         return window
 
     def _check_envelope(self, request: web.Request, body: Any) -> None:

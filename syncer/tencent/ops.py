@@ -77,7 +77,7 @@ async def fetch_live(client: Caller, rows: Sequence[DesiredGroup]) -> dict[str, 
         group_id = str(info.get("GroupId"))
         code = int(info.get("ErrorCode", 0))
         if code:
-            found[group_id] = ReadError(code, str(info.get("ErrorInfo", "")))
+            found[group_id] = ReadError(code, f"code {code}: {info.get('ErrorInfo', '')}")
         else:
             found[group_id] = parse_live(info)
     for row in rows:

@@ -1,0 +1,285 @@
+"""Nothing lost, whatever happens: faults, signals, concurrent runs, database trouble, bad input.
+
+Every test runs against real Postgres and the emulator over HTTP; the signal tests kill a real
+`syncer run` process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from dataclasses import replace
+
+import asyncpg
+import pytest
+
+from syncer.db.store import PgStore
+from syncer.emulator.server import Emulator
+from syncer.emulator.state import EmuGroup
+from syncer.errors import DatabaseError, RunLocked
+from syncer.models import DesiredGroup
+from syncer.seeding import desired_group, drifted_dataset, live_from_desired
+
+from .helpers import fast, load_desired, mismatches, settings_for, sync
+from .proxy import CuttableProxy
+from .test_cli import environment, syncer
+
+
+async def _fetch(db: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(db)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+async def test_every_fault_at_once_and_the_run_still_converges(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(1500, seed=21)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    cfg = emulator.config
+    cfg.fault_10002, cfg.fault_502, cfg.fault_drop, cfg.fault_throttle, cfg.fault_slow = 0.05, 0.03, 0.02, 0.03, 0.05
+    cfg.slow_s = 4.0
+    settings = settings_for(db, emulator, request_timeout_s=3.5, **fast(emulator))
+    report = await sync(settings)
+    assert report.exit_code == 0, report
+    assert report.retries > 100  # the faults really happened …
+    codes = {r.code for r in emulator.log}
+    assert {10002, -502, -1, 60007} <= codes
+    assert mismatches(data.desired, emulator) == []  # … and every group is as desired
+
+
+async def test_what_still_fails_is_recorded_with_its_code_and_retried_first(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(300, seed=22, base_drift=1.0)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    victim = "grp-0000150"
+    emulator.config.group_faults = {victim: 10002}
+    settings = settings_for(db, emulator, **fast(emulator))
+    first = await sync(settings)
+    assert first.exit_code == 2 and first.outcomes["failed"] == 1
+    (row,) = await _fetch(
+        db, "SELECT outcome, error_code, error_message, attempts FROM group_sync_state WHERE group_id = $1", victim
+    )
+    assert (row["outcome"], row["error_code"], row["attempts"]) == ("failed", 10002, 1)
+    assert "10002" in row["error_message"]
+
+    emulator.config.group_faults = {}
+    emulator.log.clear()
+    second = await sync(settings)
+    assert second.exit_code == 0
+    assert emulator.log[0].group_ids == (victim,)  # the failed group is read first, on its own
+    assert mismatches(data.desired, emulator) == []
+    (row,) = await _fetch(db, "SELECT outcome, attempts FROM group_sync_state WHERE group_id = $1", victim)
+    assert (row["outcome"], row["attempts"]) == ("updated", 0)
+
+
+async def test_a_vendor_that_is_down_costs_a_bounded_number_of_calls(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(500, seed=23)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    emulator.config.fault_502 = 1.0
+    settings = settings_for(db, emulator, retry_budget_floor=30, retry_budget_ratio=0.2, **fast(emulator))
+    report = await sync(settings)
+    assert report.exit_code == 2 and report.outcomes["failed"] == 500
+    first_attempts = 10  # one get_group_info per batch of 50
+    assert report.calls["get_group_info"] <= first_attempts + 30 + 0.2 * first_attempts + 1
+    assert report.calls["get_group_info"] < first_attempts * settings.max_attempts
+
+
+async def test_sigterm_stops_gracefully_records_what_finished_and_the_next_run_converges(
+    db: str, emulator: Emulator
+) -> None:
+    data = drifted_dataset(1200, seed=24, base_drift=0.8)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    emulator.config.latency_s = 0.05
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syncer",
+        "run",
+        env=os.environ | environment(db, emulator),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await asyncio.sleep(2.5)  # well into the run: it needs about 6 s at 200 calls/s
+    process.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    exited = time.time()
+    calls_before_exit = len(emulator.log)
+    await asyncio.sleep(0.5)
+
+    assert process.returncode == 143, err.decode()[-1500:]
+    assert "interrupted" in out.decode()
+    assert len(emulator.log) == calls_before_exit  # nothing sent after it exited
+    assert max(r.wall for r in emulator.log) <= exited
+    (run,) = await _fetch(db, "SELECT status, finished_at FROM sync_runs")
+    assert run["status"] == "interrupted" and run["finished_at"] is not None
+    recorded = {r["group_id"]: r["outcome"] for r in await _fetch(db, "SELECT group_id, outcome FROM group_sync_state")}
+    assert 0 < len(recorded) < 1200
+    for row in data.desired:  # every group recorded as done really is done
+        if recorded.get(row.group_id) in ("updated", "in_sync"):
+            assert mismatches([row], emulator) == [], row.group_id
+
+    emulator.config.latency_s = 0
+    report = await sync(settings_for(db, emulator, **fast(emulator)))
+    assert report.exit_code == 0
+    assert mismatches(data.desired, emulator) == []
+
+
+async def test_sigint_exits_130_and_a_second_signal_exits_at_once(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(400, seed=25)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    emulator.config.latency_s = 3.0  # every call stays in flight for 3 s
+    env = os.environ | environment(db, emulator)
+
+    async def start() -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "syncer",
+            "run",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(30):
+            await emulator.wait_for_calls(1)  # its first call has arrived
+        return process
+
+    graceful = await start()
+    graceful.send_signal(signal.SIGINT)
+    await asyncio.wait_for(graceful.communicate(), 30)
+    assert graceful.returncode == 130
+
+    emulator.log.clear()
+    hurried = await start()
+    hurried.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    sent = time.monotonic()
+    hurried.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(hurried.communicate(), 30)
+    assert hurried.returncode == 143
+    assert time.monotonic() - sent < 2.0  # did not wait for the 3 s calls in flight
+
+
+async def test_a_second_run_sees_the_first_and_leaves_without_a_call(db: str, emulator: Emulator) -> None:
+    await load_desired(db, [desired_group(1)])
+    emulator.seed([live_from_desired(desired_group(1))])
+    settings = settings_for(db, emulator)
+    async with PgStore.open(db) as store, store.run_lock(f"syncer.run.tencent.{settings.sdkappid}"):
+        second = await syncer("run", env=environment(db, emulator))
+        with pytest.raises(RunLocked):
+            await sync(settings)
+    assert second.code == 3
+    assert "another syncer run is already working" in second.err
+    assert emulator.log == []
+    assert (await sync(settings)).exit_code == 0  # released with the first run's connection
+
+
+async def test_a_run_that_died_leaves_no_lock_behind(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(600, seed=26)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    emulator.config.latency_s = 0.05
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syncer",
+        "run",
+        env=os.environ | environment(db, emulator),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    async with asyncio.timeout(30):
+        await emulator.wait_for_calls(20)
+    process.kill()
+    await process.wait()
+    emulator.config.latency_s = 0
+    report = await sync(settings_for(db, emulator, **fast(emulator)))
+    assert report.exit_code == 0
+    assert mismatches(data.desired, emulator) == []
+
+
+async def test_postgres_unreachable_at_start_costs_no_vendor_call(emulator: Emulator) -> None:
+    result = await syncer("run", env=environment("postgresql://nobody@127.0.0.1:1/none", emulator))
+    assert result.code == 1 and "cannot connect to Postgres at postgresql://nobody@127.0.0.1:1/none" in result.err
+    assert emulator.log == []
+
+
+async def test_postgres_lost_mid_run_stops_and_records_nothing_that_was_not_applied(
+    db: str, emulator: Emulator
+) -> None:
+    data = drifted_dataset(1500, seed=27, base_drift=0.9)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    proxy = CuttableProxy(db)
+    via_proxy = await proxy.start()
+    settings = settings_for(via_proxy, emulator, record_batch_size=50)  # real limits: about 8 s
+
+    async def cut_later() -> None:
+        await asyncio.sleep(2.0)
+        await proxy.cut()
+
+    cutter = asyncio.create_task(cut_later())
+    with pytest.raises(DatabaseError):
+        await sync(settings)
+    await cutter
+    calls_when_stopped = len(emulator.log)
+    await asyncio.sleep(0.5)
+    assert len(emulator.log) == calls_when_stopped  # it stopped, it did not carry on blind
+
+    recorded = {r["group_id"]: r["outcome"] for r in await _fetch(db, "SELECT group_id, outcome FROM group_sync_state")}
+    assert 0 < len(recorded) < 1500
+    for row in data.desired:
+        if recorded.get(row.group_id) in ("updated", "in_sync"):
+            assert mismatches([row], emulator) == [], row.group_id
+    report = await sync(settings_for(db, emulator, **fast(emulator)))
+    assert report.exit_code == 0
+    assert mismatches(data.desired, emulator) == []
+
+
+async def test_rows_changing_while_the_run_reads_them(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(600, seed=28)
+    emulator.seed(data.live)
+    late = [desired_group(i) for i in (5_000_000, 5_000_001)]
+    early = replace(desired_group(0), group_id="grp-00000000")  # sorts before grp-0000001: a page already read
+    emulator.seed([live_from_desired(replace(r, name="stale")) for r in [*late, early]])
+    await load_desired(db, data.desired)
+    emulator.config.latency_s = 0.02
+    settings = settings_for(db, emulator, page_size=50, batches_in_flight=2)
+
+    async def change_during_run() -> None:
+        async with asyncio.timeout(30):
+            await emulator.wait_for_calls(30)
+        conn = await asyncpg.connect(db)
+        try:
+            await conn.execute(
+                "UPDATE desired_group_profiles SET name = 'Renamed mid-run' WHERE group_id = 'grp-0000001'"
+            )
+        finally:
+            await conn.close()
+        await load_desired(db, [*late, early])
+
+    changer = asyncio.create_task(change_during_run())
+    first = await sync(settings)
+    await changer
+    assert first.status in ("succeeded", "partial")
+    # Rows past the cursor when they appeared are read by this run; rows behind it, next run.
+    assert all(emulator.groups[r.group_id].name == r.name for r in late)
+    second = await sync(settings)
+    assert second.exit_code == 0
+    assert emulator.groups["grp-0000001"].name == "Renamed mid-run"
+    assert emulator.groups["grp-00000000"].name == early.name
+
+
+async def test_ids_that_differ_only_in_case_are_different_groups(db: str, emulator: Emulator) -> None:
+    emulator.seed([EmuGroup("Team-A", name="x"), EmuGroup("team-a", name="y")])
+    await load_desired(db, [DesiredGroup("Team-A", name="Upper"), DesiredGroup("team-a", name="lower")])
+    report = await sync(settings_for(db, emulator))
+    assert report.exit_code == 0
+    assert (emulator.groups["Team-A"].name, emulator.groups["team-a"].name) == ("Upper", "lower")
