@@ -283,3 +283,25 @@ async def test_ids_that_differ_only_in_case_are_different_groups(db: str, emulat
     report = await sync(settings_for(db, emulator))
     assert report.exit_code == 0
     assert (emulator.groups["Team-A"].name, emulator.groups["team-a"].name) == ("Upper", "lower")
+
+
+async def test_a_write_whose_answer_never_came_is_not_recorded_as_applied(db: str, emulator: Emulator) -> None:
+    row = desired_group(1)
+    emulator.seed([live_from_desired(replace(row, name="Old name"))])
+    await load_desired(db, [row])
+    # The vendor applies the write but its answer comes after the client has given up.
+    emulator.config.fault_slow, emulator.config.slow_s = 1.0, 4.0
+    emulator.config.slow_commands = frozenset({"modify_group_base_info"})
+    settings = settings_for(db, emulator, request_timeout_s=3.2, max_attempts=1)
+    first = await sync(settings)
+    assert first.exit_code == 2
+    assert emulator.groups[row.group_id].name == row.name  # it did apply …
+    (state,) = await _fetch(db, "SELECT outcome, last_applied, error_message FROM group_sync_state")
+    assert state["outcome"] == "failed" and state["last_applied"] is None  # … but nobody claims so
+    assert "may or may not have applied" in state["error_message"]
+
+    emulator.config.fault_slow = 0.0
+    emulator.log.clear()
+    second = await sync(settings)  # the next read decides: nothing left to write
+    assert second.exit_code == 0 and second.outcomes["in_sync"] == 1
+    assert [r.command for r in emulator.log] == ["get_group_info"]

@@ -347,3 +347,11 @@ async def test_custom_fields_null_deletes_and_unnamed_keys_stay(db: str, emulato
 
 def test_every_command_used_has_a_path() -> None:
     assert COMMAND_PATHS["get_group_attr"].startswith("v4/group_open_attr_http_svc/")
+
+
+async def test_an_unknown_sdkappid_names_the_sdkappid_setting(db: str, emulator: Emulator) -> None:
+    await load_desired(db, [desired_group(1)])
+    with pytest.raises(CredentialsError) as err:
+        await sync(settings_for(db, emulator, sdkappid=1400999999))
+    assert "TENCENT_IM_SDKAPPID" in str(err.value)
+    assert len(emulator.log) == 1

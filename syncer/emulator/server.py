@@ -77,6 +77,7 @@ class EmulatorConfig:
     fault_throttle: float = 0.0
     fault_slow: float = 0.0
     slow_s: float = 8.0
+    slow_commands: frozenset[str] | None = None  # None: any command may be slowed
     seed: int = 0
     # Groups that answer a fixed error code to every call naming them (tests, demos).
     group_faults: dict[str, int] = field(default_factory=dict)
@@ -198,7 +199,11 @@ class Emulator:
         if cfg.fault_502 and rng.random() < cfg.fault_502:
             record(-502)
             return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>")
-        slow = bool(cfg.fault_slow and rng.random() < cfg.fault_slow)
+        slow = bool(
+            cfg.fault_slow
+            and (cfg.slow_commands is None or command in cfg.slow_commands)
+            and rng.random() < cfg.fault_slow
+        )
 
         try:
             self._check_envelope(request, body)
