@@ -35,6 +35,19 @@ async def _fetch(db: str, sql: str, *args: object) -> list[asyncpg.Record]:
         await conn.close()
 
 
+async def start_run(db: str, emulator: Emulator) -> asyncio.subprocess.Process:
+    """A real `syncer run` process against this test's database and emulator."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syncer",
+        "run",
+        env=os.environ | environment(db, emulator),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_every_fault_at_once_and_the_run_still_converges(db: str, emulator: Emulator) -> None:
     data = drifted_dataset(1500, seed=21)
     emulator.seed(data.live)
@@ -96,15 +109,7 @@ async def test_sigterm_stops_gracefully_records_what_finished_and_the_next_run_c
     emulator.seed(data.live)
     await load_desired(db, data.desired)
     emulator.config.latency_s = 0.05
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "syncer",
-        "run",
-        env=os.environ | environment(db, emulator),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_run(db, emulator)
     await asyncio.sleep(2.5)  # well into the run: it needs about 6 s at 200 calls/s
     process.send_signal(signal.SIGTERM)
     out, err = await asyncio.wait_for(process.communicate(), 60)
@@ -135,18 +140,9 @@ async def test_sigint_exits_130_and_a_second_signal_exits_at_once(db: str, emula
     emulator.seed(data.live)
     await load_desired(db, data.desired)
     emulator.config.latency_s = 3.0  # every call stays in flight for 3 s
-    env = os.environ | environment(db, emulator)
 
     async def start() -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "syncer",
-            "run",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await start_run(db, emulator)
         async with asyncio.timeout(30):
             await emulator.wait_for_calls(1)  # its first call has arrived
         return process
@@ -186,15 +182,7 @@ async def test_a_run_that_died_leaves_no_lock_behind(db: str, emulator: Emulator
     emulator.seed(data.live)
     await load_desired(db, data.desired)
     emulator.config.latency_s = 0.05
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "syncer",
-        "run",
-        env=os.environ | environment(db, emulator),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    process = await start_run(db, emulator)
     async with asyncio.timeout(30):
         await emulator.wait_for_calls(20)
     process.kill()
