@@ -53,7 +53,7 @@ def plan_group(row: DesiredGroup, live: LiveGroup) -> GroupPlan:
         changes.append(FieldChange(vendor_field, have, want))
 
     custom_items = []
-    if isinstance(row.app_defined_data, Mapping):
+    if isinstance(row.app_defined_data, dict):
         for key, value in row.app_defined_data.items():
             have = live.custom.get(key)
             if value is None or value == "":
@@ -68,7 +68,7 @@ def plan_group(row: DesiredGroup, live: LiveGroup) -> GroupPlan:
         payload["AppDefinedData"] = custom_items
 
     attrs: dict[str, str] | None = None
-    if isinstance(row.group_attrs, Mapping) and live.attrs is not None:
+    if isinstance(row.group_attrs, dict) and live.attrs is not None:
         want_attrs = {str(k): str(v) for k, v in row.group_attrs.items()}
         if dict(live.attrs) != want_attrs:
             attrs = want_attrs

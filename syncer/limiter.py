@@ -12,9 +12,11 @@ wire): opening a connection (a TLS handshake to the vendor takes 50-200 ms) woul
 burst late while calls a second later go at once on warm connections, and the vendor would see
 more than the limit in one of its windows.
 
-A second, finer window (``limit/10`` per ``period/10`` by default) keeps a full second's budget
-from leaving in one burst: a burst arrives at the vendor spread out by queueing, and its tail
-would then share a vendor window with the next second's calls.
+A second, finer window keeps a full second's budget from leaving in one burst (a burst reaches the
+vendor spread out by queueing, and its tail would share a vendor window with the next second's
+calls). It allows twice the pro-rata share (``2·limit/10`` per ``period/10``): it only smooths,
+and in steady state the outer window binds, which costs the wake-up lag once per period instead
+of once per tenth.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class _Window:
 class SlidingWindowLimiter:
     """At most ``limit`` calls in any window of ``period`` seconds of their send times; FIFO.
 
-    ``burst_divisor`` > 1 adds the finer window of ``ceil(limit / burst_divisor)`` per
+    ``burst_divisor`` > 1 adds the finer window of ``ceil(2 * limit / burst_divisor)`` per
     ``period / burst_divisor``; the outer guarantee does not depend on it.
 
     :meth:`acquire` counts the call as sent at once. :meth:`reserve` hands back a pending
@@ -108,7 +110,7 @@ class SlidingWindowLimiter:
         self._clock: Clock = clock or LoopClock()
         self._windows = [_Window(limit, period)]
         if burst_divisor > 1 and limit > burst_divisor:
-            self._windows.append(_Window(math.ceil(limit / burst_divisor), period / burst_divisor))
+            self._windows.append(_Window(math.ceil(2 * limit / burst_divisor), period / burst_divisor))
         # FIFO: the lock hands itself to waiters in arrival order, so no caller starves.
         self._lock = asyncio.Lock()
         self._last: Slot | None = None

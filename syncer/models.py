@@ -42,7 +42,7 @@ class DesiredGroup:
         return [vendor for column, vendor in BASE_FIELDS.items() if getattr(self, column) is not None]
 
     def managed_custom_keys(self) -> list[str]:
-        if isinstance(self.app_defined_data, Mapping):
+        if isinstance(self.app_defined_data, dict):
             return [str(k) for k in self.app_defined_data]
         return []
 

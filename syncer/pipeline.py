@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,6 +40,7 @@ class RunReport:
     groups_with_warnings: int = 0
     would_change: int = 0  # plan mode: groups with at least one write planned
     calls: dict[str, int] = field(default_factory=dict)
+    peak_sends_per_second: dict[str, int] = field(default_factory=dict)
     throttled: int = 0
     retries: int = 0
     duration_s: float = 0.0
@@ -153,6 +154,7 @@ class Reconciler:
         finally:
             report.duration_s = time.monotonic() - started
             report.calls = dict(self._client.calls)
+            report.peak_sends_per_second = dict(self._client.peak_sends_per_second)
             report.throttled = self._client.throttled
             report.retries = self._client.retries
             if report.run_id is not None:
@@ -265,12 +267,35 @@ class Reconciler:
                 live = await fetch_live(self._client, [r.group for r in batch])
             except Interrupted:
                 return  # stopping: the next run reads these groups
-            results = await asyncio.gather(*(self._group(row, live[row.group.group_id]) for row in batch))
-            for result in results:
+            # Most groups of a routine run need no call: plan those inline, and give a task only
+            # to the groups that must read attributes or write.
+            pending = []
+            for row in batch:
+                state = live[row.group.group_id]
+                done = self._settle_without_calls(row, state)
+                if done is not None:
+                    await self._finish_group(recorder, done)
+                else:
+                    pending.append(self._group(row, state))
+            for result in await asyncio.gather(*pending):
                 if result is not None:
                     await self._finish_group(recorder, result)
         finally:
             slots.release()
+
+    def _settle_without_calls(self, row: DesiredRow, live: LiveGroup | ReadError) -> GroupResult | None:
+        """The outcome of a group that needs no call at all, or None if it needs one."""
+        if isinstance(live, ReadError):
+            return None  # cheap either way: let _sync_group word the failure
+        attrs = row.group.group_attrs
+        if isinstance(attrs, dict) and self._must_read_attrs(row, attrs_fingerprint(attrs)):
+            return None
+        plan = plan_group(row.group, live)
+        if not plan.in_sync or self._dry_run:
+            return None
+        for warning in plan.warnings:
+            log.warning("field_skipped", group_id=plan.group_id, warning=warning)
+        return GroupResult(plan.group_id, Outcome.IN_SYNC, warnings=list(plan.warnings))
 
     def _must_read_attrs(self, row: DesiredRow, fingerprint: str) -> bool:
         state = row.state
@@ -296,7 +321,7 @@ class Reconciler:
             return GroupResult(group_id, outcome, live.code, f"get_group_info: {live.message}")
 
         desired_attrs = row.group.group_attrs
-        fingerprint = attrs_fingerprint(desired_attrs) if isinstance(desired_attrs, Mapping) else None
+        fingerprint = attrs_fingerprint(desired_attrs) if isinstance(desired_attrs, dict) else None
         attrs_read = False
         if fingerprint is not None and self._must_read_attrs(row, fingerprint):
             try:

@@ -60,6 +60,7 @@ def print_summary(report: RunReport, out: TextIO, *, as_json: bool = False) -> N
             "would_change": report.would_change if report.mode == "plan" else None,
             "groups_with_warnings": report.groups_with_warnings,
             "calls": report.calls,
+            "peak_sends_per_second": report.peak_sends_per_second,
             "throttled": report.throttled,
             "retries": report.retries,
             "duration_s": round(report.duration_s, 3),
@@ -82,6 +83,7 @@ def print_summary(report: RunReport, out: TextIO, *, as_json: bool = False) -> N
         f"  not found      {o[Outcome.NOT_FOUND]}",
         f"  with warnings  {report.groups_with_warnings}",
         f"  calls          {_calls_text(report.calls)}",
+        f"  busiest second {_calls_text(report.peak_sends_per_second)}",
         f"  throttled      {report.throttled} (retries {report.retries})",
     ]
     out.write("\n".join(lines) + "\n")

@@ -5,7 +5,6 @@ The vendor counts UTF-8 bytes, not characters (tencent-facts.md), so every lengt
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from syncer.models import DesiredGroup
@@ -86,7 +85,7 @@ def validate(row: DesiredGroup) -> list[str]:
 def _validate_custom_fields(data: Any) -> list[str]:
     if data is None:
         return []
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict):
         return [f"app_defined_data: must be a JSON object, got {_json_kind(data)}"]
     problems = []
     kept = 0
@@ -111,7 +110,7 @@ def _validate_custom_fields(data: Any) -> list[str]:
 def _validate_attrs(attrs: Any) -> list[str]:
     if attrs is None:
         return []
-    if not isinstance(attrs, Mapping):
+    if not isinstance(attrs, dict):
         return [f"group_attrs: must be a JSON object, got {_json_kind(attrs)}"]
     problems = []
     total = 0

@@ -22,6 +22,7 @@ def add_emulator_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the data generator and the fault RNG")
     p.add_argument("--drift", type=float, default=0.5, help="share of seeded groups whose base fields drifted")
     p.add_argument("--attr-drift", type=float, default=0.25, help="share of seeded groups whose attributes drifted")
+    p.add_argument("--synthetic-groups", type=int, default=0, help="groups grp-0000000… exist, in sync, made on use")
     p.add_argument("--restricted", type=int, default=0, help="make the first N seeded groups AVChatRoom groups")
     p.add_argument("--rate-limit", action="append", default=[], metavar="[COMMAND=]N")
     p.add_argument("--attr-writes-per-group", type=int, default=5)
@@ -57,6 +58,7 @@ def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
         fault_throttle=args.fault_throttle,
         fault_slow=args.fault_slow,
         slow_s=args.slow_seconds,
+        synthetic_groups=args.synthetic_groups,
         seed=args.seed,
     )
 

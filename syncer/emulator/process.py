@@ -34,6 +34,13 @@ class RemoteEmulator:
         values.update(overrides)
         return Settings(**values)
 
+    async def post(self, what: str, doc: Any = None) -> Any:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{self.base_url}/_emulator/{what}", json=doc or {}) as resp,
+        ):
+            return await resp.json()
+
     async def get(self, what: str) -> Any:
         """One of the emulator's inspection endpoints: groups, stats or log."""
         async with aiohttp.ClientSession() as session, session.get(f"{self.base_url}/_emulator/{what}") as resp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from syncer.emulator.state import GROUP_TYPES, EmuGroup, SlidingWindow, max_in_window
+from syncer.seeding import desired_group, live_from_desired
 from syncer.tencent.api import (
     ANSWER_TOO_LARGE,
     ATTR_WRITE_COMMANDS,
@@ -79,6 +81,10 @@ class EmulatorConfig:
     slow_s: float = 8.0
     slow_commands: frozenset[str] | None = None  # None: any command may be slowed
     seed: int = 0
+    # Groups grp-0000000 … grp-(N-1) exist as the generator makes them (in sync with
+    # syncer.seeding.desired_group), created on first use: a million groups without a million
+    # objects, for benchmarks.
+    synthetic_groups: int = 0
     # Groups that answer a fixed error code to every call naming them (tests, demos).
     group_faults: dict[str, int] = field(default_factory=dict)
 
@@ -104,6 +110,7 @@ class Emulator:
         )
         self._runner: web.AppRunner | None = None
         self._call_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._verified_sigs: dict[tuple[str, str, int], int] = {}
         self.base_url = ""
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -114,6 +121,8 @@ class Emulator:
         app.router.add_get("/_emulator/groups", self._admin_groups)
         app.router.add_get("/_emulator/stats", self._admin_stats)
         app.router.add_get("/_emulator/log", self._admin_log)
+        app.router.add_post("/_emulator/config", self._admin_config)
+        app.router.add_post("/_emulator/reset-log", self._admin_reset_log)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -247,16 +256,21 @@ class Emulator:
         if not random_text.isdigit() or int(random_text) > 0xFFFFFFFF:
             raise ApiError(60002, "random must be a 32-bit unsigned integer")
         identifier = q.get("identifier", "")
-        try:
-            verify_usersig(
-                q.get("usersig", ""),
-                secret_key=self.config.secret_key,
-                sdkappid=sdkappid,
-                identifier=identifier,
-                now=int(time.time()),
-            )
-        except UserSigError as err:
-            raise ApiError(err.code, str(err)) from None
+        usersig = q.get("usersig", "")
+        now = int(time.time())
+        # A UserSig that verified once is good until it expires (for the same identifier):
+        # saves the emulator work per call, and so keeps its arrival stamps prompt.
+        verified = self._verified_sigs.get((usersig, identifier, sdkappid))
+        if verified is None or now > verified:
+            try:
+                decoded = verify_usersig(
+                    usersig, secret_key=self.config.secret_key, sdkappid=sdkappid, identifier=identifier, now=now
+                )
+            except UserSigError as err:
+                raise ApiError(err.code, str(err)) from None
+            if len(self._verified_sigs) > 1000:
+                self._verified_sigs.clear()
+            self._verified_sigs[(usersig, identifier, sdkappid)] = decoded.expires_at
         if identifier not in self.config.admins:
             raise ApiError(60010, "the identifier is not an App admin account")
         if not isinstance(body, dict):
@@ -282,9 +296,17 @@ class Emulator:
             raise ApiError(self.config.group_faults[group_id], "injected fault for this group")
         if utf8_len(group_id) > GROUP_ID_MAX_BYTES:
             raise ApiError(10015, "invalid group ID")
-        group = self.groups.get(group_id)
+        group = self._lookup(group_id)
         if group is None:
             raise ApiError(10010, "the group does not exist or has been dismissed")
+        return group
+
+    def _lookup(self, group_id: str) -> EmuGroup | None:
+        group = self.groups.get(group_id)
+        if group is None and self.config.synthetic_groups:
+            match = _SYNTHETIC_ID.fullmatch(group_id)
+            if match and int(match[1]) < self.config.synthetic_groups:
+                group = self.groups[group_id] = live_from_desired(desired_group(int(match[1])))
         return group
 
     def _get_group_info(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +324,7 @@ class Emulator:
             with_members = "MemberInfoFilter" in flt
         infos = []
         for group_id in ids:
-            group = self.groups.get(group_id) if isinstance(group_id, str) else None
+            group = self._lookup(group_id) if isinstance(group_id, str) else None
             if not isinstance(group_id, str) or not group_id or utf8_len(group_id) > GROUP_ID_MAX_BYTES:
                 infos.append({"GroupId": group_id, "ErrorCode": 10015, "ErrorInfo": "invalid group ID"})
                 continue
@@ -461,6 +483,19 @@ class Emulator:
             codes[f"{record.command}:{record.code}"] += 1
         return web.json_response({"calls": calls, "codes": codes, "max_calls_per_window": self.max_calls_per_window()})
 
+    async def _admin_config(self, request: web.Request) -> web.Response:
+        """Change limits, latency or faults while serving: {"rate_limit": 5000, "latency_s": 0.02}."""
+        changes = await request.json()
+        for name, value in changes.items():
+            if not hasattr(self.config, name) or name in ("secret_key", "sdkappid"):
+                return web.json_response({"error": f"unknown setting {name!r}"}, status=400)
+            setattr(self.config, name, value)
+        return web.json_response({"ok": True})
+
+    async def _admin_reset_log(self, request: web.Request) -> web.Response:
+        self.log.clear()
+        return web.json_response({"ok": True})
+
     async def _admin_log(self, request: web.Request) -> web.Response:
         return web.json_response(
             [
@@ -469,6 +504,8 @@ class Emulator:
             ]
         )
 
+
+_SYNTHETIC_ID = re.compile(r"grp-(\d{7})")
 
 _ATTR_OF_FIELD = {
     "Name": "name",

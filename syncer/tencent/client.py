@@ -11,7 +11,7 @@ import json
 import random
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -125,6 +125,10 @@ class TencentClient:
         self.results: Counter[tuple[str, int]] = Counter()  # (command, code) of every answer
         self.throttled = 0
         self.retries = 0
+        # The busiest sliding second of real send times, per command: what the vendor sees,
+        # less the network's jitter. Reported with every run.
+        self._recent_sends: dict[str, deque[float]] = {c: deque() for c in COMMAND_PATHS}
+        self.peak_sends_per_second: Counter[str] = Counter()
         self.first_attempts = 0
         self._budget_spent_logged = False
         # Set when the run is asked to stop: calls not yet sent are not sent.
@@ -240,13 +244,19 @@ class TencentClient:
         assert last is not None
         raise last
 
-    @staticmethod
-    async def _on_headers_sent(session: object, ctx: SimpleNamespace, params: object) -> None:
+    async def _on_headers_sent(self, session: object, ctx: SimpleNamespace, params: object) -> None:
         # The request is on the wire now: this, not the moment the limiter let it go (a new
         # connection may have taken a handshake since), is when its window starts.
         now = asyncio.get_running_loop().time()
-        for slot in ctx.trace_request_ctx or ():
+        command, slots = ctx.trace_request_ctx
+        for slot in slots:
             slot.mark_sent(now)
+        recent = self._recent_sends[command]
+        recent.append(now)
+        while now - recent[0] >= 1.0:
+            recent.popleft()
+        if len(recent) > self.peak_sends_per_second[command]:
+            self.peak_sends_per_second[command] = len(recent)
 
     async def _send_once(self, command: str, body: dict[str, Any], group_id: str | None) -> dict[str, Any]:
         if self._session is None:
@@ -263,7 +273,7 @@ class TencentClient:
             self.calls[command] += 1
             try:
                 async with self._session.post(
-                    self._url(command), params=self._params(), json=body, trace_request_ctx=slots
+                    self._url(command), params=self._params(), json=body, trace_request_ctx=(command, slots)
                 ) as resp:
                     status = resp.status
                     raw = await resp.read()

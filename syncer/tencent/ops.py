@@ -52,7 +52,7 @@ def parse_live(info: Mapping[str, Any]) -> LiveGroup:
     custom = {
         str(item.get("Key")): str(item.get("Value", ""))
         for item in info.get("AppDefinedData") or ()
-        if isinstance(item, Mapping)
+        if isinstance(item, dict)
     }
     return LiveGroup(str(info.get("GroupId")), str(info.get("Type", "")), base, custom)
 

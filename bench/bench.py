@@ -1,0 +1,308 @@
+"""The benchmark: syncer against its floor, the vendor's rate limits.
+
+    .venv/bin/python bench/bench.py                 # every scenario (about 6 minutes)
+    .venv/bin/python bench/bench.py --only main     # one scenario by name
+
+Each scenario seeds Postgres (an embedded one unless SYNCER_BENCH_DATABASE_URL names a server)
+and an emulator in a process of its own. It brings syncer's records up to date, as an earlier
+run would have. Then it changes M base profiles and A attribute sets in the desired table and
+times `syncer run` as a user runs it: a process of its own. For a run over N groups, the floor is
+max(ceil(N/50), M, A) / 200 seconds, since each API command has its own budget of 200 calls/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.naive import naive_sync  # noqa: E402
+from syncer.db.store import PgStore  # noqa: E402
+from syncer.embedded import embedded_postgres  # noqa: E402
+from syncer.emulator.process import RemoteEmulator, emulator_process  # noqa: E402
+from syncer.emulator.state import max_in_window  # noqa: E402
+from syncer.logs import configure_logging  # noqa: E402
+from syncer.pipeline import Reconciler  # noqa: E402
+from syncer.tencent.client import TencentClient  # noqa: E402
+
+LIMIT = 200
+
+# The desired rows, generated in SQL so that a million cost no Python memory. They match
+# syncer.seeding.desired_group(i), which the emulator's synthetic groups are made from.
+SEED_SQL = """
+INSERT INTO desired_group_profiles (group_id, name, introduction, notification, face_url, max_member_num,
+    apply_join_option, invite_join_option, mute_all_member, app_defined_data, group_attrs)
+SELECT 'grp-' || lpad(i::text, 7, '0'), 'Team ' || i, 'The group for team ' || i || '.', 'Be kind.',
+       'https://cdn.example.com/groups/' || i || '.png', 2000, 'NeedPermission', 'FreeAccess', false,
+       jsonb_build_object('tier', CASE WHEN i % 3 = 0 THEN 'silver' ELSE 'gold' END),
+       CASE WHEN $2 THEN jsonb_build_object('topic', 'topic-' || (i % 17), 'lang', 'en') END
+FROM generate_series(0, $1 - 1) AS i
+"""
+# Evenly spread changes: M renames and A new attribute sets.
+CHANGE_BASE_SQL = """
+UPDATE desired_group_profiles SET name = name || ' v2'
+WHERE substr(group_id, 5)::int % $2 = 0 AND substr(group_id, 5)::int / $2 < $1
+"""
+CHANGE_ATTRS_SQL = """
+UPDATE desired_group_profiles SET group_attrs = group_attrs || '{"lang": "de"}'
+WHERE (substr(group_id, 5)::int + 1) % $2 = 0 AND substr(group_id, 5)::int / $2 < $1
+"""
+
+
+@dataclass
+class Scenario:
+    name: str
+    n: int
+    m: int = 0
+    a: int = 0
+    latency_ms: float = 20.0
+    attrs: bool = True  # manage group attributes (needs an earlier run's fingerprints)
+    limit: int = LIMIT
+    naive: bool = False
+    note: str = ""
+
+
+SCENARIOS = [
+    Scenario("main", 12_000, 6_000, 3_000, note="the target: ≤ 1.05 × floor, no throttling"),
+    Scenario("no-op", 12_000, note="everything in sync: ceil(N/50) reads only"),
+    Scenario("far (300 ms)", 12_000, 6_000, 3_000, latency_ms=300, note="a worker far from the vendor"),
+    Scenario("naive", 1_200, 600, 300, naive=True, note="one read per group, one call at a time"),
+    Scenario("cpu, limits raised", 100_000, latency_ms=0, attrs=False, limit=100_000, note="the worker's own cost"),
+    Scenario("memory 100k", 100_000, latency_ms=0, attrs=False, limit=100_000, note="no-op, peak RSS"),
+    Scenario("memory 1M", 1_000_000, latency_ms=0, attrs=False, limit=100_000, note="no-op, peak RSS"),
+]
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    wall_s: float
+    calls: dict[str, int]
+    rate: dict[str, float]
+    peak: dict[str, int]  # most arrivals at the emulator in any sliding second
+    sent_peak: dict[str, int]  # most sends by the worker in any sliding second (its own count)
+    throttled: int
+    rss_mb: float
+    cpu_s: float
+    exit_code: int
+
+    @property
+    def floor_s(self) -> float:
+        s = self.scenario
+        return max(math.ceil(s.n / 50), s.m, s.a) / s.limit
+
+
+@asynccontextmanager
+async def database(server_url: str) -> AsyncIterator[str]:
+    name = f"syncer_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        admin = await asyncpg.connect(server_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def prepare(db: str, remote: RemoteEmulator, s: Scenario) -> None:
+    async with PgStore.open(db) as store:
+        await store.migrate()
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute(SEED_SQL, s.n, s.attrs)
+    finally:
+        await conn.close()
+    if s.attrs:
+        # An earlier run confirmed every attribute set: fast, with the limits out of the way.
+        await remote.post("config", {"rate_limit": 100_000, "latency_s": 0})
+        settings = remote.settings(db, rate_limit=100_000)
+        async with PgStore.open(db) as store, TencentClient(settings) as client:
+            report = await Reconciler(settings, store, client).run()
+        assert report.exit_code == 0, report
+        await remote.post("config", {"rate_limit": s.limit, "latency_s": s.latency_ms / 1000})
+    conn = await asyncpg.connect(db)
+    try:
+        if s.m:
+            await conn.execute(CHANGE_BASE_SQL, s.m, s.n // s.m)
+        if s.a:
+            await conn.execute(CHANGE_ATTRS_SQL, s.a, s.n // s.a)
+    finally:
+        await conn.close()
+    await remote.post("reset-log")
+    await asyncio.sleep(1.1)  # let the emulator's window of the set-up run pass
+
+
+async def timed_run(db: str, remote: RemoteEmulator, s: Scenario) -> tuple[float, int, float, float, dict[str, int]]:
+    env = os.environ | {
+        "SYNCER_DATABASE_URL": db,
+        "TENCENT_IM_SDKAPPID": str(remote.settings(db).sdkappid),
+        "TENCENT_IM_SECRET_KEY": remote.settings(db).secret_key.reveal(),  # type: ignore[union-attr]
+        "TENCENT_IM_BASE_URL": remote.base_url,
+        "SYNCER_LOG_LEVEL": "warning",
+    }
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syncer",
+        "run",
+        "--json",
+        "--rate-limit",
+        str(s.limit),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    wall = time.monotonic() - started
+    totals = json.loads(out.decode().strip().splitlines()[-1])["totals"]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if process.returncode not in (0, 2):
+        raise RuntimeError(f"{s.name}: syncer run exited {process.returncode}: {err.decode()[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of children is the largest of any child so far: each scenario runs in its own
+    # benchmark process, see main().
+    return wall, process.returncode or 0, after.ru_maxrss / 1024, cpu, totals["peak_sends_per_second"]
+
+
+async def measure(server_url: str, s: Scenario) -> Result:
+    args = ["--latency-ms", str(s.latency_ms), "--rate-limit", str(s.limit), "--synthetic-groups", str(s.n)]
+    async with database(server_url) as db, emulator_process(*args) as remote:
+        if s.naive:
+            await prepare(db, remote, s)
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            started = time.monotonic()
+            await naive_sync(db, remote.base_url)
+            wall = time.monotonic() - started
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+            exit_code, rss, sent_peak = 0, float("nan"), {}
+        else:
+            await prepare(db, remote, s)
+            wall, exit_code, rss, cpu, sent_peak = await timed_run(db, remote, s)
+        log = await remote.get("log")
+    times: dict[str, list[float]] = defaultdict(list)
+    throttled = 0
+    for record in log:
+        times[record["command"]].append(record["t"])
+        throttled += record["code"] in (60007, 60008, 60011, 60018, 60019, 10006, 10049)
+    calls = {c: len(ts) for c, ts in times.items()}
+    rate = {c: len(ts) / max(ts[-1] - ts[0], 1e-9) if len(ts) > LIMIT else float("nan") for c, ts in times.items()}
+    peak = {c: max_in_window(ts) for c, ts in times.items()}
+    return Result(s, wall, calls, rate, peak, sent_peak, throttled, rss, cpu, exit_code)
+
+
+def _short(command: str) -> str:
+    return {
+        "get_group_info": "info",
+        "get_group_attr": "attr-get",
+        "modify_group_base_info": "modify",
+        "set_group_attr": "attr-set",
+        "delete_group_attr": "attr-del",
+    }.get(command, command)
+
+
+def render(results: list[Result]) -> str:
+    head = (
+        "| scenario | N | M | A | latency | wall s | floor s | ratio | calls/s per command | "
+        "max in any 1 s: sent (worker) | arrived (emulator) | throttled | peak RSS MB | CPU s | CPU s / 10k groups |"
+    )
+    lines = [head, "|" + " --- |" * 15]
+    for r in results:
+        s = r.scenario
+        rates = ", ".join(f"{_short(c)} {v:.1f}" for c, v in sorted(r.rate.items()) if not math.isnan(v)) or "—"
+        peaks = ", ".join(f"{_short(c)} {v}" for c, v in sorted(r.peak.items()))
+        sent = ", ".join(f"{_short(c)} {v}" for c, v in sorted(r.sent_peak.items()) if v) or "—"
+        lines.append(
+            f"| {s.name} | {s.n:,} | {s.m:,} | {s.a:,} | {s.latency_ms:g} ms | {r.wall_s:.2f} | {r.floor_s:.2f} | "
+            f"{r.wall_s / r.floor_s:.3f} | {rates} | {sent} | {peaks} | {r.throttled} | {r.rss_mb:.0f} | "
+            f"{r.cpu_s:.2f} | {r.cpu_s / s.n * 10_000:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = next(
+        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln),
+        platform.processor(),
+    )
+    mem = next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal"))
+    return f"{os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB, Python {platform.python_version()}"
+
+
+async def run_one(name: str) -> Result:
+    configure_logging("warning", "json")
+    scenario = next(s for s in SCENARIOS if s.name == name)
+    server = os.environ.get("SYNCER_BENCH_DATABASE_URL")
+    if server:
+        return await measure(server, scenario)
+    with embedded_postgres() as url:
+        return await measure(url, scenario)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", help="scenario name (repeatable)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--write", type=Path, help="also write the table to this Markdown file")
+    args = parser.parse_args()
+    if args.child:
+        result = asyncio.run(run_one(args.child))
+        print(json.dumps({k: v for k, v in vars(result).items() if k != "scenario"}))
+        return 0
+    results = []
+    for scenario in SCENARIOS:
+        if args.only and scenario.name not in args.only:
+            continue
+        print(f"running {scenario.name} …", file=sys.stderr, flush=True)
+        # One process per scenario, so that peak RSS is that scenario's own.
+        done = asyncio.run(_child(scenario.name))
+        results.append(Result(scenario, **done))
+        print(render(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    table = render(results)
+    print(f"\nmachine: {machine()}\n\n{table}")
+    notes = "\n".join(f"- {s.name}: {s.note}" for s in SCENARIOS if not args.only or s.name in args.only)
+    if args.write:
+        args.write.write_text(f"machine: {machine()}\n\n{table}\n\n{notes}\n")
+    return 0
+
+
+async def _child(name: str) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--child", name, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"scenario {name} failed")
+    doc: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return doc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
