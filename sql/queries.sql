@@ -1,21 +1,13 @@
 -- Every query syncer runs, loaded by name (see syncer/db/queries.py). Values only as $n.
 
--- name: read_desired_first_page
--- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
--- open and memory stays flat whatever the table's size. $2: the current run; groups it has
--- already recorded (the failed ones it retried first) are skipped.
-SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
-       d.apply_join_option, d.invite_join_option, d.mute_all_member,
-       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
-       s.attrs_fingerprint,
-       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
-FROM desired_group_profiles AS d
-LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
-WHERE s.last_run_id IS DISTINCT FROM $2
-ORDER BY d.group_id
-LIMIT $1;
-
 -- name: read_desired_page
+-- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
+-- open and memory stays flat whatever the table's size. The range on group_id drives the
+-- primary-key index; $2 makes the first page include $1 itself (so even an empty group_id is
+-- read, and rejected, rather than skipped).
+--   $3 page size; $4 the current run: groups it has already recorded are skipped;
+--   $5 which rows: 'all', 'failed' (the last run left them failed), or 'changed' (updated
+--      since $6, never synced, or not in line last time).
 SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
        d.apply_join_option, d.invite_join_option, d.mute_all_member,
        d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
@@ -23,34 +15,27 @@ SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_mem
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
 FROM desired_group_profiles AS d
 LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
-WHERE d.group_id > $1 AND s.last_run_id IS DISTINCT FROM $3
+WHERE d.group_id >= $1 AND (d.group_id <> $1 OR $2)
+  AND s.last_run_id IS DISTINCT FROM $4
+  AND CASE $5
+        WHEN 'all' THEN true
+        WHEN 'failed' THEN s.outcome = 'failed'
+        WHEN 'changed' THEN d.updated_at > $6 OR s.group_id IS NULL OR s.outcome NOT IN ('in_sync', 'updated')
+      END
 ORDER BY d.group_id
-LIMIT $2;
+LIMIT $3;
 
--- name: read_failed_first_page
--- Groups the last run left failed go first, so that a fault's victims are retried early.
-SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
-       d.apply_join_option, d.invite_join_option, d.mute_all_member,
-       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
-       s.attrs_fingerprint,
-       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
-FROM desired_group_profiles AS d
-LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
-WHERE s.outcome = 'failed'
-ORDER BY d.group_id
-LIMIT $1;
-
--- name: read_failed_page
-SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
-       d.apply_join_option, d.invite_join_option, d.mute_all_member,
-       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
-       s.attrs_fingerprint,
-       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
-FROM desired_group_profiles AS d
-LEFT JOIN group_sync_state AS s ON s.group_id = d.group_id
-WHERE s.outcome = 'failed' AND d.group_id > $1
-ORDER BY d.group_id
-LIMIT $2;
+-- name: last_completed_run
+-- Where an incremental run starts from: the last run that went through to the end, and how
+-- many incremental runs have followed the last full one.
+SELECT
+    (SELECT started_at FROM sync_runs
+     WHERE status IN ('succeeded', 'partial') ORDER BY run_id DESC LIMIT 1) AS since,
+    (SELECT count(*) FROM sync_runs
+     WHERE mode = 'incremental' AND status IN ('succeeded', 'partial')
+       AND run_id > coalesce((SELECT max(run_id) FROM sync_runs
+                              WHERE mode = 'run' AND status IN ('succeeded', 'partial')), 0)
+    ) AS incremental_since_full;
 
 -- name: try_run_lock
 -- Session-level: held by the run's own connection, gone when it closes, however the run ends.

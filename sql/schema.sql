@@ -57,3 +57,17 @@ CREATE TABLE group_sync_state (
 
 CREATE INDEX group_sync_state_troubled ON group_sync_state (outcome)
     WHERE outcome IN ('failed', 'rejected', 'not_found');
+
+CREATE FUNCTION syncer_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW IS DISTINCT FROM OLD THEN
+        NEW.updated_at := now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER desired_group_profiles_touch BEFORE UPDATE ON desired_group_profiles
+    FOR EACH ROW EXECUTE FUNCTION syncer_touch_updated_at();
+
+CREATE INDEX desired_group_profiles_updated_at ON desired_group_profiles (updated_at);

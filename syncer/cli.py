@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _vendor(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--incremental",
+        action="store_true",
+        default=None,
+        help="read only desired rows changed since the last completed run (plus failed and new ones)",
+    )
+    p.add_argument("--full-every", type=int, help="with --incremental: make every K-th run a full one")
     p.set_defaults(handler=cmd_run)
 
     from syncer.demo import add_demo_arguments, cmd_demo
@@ -138,6 +145,8 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         check_attrs=get("check_attrs"),
         attr_recheck_s=recheck * 3600 if recheck is not None else None,
         grace_period_s=get("grace_seconds"),
+        incremental=get("incremental"),
+        full_every=get("full_every"),
         log_level=get("log_level"),
         log_format=get("log_format"),
     )

@@ -13,11 +13,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import structlog
 
-from syncer.db.store import DesiredRow, RunTotals, Store
+from syncer.db.store import DesiredRow, RunTotals, Selection, Store
 from syncer.diff import attrs_fingerprint, plan_group
 from syncer.errors import CredentialsError, Interrupted, SyncerError, VendorError
 from syncer.models import GroupPlan, GroupResult, LiveGroup, Outcome
@@ -120,6 +121,7 @@ class Reconciler:
         self._on_plan = on_plan
         self._stop = stop or asyncio.Event()
         self.report = RunReport(mode="plan" if dry_run else "run")
+        self._since: datetime | None = None  # incremental: rows changed after this
 
     def lock_name(self) -> str:
         """What one run at a time means: one app (SDKAppID) per database."""
@@ -132,9 +134,22 @@ class Reconciler:
         async with self._store.run_lock(self.lock_name()):
             return await self._run()
 
+    async def _choose_mode(self) -> None:
+        """Full or incremental: a first run, or every full_every-th one, is full."""
+        if self._dry_run or not self._settings.incremental:
+            return
+        since, incremental_runs = await self._store.last_completed_run()
+        every = self._settings.full_every
+        if since is None or (every and incremental_runs + 1 >= every):
+            log.info("full_run", reason="no completed run yet" if since is None else f"every {every}th run")
+            return
+        self._since = since
+        self.report.mode = "incremental"
+
     async def _run(self) -> RunReport:
         started = time.monotonic()
         report = self.report
+        await self._choose_mode()
         if not self._dry_run:
             report.run_id = await self._store.start_run(report.mode)
         recorder = _Recorder(self._store, report.run_id, self._settings.record_batch_size)
@@ -195,9 +210,9 @@ class Reconciler:
         if not self._dry_run:
             # The groups the last run left failed go first, so a fault's victims are retried
             # early; the second pass then skips what this run has already recorded.
-            await self._stream(recorder, failed_only=True)
+            await self._stream(recorder, "failed")
             await recorder.flush()
-        await self._stream(recorder, failed_only=False)
+        await self._stream(recorder, "all" if self._since is None else "changed")
 
     async def _record_safely(self, recorder: _Recorder) -> None:
         try:
@@ -212,7 +227,7 @@ class Reconciler:
         except SyncerError as exc:
             log.error("recording_failed", error=str(exc))
 
-    async def _stream(self, recorder: _Recorder, *, failed_only: bool) -> None:
+    async def _stream(self, recorder: _Recorder, selection: Selection) -> None:
         slots = asyncio.Semaphore(self._settings.batches_in_flight)
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -225,7 +240,11 @@ class Reconciler:
                 batch: list[DesiredRow] = []
                 while not self._stop.is_set():
                     page = await self._store.read_desired_page(
-                        after, self._settings.page_size, run_id=self.report.run_id, failed_only=failed_only
+                        after,
+                        self._settings.page_size,
+                        run_id=self.report.run_id,
+                        selection=selection,
+                        since=self._since,
                     )
                     if not page:
                         break

@@ -84,6 +84,11 @@ class Settings:
     attr_recheck_s: float = 24 * 3600
     check_attrs: bool = False
 
+    # Incremental runs read only the desired rows changed since the last completed run (plus
+    # failed, never synced and not-in-line ones); every full_every-th run is a full one (0: never).
+    incremental: bool = False
+    full_every: int = 0
+
     page_size: int = 500
     record_batch_size: int = 500
 

@@ -80,5 +80,5 @@ async def test_migrate_keeps_a_desired_view_the_user_put_in_place(fresh_db: str)
 
 
 def test_every_query_is_loaded_by_name() -> None:
-    assert {"read_desired_first_page", "read_desired_page", "upsert_group_states", "finish_run"} <= set(queries())
+    assert {"read_desired_page", "last_completed_run", "upsert_group_states", "finish_run"} <= set(queries())
     assert all("$" in sql or "SELECT" in sql or "CREATE" in sql for sql in queries().values())

@@ -8,7 +8,8 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import asyncpg
 
@@ -18,6 +19,7 @@ from syncer.models import DesiredGroup, GroupResult, SyncState
 from syncer.settings import redact_url
 
 T = TypeVar("T")
+Selection = Literal["all", "failed", "changed"]
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
@@ -50,8 +52,16 @@ class Store(Protocol):
     """What the pipeline needs from the database."""
 
     async def read_desired_page(
-        self, after: str | None, limit: int, *, run_id: int | None = None, failed_only: bool = False
+        self,
+        after: str | None,
+        limit: int,
+        *,
+        run_id: int | None = None,
+        selection: Selection = "all",
+        since: datetime | None = None,
     ) -> list[DesiredRow]: ...
+
+    async def last_completed_run(self) -> tuple[datetime | None, int]: ...
 
     def run_lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
 
@@ -180,21 +190,22 @@ class PgStore:
     # -- the pipeline's reads and writes ---------------------------------------------------------
 
     async def read_desired_page(
-        self, after: str | None, limit: int, *, run_id: int | None = None, failed_only: bool = False
+        self,
+        after: str | None,
+        limit: int,
+        *,
+        run_id: int | None = None,
+        selection: Selection = "all",
+        since: datetime | None = None,
     ) -> list[DesiredRow]:
         """The next ``limit`` rows in group_id order after ``after`` (None: from the start).
 
-        ``failed_only``: only groups the last run left failed. Otherwise groups already
-        recorded by ``run_id`` are skipped.
+        ``selection``: every row, only those the last run left ``failed``, or only those
+        ``changed`` since ``since`` (plus never synced and not in line). Rows already recorded
+        by ``run_id`` are skipped.
         """
-        args: tuple[object, ...]
-        if failed_only:
-            sql = query("read_failed_first_page" if after is None else "read_failed_page")
-            args = (limit,) if after is None else (after, limit)
-        elif after is None:
-            sql, args = query("read_desired_first_page"), (limit, run_id or 0)
-        else:
-            sql, args = query("read_desired_page"), (after, limit, run_id or 0)
+        sql = query("read_desired_page")
+        args = (after or "", after is None, limit, run_id or 0, selection, since)
         records = await self._run("reading desired_group_profiles", lambda c: c.fetch(sql, *args))
         rows = []
         for r in records:
@@ -213,6 +224,12 @@ class PgStore:
             )
             rows.append(DesiredRow(group, SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"])))
         return rows
+
+    async def last_completed_run(self) -> tuple[datetime | None, int]:
+        """Start of the last run that went to its end, and incremental runs since the last full one."""
+        row = await self._run("reading past runs", lambda c: c.fetchrow(query("last_completed_run")))
+        assert row is not None
+        return row["since"], int(row["incremental_since_full"])
 
     async def start_run(self, mode: str) -> int:
         run_id: int = await self._run("recording the run", lambda c: c.fetchval(query("insert_run"), mode))

@@ -288,7 +288,7 @@ class Emulator:
             return self._write_attrs(command, body, now)
         raise ApiError(10003, "invalid command")
 
-    def _group(self, body: dict[str, Any]) -> EmuGroup:
+    def _group(self, body: dict[str, Any], *, for_write: bool = False) -> EmuGroup:
         group_id = body.get("GroupId")
         if not isinstance(group_id, str) or not group_id:
             raise ApiError(10004, "GroupId is required")
@@ -296,17 +296,20 @@ class Emulator:
             raise ApiError(self.config.group_faults[group_id], "injected fault for this group")
         if utf8_len(group_id) > GROUP_ID_MAX_BYTES:
             raise ApiError(10015, "invalid group ID")
-        group = self._lookup(group_id)
+        group = self._lookup(group_id, keep=for_write)
         if group is None:
             raise ApiError(10010, "the group does not exist or has been dismissed")
         return group
 
-    def _lookup(self, group_id: str) -> EmuGroup | None:
+    def _lookup(self, group_id: str, *, keep: bool = False) -> EmuGroup | None:
+        """A group by ID; synthetic groups are made on the fly, and kept only once written."""
         group = self.groups.get(group_id)
         if group is None and self.config.synthetic_groups:
             match = _SYNTHETIC_ID.fullmatch(group_id)
             if match and int(match[1]) < self.config.synthetic_groups:
-                group = self.groups[group_id] = live_from_desired(desired_group(int(match[1])))
+                group = live_from_desired(desired_group(int(match[1])))
+                if keep:
+                    self.groups[group_id] = group
         return group
 
     def _get_group_info(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -357,7 +360,7 @@ class Emulator:
         return answer
 
     def _modify_group_base_info(self, body: dict[str, Any]) -> dict[str, Any]:
-        group = self._group(body)
+        group = self._group(body, for_write=True)
         refused = TYPE_RESTRICTED_FIELDS.get(group.type, frozenset())
         changes: dict[str, Any] = {}
         for field_name, limit in (
@@ -433,7 +436,7 @@ class Emulator:
         return {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "GroupAttrAry": items}
 
     def _write_attrs(self, command: str, body: dict[str, Any], now: float) -> dict[str, Any]:
-        group = self._group(body)
+        group = self._group(body, for_write=True)
         if command == "clear_group_attr" and group.type == "Community":
             raise ApiError(10007, "clear_group_attr is not supported for Community groups")
         items: list[dict[str, Any]] = []
