@@ -250,6 +250,8 @@ class Reconciler:
                         break
                     after = page[-1].group.group_id
                     for row in page:
+                        if not row.wanted:
+                            continue
                         self.report.groups_read += 1
                         problems = validate(row.group)
                         if problems:

@@ -32,6 +32,7 @@ else:
 class DesiredRow:
     group: DesiredGroup
     state: SyncState
+    wanted: bool = True  # False: the page's last row, returned only to carry the cursor on
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +203,15 @@ class PgStore:
 
         ``selection``: every row, only those the last run left ``failed``, or only those
         ``changed`` since ``since`` (plus never synced and not in line). Rows already recorded
-        by ``run_id`` are skipped.
+        by ``run_id`` are skipped. The last row of a page may be one that is not wanted
+        (``DesiredRow.wanted`` False): it only carries the cursor on.
         """
-        sql = query("read_desired_page")
-        args = (after or "", after is None, limit, run_id or 0, selection, since)
+        args: tuple[object, ...]
+        if selection == "failed":
+            sql, args = query("read_failed_page"), (after or "", after is None, limit)
+        else:
+            sql = query("read_desired_page")
+            args = (after or "", after is None, limit, run_id or 0, selection, since)
         records = await self._run("reading desired_group_profiles", lambda c: c.fetch(sql, *args))
         rows = []
         for r in records:
@@ -222,7 +228,8 @@ class PgStore:
                 app_defined_data=_json(r["app_defined_data"]),
                 group_attrs=_json(r["group_attrs"]),
             )
-            rows.append(DesiredRow(group, SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"])))
+            state = SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"])
+            rows.append(DesiredRow(group, state, wanted=bool(r["wanted"])))
         return rows
 
     async def last_completed_run(self) -> tuple[datetime | None, int]:
