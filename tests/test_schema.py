@@ -82,3 +82,30 @@ async def test_migrate_keeps_a_desired_view_the_user_put_in_place(fresh_db: str)
 def test_every_query_is_loaded_by_name() -> None:
     assert {"read_desired_page", "last_completed_run", "upsert_group_states", "finish_run"} <= set(queries())
     assert all("$" in sql or "SELECT" in sql or "CREATE" in sql for sql in queries().values())
+
+
+async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(db: str) -> None:
+    # A page that sorted or scanned the whole table would make a run over N rows cost N²/page.
+    # Postgres switches prepared statements to a generic plan after a few executions: force it.
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await conn.execute(
+            "INSERT INTO desired_group_profiles (group_id, name) "
+            "SELECT 'g' || lpad(i::text, 7, '0'), 'n' FROM generate_series(1, 20000) AS i"
+        )
+        # As in a first big run: the state table fills while the run pages, and neither table
+        # has been analysed since it was loaded.
+        await conn.execute("INSERT INTO sync_runs (mode) VALUES ('run')")
+        await conn.execute(
+            "INSERT INTO group_sync_state (group_id, last_run_id, outcome) "
+            "SELECT group_id, 1, 'in_sync' FROM desired_group_profiles WHERE group_id < 'g0015000'"
+        )
+        await conn.execute(
+            f"PREPARE page(text, boolean, integer, bigint, text, timestamptz) AS {queries()['read_desired_page']}"
+        )
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL)"))
+    finally:
+        await conn.close()
+    assert "Index Scan using desired_group_profiles_pkey" in plan, plan
+    assert "Seq Scan on desired_group_profiles" not in plan, plan
