@@ -35,13 +35,14 @@ async def _fetch(db: str, sql: str, *args: object) -> list[asyncpg.Record]:
         await conn.close()
 
 
-async def start_run(db: str, emulator: Emulator) -> asyncio.subprocess.Process:
+async def start_run(db: str, emulator: Emulator, *args: str) -> asyncio.subprocess.Process:
     """A real `syncer run` process against this test's database and emulator."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "syncer",
         "run",
+        *args,
         env=os.environ | environment(db, emulator),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -110,7 +111,8 @@ async def test_sigterm_stops_gracefully_records_what_finished_and_the_next_run_c
     await load_desired(db, data.desired)
     emulator.config.latency_s = 0.05
     process = await start_run(db, emulator)
-    await asyncio.sleep(2.5)  # well into the run: it needs about 6 s at 200 calls/s
+    async with asyncio.timeout(60):
+        await emulator.wait_for_calls(400)  # well into the run: it needs about 2,000 calls
     process.send_signal(signal.SIGTERM)
     out, err = await asyncio.wait_for(process.communicate(), 60)
     exited = time.time()
@@ -139,28 +141,26 @@ async def test_sigint_exits_130_and_a_second_signal_exits_at_once(db: str, emula
     data = drifted_dataset(400, seed=25)
     emulator.seed(data.live)
     await load_desired(db, data.desired)
-    emulator.config.latency_s = 3.0  # every call stays in flight for 3 s
+    emulator.config.latency_s = 60.0  # every call hangs: only the grace period or a second signal ends a run
 
-    async def start() -> asyncio.subprocess.Process:
-        process = await start_run(db, emulator)
+    async def start(*args: str) -> asyncio.subprocess.Process:
+        process = await start_run(db, emulator, *args)
         async with asyncio.timeout(30):
-            await emulator.wait_for_calls(1)  # its first call has arrived
+            await emulator.wait_for_calls(emulator.arrivals + 1)  # its first call has arrived
         return process
 
-    graceful = await start()
+    graceful = await start("--grace-seconds", "1")
     graceful.send_signal(signal.SIGINT)
-    await asyncio.wait_for(graceful.communicate(), 30)
+    await asyncio.wait_for(graceful.communicate(), 30)  # the grace period, not the 60 s calls
     assert graceful.returncode == 130
 
-    emulator.log.clear()
-    hurried = await start()
+    hurried = await start()  # the default grace period: 25 s
     hurried.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.3)
-    sent = time.monotonic()
     hurried.send_signal(signal.SIGTERM)
-    await asyncio.wait_for(hurried.communicate(), 30)
+    # Had it waited for the calls in flight or the grace period, this would time out.
+    await asyncio.wait_for(hurried.communicate(), 15)
     assert hurried.returncode == 143
-    assert time.monotonic() - sent < 2.0  # did not wait for the 3 s calls in flight
 
 
 async def test_a_second_run_sees_the_first_and_leaves_without_a_call(db: str, emulator: Emulator) -> None:
@@ -210,7 +210,8 @@ async def test_postgres_lost_mid_run_stops_and_records_nothing_that_was_not_appl
     settings = settings_for(via_proxy, emulator, record_batch_size=50)  # real limits: about 8 s
 
     async def cut_later() -> None:
-        await asyncio.sleep(2.0)
+        async with asyncio.timeout(60):
+            await emulator.wait_for_calls(800)  # a good part of the way: records have been written
         await proxy.cut()
 
     cutter = asyncio.create_task(cut_later())

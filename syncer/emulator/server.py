@@ -110,6 +110,7 @@ class Emulator:
         )
         self._runner: web.AppRunner | None = None
         self._call_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self.arrivals = 0  # requests received, answered or not yet
         self._verified_sigs: dict[tuple[str, str, int], int] = {}
         self.base_url = ""
 
@@ -126,7 +127,8 @@ class Emulator:
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        # Stopping does not wait for answers still in their simulated latency.
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -151,8 +153,8 @@ class Emulator:
         return [r for r in self.log if command is None or r.command == command]
 
     async def wait_for_calls(self, count: int) -> None:
-        """Return once the log holds at least ``count`` calls (bound it with asyncio.timeout)."""
-        if len(self.log) >= count:
+        """Return once ``count`` calls have arrived, answered or not (bound it with asyncio.timeout)."""
+        if self.arrivals >= count:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._call_waiters.append((count, waiter))
@@ -160,7 +162,7 @@ class Emulator:
 
     def _wake_call_waiters(self) -> None:
         for count, waiter in list(self._call_waiters):
-            if len(self.log) >= count:
+            if self.arrivals >= count:
                 self._call_waiters.remove((count, waiter))
                 if not waiter.done():
                     waiter.set_result(None)
@@ -183,6 +185,8 @@ class Emulator:
         # them is processed: else each would be stamped after all the work queued ahead of it,
         # and a burst would look spread out (a gateway counts arrivals, not its backlog).
         await asyncio.sleep(0)
+        self.arrivals += 1
+        self._wake_call_waiters()
         path = f"v4/{request.match_info['service']}/{request.match_info['command']}"
         command = COMMAND_BY_PATH.get(path, path)
         cfg = self.config
@@ -195,7 +199,6 @@ class Emulator:
 
         def record(code: int) -> None:
             self.log.append(CallRecord(now, time.time(), command, code, group_ids))
-            self._wake_call_waiters()
 
         rng = self._rng
         if cfg.fault_drop and rng.random() < cfg.fault_drop:
