@@ -153,7 +153,9 @@ class Reconciler:
         if not self._dry_run:
             report.run_id = await self._store.start_run(report.mode)
         recorder = _Recorder(self._store, report.run_id, self._settings.record_batch_size)
-        log.info("run_started", run_id=report.run_id, mode=report.mode)
+        # Every line logged from here on, by every batch task, names the run.
+        structlog.contextvars.bind_contextvars(run_id=report.run_id)
+        log.info("run_started", mode=report.mode)
         try:
             await self._until_stopped(self._phases(recorder))
             await recorder.flush()
@@ -176,13 +178,13 @@ class Reconciler:
                 await self._finish_safely()
             log.info(
                 "run_finished",
-                run_id=report.run_id,
                 status=report.status,
                 groups_read=report.groups_read,
                 **{str(k): v for k, v in report.outcomes.items()},
                 calls=report.calls,
                 duration_s=round(report.duration_s, 3),
             )
+            structlog.contextvars.unbind_contextvars("run_id")
         return report
 
     async def _until_stopped(self, work: Coroutine[Any, Any, None]) -> None:
