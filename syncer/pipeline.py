@@ -295,23 +295,26 @@ class Reconciler:
             pending = []
             for row in batch:
                 state = live[row.group.group_id]
-                done = self._settle_without_calls(row, state)
+                attrs = row.group.group_attrs
+                fingerprint = attrs_fingerprint(attrs) if isinstance(attrs, dict) else None
+                done = self._settle_without_calls(row, state, fingerprint)
                 if done is not None:
                     await self._finish_group(recorder, done)
                 else:
-                    pending.append(self._group(row, state))
+                    pending.append(self._group(row, state, fingerprint))
             for result in await asyncio.gather(*pending):
                 if result is not None:
                     await self._finish_group(recorder, result)
         finally:
             slots.release()
 
-    def _settle_without_calls(self, row: DesiredRow, live: LiveGroup | ReadError) -> GroupResult | None:
+    def _settle_without_calls(
+        self, row: DesiredRow, live: LiveGroup | ReadError, fingerprint: str | None
+    ) -> GroupResult | None:
         """The outcome of a group that needs no call at all, or None if it needs one."""
         if isinstance(live, ReadError):
             return None  # cheap either way: let _sync_group word the failure
-        attrs = row.group.group_attrs
-        if isinstance(attrs, dict) and self._must_read_attrs(row, attrs_fingerprint(attrs)):
+        if fingerprint is not None and self._must_read_attrs(row, fingerprint):
             return None
         plan = plan_group(row.group, live)
         if not plan.in_sync or self._dry_run:
@@ -329,22 +332,20 @@ class Reconciler:
             or state.attrs_checked_age_s > self._settings.attr_recheck_s
         )
 
-    async def _group(self, row: DesiredRow, live: LiveGroup | ReadError) -> GroupResult | None:
+    async def _group(self, row: DesiredRow, live: LiveGroup | ReadError, fingerprint: str | None) -> GroupResult | None:
         """The group's outcome, or None if a stop came before its work was done."""
         try:
-            return await self._sync_group(row, live)
+            return await self._sync_group(row, live, fingerprint)
         except Interrupted:
             return None
 
-    async def _sync_group(self, row: DesiredRow, live: LiveGroup | ReadError) -> GroupResult:
+    async def _sync_group(self, row: DesiredRow, live: LiveGroup | ReadError, fingerprint: str | None) -> GroupResult:
         group_id = row.group.group_id
         if isinstance(live, ReadError):
             outcome = Outcome.NOT_FOUND if live.code in GROUP_NOT_FOUND_CODES else Outcome.FAILED
             log.warning("group_read_failed", group_id=group_id, code=live.code, error=live.message)
             return GroupResult(group_id, outcome, live.code, f"get_group_info: {live.message}")
 
-        desired_attrs = row.group.group_attrs
-        fingerprint = attrs_fingerprint(desired_attrs) if isinstance(desired_attrs, dict) else None
         attrs_read = False
         if fingerprint is not None and self._must_read_attrs(row, fingerprint):
             try:
