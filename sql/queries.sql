@@ -7,7 +7,9 @@
 -- page costs the same at row 10 and at row 1,000,000. $2 makes the first page include $1 itself
 -- (so even an empty group_id is read, and rejected, rather than skipped).
 --   $3 page size; $4 the current run: groups it has already recorded are not wanted;
---   $5 'all', or 'changed' (updated since $6, never synced, or not in line last time).
+--   $5 'all', or 'changed' (updated since $6, never synced, or not in line last time);
+--   $7 shard count, $8 shard index: a shard wants only the groups whose stable hash (the first
+--   32 bits of md5(group_id), see syncer/sharding.py) falls to it.
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
     SELECT * FROM desired_group_profiles AS d
@@ -21,7 +23,8 @@ WITH page AS (
                WHEN 'all' THEN true
                WHEN 'changed' THEN p.updated_at > $6 OR s.group_id IS NULL
                                    OR s.outcome NOT IN ('in_sync', 'updated')
-           END AS wanted,
+           END
+           AND ($7 = 1 OR ('x' || left(md5(p.group_id), 8))::bit(32)::bigint % $7 = $8) AS wanted,
            p.group_id = (SELECT max(group_id) FROM page) AS page_end
     FROM page AS p
     LEFT JOIN group_sync_state AS s ON s.group_id = p.group_id
@@ -45,24 +48,38 @@ SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_mem
 FROM group_sync_state AS s
 JOIN desired_group_profiles AS d ON d.group_id = s.group_id
 WHERE s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
+  AND ($4 = 1 OR ('x' || left(md5(s.group_id), 8))::bit(32)::bigint % $4 = $5)
 ORDER BY s.group_id
 LIMIT $3;
 
 -- name: last_completed_run
--- Where an incremental run starts from: the last run that went through to the end, and how
--- many incremental runs have followed the last full one.
+-- Where an incremental run starts from: the last run of this shard ($1 count, $2 index) that
+-- went through to the end, and how many incremental runs have followed its last full one. Runs
+-- made with another shard count do not count: after re-sharding, the first run is full.
+WITH mine AS (
+    SELECT * FROM sync_runs
+    WHERE shard_count = $1 AND shard_index = $2 AND status IN ('succeeded', 'partial')
+)
 SELECT
-    (SELECT started_at FROM sync_runs
-     WHERE status IN ('succeeded', 'partial') ORDER BY run_id DESC LIMIT 1) AS since,
-    (SELECT count(*) FROM sync_runs
-     WHERE mode = 'incremental' AND status IN ('succeeded', 'partial')
-       AND run_id > coalesce((SELECT max(run_id) FROM sync_runs
-                              WHERE mode = 'run' AND status IN ('succeeded', 'partial')), 0)
+    (SELECT started_at FROM mine ORDER BY run_id DESC LIMIT 1) AS since,
+    (SELECT count(*) FROM mine
+     WHERE mode = 'incremental'
+       AND run_id > coalesce((SELECT max(run_id) FROM mine WHERE mode = 'run'), 0)
     ) AS incremental_since_full;
+
+-- name: count_desired
+-- How many desired rows fall to this shard ($1 count, $2 index): the progress display's total.
+SELECT count(*) FROM desired_group_profiles AS d
+WHERE $1 = 1 OR ('x' || left(md5(d.group_id), 8))::bit(32)::bigint % $1 = $2;
 
 -- name: try_run_lock
 -- Session-level: held by the run's own connection, gone when it closes, however the run ends.
 SELECT pg_try_advisory_lock($1);
+
+-- name: try_run_lock_shared
+-- Shards hold the app's lock shared (side by side) and their own shard's exclusively; an
+-- unsharded run holds the app's lock exclusively, so it can run beside no shard.
+SELECT pg_try_advisory_lock_shared($1);
 
 -- name: run_lock_holder
 SELECT pid FROM pg_locks
@@ -70,11 +87,8 @@ WHERE locktype = 'advisory' AND granted AND objsubid = 1
   AND ((classid::bigint << 32) | objid::bigint) = $1
 LIMIT 1;
 
--- name: release_run_lock
-SELECT pg_advisory_unlock($1);
-
 -- name: insert_run
-INSERT INTO sync_runs (mode) VALUES ($1) RETURNING run_id;
+INSERT INTO sync_runs (mode, shard_index, shard_count) VALUES ($1, $2, $3) RETURNING run_id;
 
 -- name: finish_run
 UPDATE sync_runs
@@ -127,3 +141,19 @@ INSERT INTO syncer_migrations (version, name) VALUES ($1, $2);
 -- name: migration_lock
 -- Two `syncer migrate` at once: the second waits, then finds nothing left to do.
 SELECT pg_advisory_xact_lock(hashtext('syncer.migrate'));
+
+-- name: recent_runs
+SELECT run_id, mode, status, shard_index, shard_count, started_at, finished_at, groups_read,
+       in_sync, updated, rejected, failed, not_found, calls::text AS calls, error
+FROM sync_runs ORDER BY run_id DESC LIMIT $1;
+
+-- name: groups_by_outcome
+SELECT outcome, count(*) AS groups FROM group_sync_state GROUP BY outcome ORDER BY outcome;
+
+-- name: troubled_groups
+-- Served by the partial index group_sync_state_troubled: cheap however many groups are in line.
+SELECT group_id, outcome, error_code, error_message, attempts, last_success_at, updated_at
+FROM group_sync_state
+WHERE outcome IN ('failed', 'rejected', 'not_found')
+ORDER BY attempts DESC, group_id
+LIMIT $1;

@@ -36,8 +36,12 @@ CREATE TABLE sync_runs (
     not_found    integer NOT NULL DEFAULT 0,
     warnings     integer NOT NULL DEFAULT 0,
     calls        jsonb NOT NULL DEFAULT '{}',      -- {"command": HTTP requests sent}
-    error        text
+    error        text,
+    shard_index  integer NOT NULL DEFAULT 0,       -- a sharded run's share: shard_index of shard_count
+    shard_count  integer NOT NULL DEFAULT 1
 );
+
+CREATE INDEX sync_runs_shard ON sync_runs (shard_count, shard_index, run_id);
 
 CREATE TABLE group_sync_state (
     group_id          text PRIMARY KEY,

@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from syncer.db.store import PgStore
 from syncer.errors import ConfigError, SyncerError
 from syncer.logs import FORMATS, LEVELS, configure_logging
+from syncer.metrics import RunMetrics, serve_metrics
 from syncer.models import GroupPlan
-from syncer.pipeline import Reconciler, RunReport
-from syncer.report import print_plan_group, print_summary
+from syncer.pipeline import Reconciler, RunObserver, RunReport
+from syncer.progress import Progress, StatusLine
+from syncer.report import print_plan_group, print_status, print_summary
 from syncer.settings import Secret, Settings, parse_rate_limits, settings_from_env
+from syncer.sharding import Shard
 from syncer.tencent.client import TencentClient
+
+PROGRESS_STYLES = ("auto", "bar", "log", "off")
 
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -67,6 +74,27 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="on SIGTERM/SIGINT, how long calls in flight may finish before they are cut (default 25)",
     )
+    g = parser.add_argument_group("sharding and observing")
+    g.add_argument(
+        "--shard-index",
+        type=int,
+        help="this worker's shard, from 0 (env SYNCER_SHARD_INDEX, then JOB_COMPLETION_INDEX)",
+    )
+    g.add_argument(
+        "--shard-count",
+        type=int,
+        help="how many shards split the groups and the rate limits (env SYNCER_SHARD_COUNT; default 1)",
+    )
+    g.add_argument(
+        "--progress",
+        choices=PROGRESS_STYLES,
+        help="env SYNCER_PROGRESS; auto = a bar on a terminal, a log line every 10 s otherwise",
+    )
+    g.add_argument("--pushgateway-url", help="push-add the run's metrics here at its end (env SYNCER_PUSHGATEWAY_URL)")
+    g.add_argument("--metrics-job", help="the Pushgateway job name (env SYNCER_METRICS_JOB; default syncer)")
+    g.add_argument(
+        "--metrics-port", type=int, help="serve /metrics on this port while running (env SYNCER_METRICS_PORT)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,8 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("plan", help="show what would change; no write call")
     _common(p)
     _vendor(p)
-    p.add_argument("--json", action="store_true", help="JSON lines: one per group, then the totals")
+    p.add_argument("--json", action="store_true", help="JSON lines: the totals, then one per group")
     p.set_defaults(handler=cmd_plan)
+
+    p = verbs.add_parser("status", help="the last runs, and the groups failing or rejected, with their errors")
+    _common(p)
+    p.add_argument("--runs", type=int, default=10, help="how many recent runs to show (default 10)")
+    p.add_argument("--groups", type=int, default=50, help="how many troubled groups to show (default 50)")
+    p.add_argument("--json", action="store_true", help="one JSON document")
+    p.set_defaults(handler=cmd_status)
 
     p = verbs.add_parser("run", help="reconcile; exit 0 all in sync, 2 some rejected or failed, 1 fatal")
     _common(p)
@@ -129,7 +164,21 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     if margin is not None and margin < 0:
         raise ConfigError("--limiter-margin-ms must not be negative")
     database_url, secret_key, base_url = get("database_url"), get("secret_key"), get("base_url")
+    shard_index, shard_count = get("shard_index"), get("shard_count")
+    shard = Shard(
+        settings.shard.index if shard_index is None else shard_index,
+        settings.shard.count if shard_count is None else shard_count,
+    )
+    pushgateway = get("pushgateway_url")
+    progress = get("progress") or settings.progress
+    if progress not in PROGRESS_STYLES:
+        raise ConfigError(f"progress {progress!r}: expected one of {', '.join(PROGRESS_STYLES)}")
     return settings.with_overrides(
+        shard=shard,
+        pushgateway_url=Secret(pushgateway.rstrip("/")) if pushgateway else None,
+        metrics_job=get("metrics_job"),
+        metrics_port=get("metrics_port"),
+        progress=progress,
         database_url=Secret(database_url) if database_url else None,
         sdkappid=get("sdkappid"),
         secret_key=Secret(secret_key) if secret_key else None,
@@ -162,18 +211,47 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def progress_for(settings: Settings, terminal: StatusLine | None) -> Progress | None:
+    style = settings.progress
+    if style == "auto":
+        style = "bar" if terminal is not None and terminal.isatty() else "log"
+    if style == "off":
+        return None
+    if style == "bar" and terminal is None:
+        style = "log"
+    return Progress(style, terminal=terminal, interval_s=settings.progress_interval_s)
+
+
 async def reconcile(
     settings: Settings,
     *,
     dry_run: bool,
     on_plan: Callable[[GroupPlan], None] | None = None,
     stop: asyncio.Event | None = None,
+    terminal: StatusLine | None = None,
 ) -> RunReport:
-    client = TencentClient(settings)  # checks the vendor settings before touching the database
-    async with PgStore.open(settings.require_database()) as store:
+    """One run or plan with everything a deployed run has: metrics, progress, the lock."""
+    metrics = RunMetrics(job=settings.metrics_job, shard=settings.shard)
+    # Checks the vendor settings before touching the database.
+    client = TencentClient(settings, on_answer=metrics.on_answer)
+    observers: list[RunObserver] = [metrics]
+    if (progress := progress_for(settings, terminal)) is not None:
+        observers.append(progress)
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.metrics_port is not None:
+            await stack.enter_async_context(serve_metrics(metrics, settings.metrics_host, settings.metrics_port))
+        store = await stack.enter_async_context(PgStore.open(settings.require_database()))
         await store.check_schema()
-        async with client:
-            return await Reconciler(settings, store, client, dry_run=dry_run, on_plan=on_plan, stop=stop).run()
+        await stack.enter_async_context(client)
+        reconciler = Reconciler(
+            settings, store, client, dry_run=dry_run, on_plan=on_plan, stop=stop, observers=observers
+        )
+        try:
+            return await reconciler.run()
+        finally:
+            if settings.pushgateway_url is not None and not dry_run and reconciler.report.run_id is not None:
+                await metrics.push(settings.pushgateway_url.reveal())
+    raise AssertionError("unreachable")  # pragma: no cover - the exit stack re-raises
 
 
 class StopSignals:
@@ -211,20 +289,39 @@ class StopSignals:
 
 
 async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
-    def show(plan: GroupPlan) -> None:
-        print_plan_group(plan, sys.stdout, as_json=args.json)
+    # Totals first, then the groups: the per-group lines wait in a spool file (on disk past a
+    # few MB), so a plan over a million groups is read at a glance and costs no memory.
+    with tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8") as spool:
 
-    with StopSignals() as signals:
-        report = await reconcile(settings, dry_run=True, on_plan=show, stop=signals.stop)
-    print_summary(report, sys.stdout, as_json=args.json)
+        def show(plan: GroupPlan) -> None:
+            print_plan_group(plan, spool, as_json=args.json)
+
+        with StopSignals() as signals:
+            report = await reconcile(settings, dry_run=True, on_plan=show, stop=signals.stop, terminal=args.terminal)
+        print_summary(report, sys.stdout, as_json=args.json)
+        if not args.json and report.would_change:
+            sys.stdout.write("\n")
+        spool.seek(0)
+        for line in spool:
+            sys.stdout.write(line)
     return signals.exit_code(0 if report.status != "failed" else 1)
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     with StopSignals() as signals:
-        report = await reconcile(settings, dry_run=False, stop=signals.stop)
+        report = await reconcile(settings, dry_run=False, stop=signals.stop, terminal=args.terminal)
     print_summary(report, sys.stdout, as_json=args.json)
     return signals.exit_code(report.exit_code)
+
+
+async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    if args.runs < 0 or args.groups < 0:
+        raise ConfigError("--runs and --groups must not be negative")
+    async with PgStore.open(settings.require_database()) as store:
+        await store.check_schema()
+        status = await store.status(runs=args.runs, groups=args.groups)
+    print_status(status, sys.stdout, as_json=args.json)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -232,7 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         settings = build_settings(args)
-        configure_logging(settings.log_level, settings.log_format)
+        # On a terminal, log lines and the progress bar share stderr without mixing.
+        args.terminal = StatusLine(sys.stderr) if sys.stderr.isatty() else None
+        configure_logging(settings.log_level, settings.log_format, stream=args.terminal)
         return asyncio.run(handler(settings, args))
     except SyncerError as exc:
         print(f"syncer: error: {exc}", file=sys.stderr)

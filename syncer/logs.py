@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from typing import Protocol, TextIO, cast
 
 import structlog
 
@@ -14,7 +14,15 @@ LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("auto", "json", "console")
 
 
-def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+class Stream(Protocol):
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def isatty(self) -> bool: ...
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stream: Stream | None = None) -> None:
     if level not in LEVELS:
         raise ConfigError(f"log level {level!r}: expected one of {', '.join(LEVELS)}")
     if fmt not in FORMATS:
@@ -35,6 +43,6 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 # The vendor's field name for each managed base column, in the order they appear in a payload.
@@ -110,3 +111,39 @@ class GroupResult:
     # so the next run reads the attributes again; None leaves the record as it was.
     attrs_fingerprint: str | None = None
     changes: list[FieldChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One row of sync_runs, as `syncer status` shows it."""
+
+    run_id: int
+    mode: str
+    status: str
+    shard: str  # "index/count"
+    started_at: datetime
+    finished_at: datetime | None
+    groups_read: int
+    outcomes: Mapping[str, int]
+    calls: Mapping[str, int]
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TroubledGroup:
+    """A group whose last outcome left it out of line: failed, rejected or not found."""
+
+    group_id: str
+    outcome: str
+    error_code: int | None
+    error_message: str | None
+    attempts: int  # consecutive runs that left it out of line
+    last_success_at: datetime | None
+    since: datetime  # when this outcome was recorded
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    runs: list[RunRecord]
+    groups_by_outcome: Mapping[str, int]
+    troubled: list[TroubledGroup]

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -34,6 +34,7 @@ log = structlog.get_logger("syncer.pipeline")
 @dataclass
 class RunReport:
     mode: str
+    shard: str = "0/1"
     run_id: int | None = None
     status: str = "running"
     groups_read: int = 0
@@ -70,6 +71,16 @@ class RunReport:
             calls=self.calls,
             error=self.error,
         )
+
+
+class RunObserver(Protocol):
+    """Watches a run go by: metrics and progress display plug in here."""
+
+    def run_started(self, report: RunReport, total: int | None) -> None: ...
+
+    def group_finished(self, result: GroupResult) -> None: ...
+
+    def run_finished(self, report: RunReport) -> None: ...
 
 
 class _Recorder:
@@ -113,6 +124,7 @@ class Reconciler:
         dry_run: bool = False,
         on_plan: Callable[[GroupPlan], None] | None = None,
         stop: asyncio.Event | None = None,
+        observers: Sequence[RunObserver] = (),
     ) -> None:
         self._settings = settings
         self._store = store
@@ -120,25 +132,34 @@ class Reconciler:
         self._dry_run = dry_run
         self._on_plan = on_plan
         self._stop = stop or asyncio.Event()
-        self.report = RunReport(mode="plan" if dry_run else "run")
+        self._observers = list(observers)
+        self.report = RunReport(mode="plan" if dry_run else "run", shard=str(settings.shard))
         self._since: datetime | None = None  # incremental: rows changed after this
 
-    def lock_name(self) -> str:
-        """What one run at a time means: one app (SDKAppID) per database."""
-        return f"syncer.run.tencent.{self._settings.sdkappid}"
+    def lock_names(self) -> tuple[str, str | None]:
+        """What one run at a time means: one app (SDKAppID) per database, or one shard of it.
+
+        Returns the lock to hold exclusively and, for a shard, the app's lock to hold shared.
+        """
+        app = f"syncer.run.tencent.{self._settings.sdkappid}"
+        shard = self._settings.shard
+        if not shard.sharded:
+            return app, None
+        return f"{app}.shard.{shard.index}.of.{shard.count}", app
 
     async def run(self) -> RunReport:
         """Reconcile once. A run (not a plan) first takes the run lock, before any call."""
         if self._dry_run:
             return await self._run()
-        async with self._store.run_lock(self.lock_name()):
+        name, within = self.lock_names()
+        async with self._store.run_lock(name, within=within):
             return await self._run()
 
     async def _choose_mode(self) -> None:
         """Full or incremental: a first run, or every full_every-th one, is full."""
         if self._dry_run or not self._settings.incremental:
             return
-        since, incremental_runs = await self._store.last_completed_run()
+        since, incremental_runs = await self._store.last_completed_run(self._settings.shard)
         every = self._settings.full_every
         if since is None or (every and incremental_runs + 1 >= every):
             log.info("full_run", reason="no completed run yet" if since is None else f"every {every}th run")
@@ -149,13 +170,25 @@ class Reconciler:
     async def _run(self) -> RunReport:
         started = time.monotonic()
         report = self.report
+        shard = self._settings.shard
         await self._choose_mode()
         if not self._dry_run:
-            report.run_id = await self._store.start_run(report.mode)
+            report.run_id = await self._store.start_run(report.mode, shard)
         recorder = _Recorder(self._store, report.run_id, self._settings.record_batch_size)
-        # Every line logged from here on, by every batch task, names the run.
+        # Every line logged from here on, by every batch task, names the run (and its shard).
         structlog.contextvars.bind_contextvars(run_id=report.run_id)
-        log.info("run_started", mode=report.mode)
+        if shard.sharded:
+            structlog.contextvars.bind_contextvars(shard=str(shard))
+        # An incremental run's total is unknown until it is done; a full one's is a cheap count.
+        total = None if self._since is not None else await self._store.count_desired(shard)
+        log.info(
+            "run_started",
+            mode=report.mode,
+            groups=total,
+            rate_limits={c: self._settings.limit_for(c) for c in self._client.commands},
+        )
+        for observer in self._observers:
+            observer.run_started(report, total)
         try:
             await self._until_stopped(self._phases(recorder))
             await recorder.flush()
@@ -176,15 +209,21 @@ class Reconciler:
             report.retries = self._client.retries
             if report.run_id is not None:
                 await self._finish_safely()
+            for observer in self._observers:
+                observer.run_finished(report)
             log.info(
                 "run_finished",
+                mode=report.mode,
                 status=report.status,
                 groups_read=report.groups_read,
-                **{str(k): v for k, v in report.outcomes.items()},
+                **{str(k): report.outcomes[k] for k in Outcome},
                 calls=report.calls,
+                throttled=report.throttled,
+                retries=report.retries,
                 duration_s=round(report.duration_s, 3),
+                error=report.error,
             )
-            structlog.contextvars.unbind_contextvars("run_id")
+            structlog.contextvars.unbind_contextvars("run_id", "shard")
         return report
 
     async def _until_stopped(self, work: Coroutine[Any, Any, None]) -> None:
@@ -247,6 +286,7 @@ class Reconciler:
                         run_id=self.report.run_id,
                         selection=selection,
                         since=self._since,
+                        shard=self._settings.shard,
                     )
                     if not page:
                         break
@@ -281,6 +321,8 @@ class Reconciler:
         self.report.outcomes[result.outcome] += 1
         if result.warnings:
             self.report.groups_with_warnings += 1
+        for observer in self._observers:
+            observer.group_finished(result)
         if not self._dry_run:
             await recorder.add(result)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TextIO
+from collections.abc import Sequence
+from datetime import datetime
+from typing import IO, Any
 
-from syncer.models import GroupPlan, Outcome
+from syncer.models import GroupPlan, Outcome, Status
 from syncer.pipeline import RunReport
 
 
@@ -16,7 +18,7 @@ def shorten(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_plan_group(plan: GroupPlan, out: TextIO, *, as_json: bool) -> None:
+def print_plan_group(plan: GroupPlan, out: IO[str], *, as_json: bool) -> None:
     if plan.in_sync and not plan.warnings:
         return
     if as_json:
@@ -48,7 +50,7 @@ def _calls_text(calls: dict[str, int]) -> str:
     return ", ".join(f"{c} {n}" for c, n in sorted(calls.items())) or "none"
 
 
-def print_summary(report: RunReport, out: TextIO, *, as_json: bool = False) -> None:
+def print_summary(report: RunReport, out: IO[str], *, as_json: bool = False) -> None:
     o = report.outcomes
     if as_json:
         doc = {
@@ -86,4 +88,125 @@ def print_summary(report: RunReport, out: TextIO, *, as_json: bool = False) -> N
         f"  busiest second {_calls_text(report.peak_sends_per_second)}",
         f"  throttled      {report.throttled} (retries {report.retries})",
     ]
+    out.write("\n".join(lines) + "\n")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in [headers, *rows]
+    ]
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _took(start: datetime, end: datetime | None) -> str:
+    return "-" if end is None else f"{(end - start).total_seconds():.1f}s"
+
+
+def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None:
+    """The last runs, then the groups out of line with their errors; times in UTC."""
+    if as_json:
+        doc = {
+            "runs": [
+                {
+                    "run_id": r.run_id,
+                    "mode": r.mode,
+                    "status": r.status,
+                    "shard": r.shard,
+                    "started_at": _iso(r.started_at),
+                    "finished_at": _iso(r.finished_at),
+                    "groups_read": r.groups_read,
+                    **r.outcomes,
+                    "calls": dict(r.calls),
+                    "error": r.error,
+                }
+                for r in status.runs
+            ],
+            "groups_by_outcome": dict(status.groups_by_outcome),
+            "troubled": [
+                {
+                    "group_id": g.group_id,
+                    "outcome": g.outcome,
+                    "error_code": g.error_code,
+                    "error_message": g.error_message,
+                    "attempts": g.attempts,
+                    "last_success_at": _iso(g.last_success_at),
+                    "since": _iso(g.since),
+                }
+                for g in status.troubled
+            ],
+        }
+        out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        return
+    lines = ["last runs (UTC)"]
+    if status.runs:
+        lines += _table(
+            [
+                "RUN",
+                "MODE",
+                "SHARD",
+                "STATUS",
+                "STARTED",
+                "TOOK",
+                "READ",
+                "IN SYNC",
+                "CHANGED",
+                "REJECTED",
+                "FAILED",
+                "NOT FOUND",
+                "CALLS",
+            ],
+            [
+                [
+                    str(r.run_id),
+                    r.mode,
+                    r.shard,
+                    r.status,
+                    _when(r.started_at),
+                    _took(r.started_at, r.finished_at),
+                    str(r.groups_read),
+                    str(r.outcomes["in_sync"]),
+                    str(r.outcomes["updated"]),
+                    str(r.outcomes["rejected"]),
+                    str(r.outcomes["failed"]),
+                    str(r.outcomes["not_found"]),
+                    str(sum(r.calls.values())),
+                ]
+                for r in status.runs
+            ],
+        )
+        lines += [f"  run {r.run_id}: {_clip(r.error, 100)}" for r in status.runs if r.error]
+    else:
+        lines.append("  no run yet")
+    counts = status.groups_by_outcome
+    lines += ["", "groups: " + (", ".join(f"{k} {counts[k]}" for k in sorted(counts)) or "none recorded yet")]
+    troubled_total = sum(counts.get(str(o), 0) for o in (Outcome.FAILED, Outcome.REJECTED, Outcome.NOT_FOUND))
+    if status.troubled:
+        shown = f" (first {len(status.troubled)} of {troubled_total})" if troubled_total > len(status.troubled) else ""
+        lines += ["", f"out of line{shown}"]
+        lines += _table(
+            ["GROUP", "OUTCOME", "CODE", "RUNS", "LAST IN LINE", "ERROR"],
+            [
+                [
+                    g.group_id,
+                    g.outcome,
+                    "-" if g.error_code is None else str(g.error_code),
+                    str(g.attempts),
+                    _when(g.last_success_at),
+                    _clip(g.error_message or "", 100),
+                ]
+                for g in status.troubled
+            ],
+        )
     out.write("\n".join(lines) + "\n")

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syncer.errors import ConfigError
+from syncer.sharding import Shard, shard_from_env
 
 DEFAULT_BASE_URL = "https://console.tim.qq.com"
 DEFAULT_ADMIN = "administrator"
@@ -92,11 +93,36 @@ class Settings:
     page_size: int = 500
     record_batch_size: int = 500
 
+    # A sharded run takes the groups that hash to its shard and its share of every rate limit.
+    shard: Shard = field(default_factory=Shard)
+
+    # Observability: a Pushgateway to push-add the run's metrics to, a port to serve /metrics on
+    # while it runs, and the progress display (auto: a bar on a terminal, log lines otherwise).
+    pushgateway_url: Secret | None = None
+    metrics_job: str = "syncer"
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"
+    progress: str = "auto"  # auto | bar | log | off
+    progress_interval_s: float = 10.0
+
     log_level: str = "info"
     log_format: str = "auto"  # auto | json | console
 
-    def limit_for(self, command: str) -> int:
+    def __post_init__(self) -> None:
+        lowest = min([self.rate_limit, *self.rate_limit_overrides.values()])
+        if self.shard.share(lowest) < 1:
+            raise ConfigError(
+                f"a rate limit of {lowest} calls/s cannot be shared among {self.shard.count} shards: "
+                "use fewer shards or a higher limit"
+            )
+
+    def vendor_limit_for(self, command: str) -> int:
+        """The vendor's limit for ``command``, for every shard together."""
         return self.rate_limit_overrides.get(command, self.rate_limit)
+
+    def limit_for(self, command: str) -> int:
+        """This worker's limit for ``command``: its shard's share of the vendor's."""
+        return self.shard.share(self.vendor_limit_for(command))
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -143,6 +169,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         sdkappid = int(sdkappid_text)
     db = env.get("SYNCER_DATABASE_URL") or env.get("DATABASE_URL")
     key = env.get("TENCENT_IM_SECRET_KEY")
+    pushgateway = env.get("SYNCER_PUSHGATEWAY_URL")
+    port_text = env.get("SYNCER_METRICS_PORT", "").strip()
+    if port_text and not port_text.isdigit():
+        raise ConfigError("SYNCER_METRICS_PORT must be a port number")
     return Settings(
         database_url=Secret(db) if db else None,
         sdkappid=sdkappid,
@@ -151,4 +181,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         base_url=(env.get("TENCENT_IM_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
         log_level=env.get("SYNCER_LOG_LEVEL", "info"),
         log_format=env.get("SYNCER_LOG_FORMAT", "auto"),
+        shard=shard_from_env(env),
+        pushgateway_url=Secret(pushgateway.rstrip("/")) if pushgateway else None,
+        metrics_job=env.get("SYNCER_METRICS_JOB") or "syncer",
+        metrics_port=int(port_text) if port_text else None,
+        progress=env.get("SYNCER_PROGRESS", "auto"),
     )

@@ -86,7 +86,7 @@ async def test_plan_json_lists_changes_and_sends_no_write(db: str, emulator: Emu
     result = await syncer("plan", "--json", env=environment(db, emulator))
     assert result.code == 0, result.err
     lines = [json.loads(line) for line in result.out.splitlines()]
-    groups, totals = lines[:-1], lines[-1]["totals"]
+    totals, groups = lines[0]["totals"], lines[1:]  # totals first: readable at a glance
     assert {g["group_id"] for g in groups} == data.drifted
     assert totals["would_change"] == len(data.drifted)
     assert all(g["changes"] and all({"field", "old", "new"} <= set(c) for c in g["changes"]) for g in groups)

@@ -15,8 +15,9 @@ import asyncpg
 
 from syncer.db.sqlfiles import Migration, migrations, query
 from syncer.errors import DatabaseError, RunLocked, SchemaError
-from syncer.models import DesiredGroup, GroupResult, SyncState
+from syncer.models import DesiredGroup, GroupResult, RunRecord, Status, SyncState, TroubledGroup
 from syncer.settings import redact_url
+from syncer.sharding import UNSHARDED, Shard
 
 T = TypeVar("T")
 Selection = Literal["all", "failed", "changed"]
@@ -60,13 +61,16 @@ class Store(Protocol):
         run_id: int | None = None,
         selection: Selection = "all",
         since: datetime | None = None,
+        shard: Shard = UNSHARDED,
     ) -> list[DesiredRow]: ...
 
-    async def last_completed_run(self) -> tuple[datetime | None, int]: ...
+    async def count_desired(self, shard: Shard = UNSHARDED) -> int: ...
 
-    def run_lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
+    async def last_completed_run(self, shard: Shard = UNSHARDED) -> tuple[datetime | None, int]: ...
 
-    async def start_run(self, mode: str) -> int: ...
+    def run_lock(self, name: str, *, within: str | None = None) -> AbstractAsyncContextManager[None]: ...
+
+    async def start_run(self, mode: str, shard: Shard = UNSHARDED) -> int: ...
 
     async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None: ...
 
@@ -165,28 +169,37 @@ class PgStore:
     # -- one run at a time ------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def run_lock(self, name: str) -> AsyncIterator[None]:
+    async def run_lock(self, name: str, *, within: str | None = None) -> AsyncIterator[None]:
         """Hold the advisory lock ``name`` on a connection of its own for the whole run.
 
-        Raises :class:`RunLocked` at once if another session holds it. A run that dies closes
-        its connection, and Postgres lets go of the lock with it.
+        ``within``: a lock to hold shared first (the app's, for a shard), so that runs holding
+        it exclusively (unsharded ones) and shards exclude each other, while shards run side by
+        side. Raises :class:`RunLocked` at once if another session holds what we need. A run that
+        dies closes its connection, and Postgres lets go of its locks with it.
         """
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         try:
             conn = await asyncpg.connect(self._url)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise DatabaseError(f"taking the run lock: {type(exc).__name__}: {exc}") from exc
         try:
-            if not await _translated("taking the run lock", conn.fetchval(query("try_run_lock"), key)):
-                holder = await _translated("finding the lock holder", conn.fetchval(query("run_lock_holder"), key))
-                raise RunLocked(
-                    f"another syncer run is already working on {name!r} in this database "
-                    f"(Postgres backend pid {holder}); this one leaves without any vendor call"
-                )
+            if within is not None:
+                await self._try_lock(conn, within, shared=True)
+            await self._try_lock(conn, name, shared=False)
             yield
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=5)
+
+    @staticmethod
+    async def _try_lock(conn: asyncpg.Connection, name: str, *, shared: bool) -> None:
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        sql = query("try_run_lock_shared" if shared else "try_run_lock")
+        if not await _translated("taking the run lock", conn.fetchval(sql, key)):
+            holder = await _translated("finding the lock holder", conn.fetchval(query("run_lock_holder"), key))
+            raise RunLocked(
+                f"another syncer run is already working on {name!r} in this database "
+                f"(Postgres backend pid {holder}); this one leaves without any vendor call"
+            )
 
     # -- the pipeline's reads and writes ---------------------------------------------------------
 
@@ -198,20 +211,22 @@ class PgStore:
         run_id: int | None = None,
         selection: Selection = "all",
         since: datetime | None = None,
+        shard: Shard = UNSHARDED,
     ) -> list[DesiredRow]:
         """The next ``limit`` rows in group_id order after ``after`` (None: from the start).
 
         ``selection``: every row, only those the last run left ``failed``, or only those
         ``changed`` since ``since`` (plus never synced and not in line). Rows already recorded
-        by ``run_id`` are skipped. The last row of a page may be one that is not wanted
+        by ``run_id``, and those of other shards, are skipped. The last row of a page may be one that is not wanted
         (``DesiredRow.wanted`` False): it only carries the cursor on.
         """
         args: tuple[object, ...]
         if selection == "failed":
-            sql, args = query("read_failed_page"), (after or "", after is None, limit)
+            sql = query("read_failed_page")
+            args = (after or "", after is None, limit, shard.count, shard.index)
         else:
             sql = query("read_desired_page")
-            args = (after or "", after is None, limit, run_id or 0, selection, since)
+            args = (after or "", after is None, limit, run_id or 0, selection, since, shard.count, shard.index)
         records = await self._run("reading desired_group_profiles", lambda c: c.fetch(sql, *args))
         rows = []
         for r in records:
@@ -232,14 +247,24 @@ class PgStore:
             rows.append(DesiredRow(group, state, wanted=bool(r["wanted"])))
         return rows
 
-    async def last_completed_run(self) -> tuple[datetime | None, int]:
-        """Start of the last run that went to its end, and incremental runs since the last full one."""
-        row = await self._run("reading past runs", lambda c: c.fetchrow(query("last_completed_run")))
+    async def count_desired(self, shard: Shard = UNSHARDED) -> int:
+        sql = query("count_desired")
+        count: int = await self._run(
+            "counting desired_group_profiles", lambda c: c.fetchval(sql, shard.count, shard.index)
+        )
+        return count
+
+    async def last_completed_run(self, shard: Shard = UNSHARDED) -> tuple[datetime | None, int]:
+        """Start of this shard's last run that went to its end, and its incremental runs since
+        its last full one."""
+        sql = query("last_completed_run")
+        row = await self._run("reading past runs", lambda c: c.fetchrow(sql, shard.count, shard.index))
         assert row is not None
         return row["since"], int(row["incremental_since_full"])
 
-    async def start_run(self, mode: str) -> int:
-        run_id: int = await self._run("recording the run", lambda c: c.fetchval(query("insert_run"), mode))
+    async def start_run(self, mode: str, shard: Shard = UNSHARDED) -> int:
+        sql = query("insert_run")
+        run_id: int = await self._run("recording the run", lambda c: c.fetchval(sql, mode, shard.index, shard.count))
         return run_id
 
     async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None:
@@ -275,3 +300,43 @@ class PgStore:
                 totals.error,
             ),
         )
+
+    # -- what `syncer status` shows ---------------------------------------------------------------
+
+    async def status(self, *, runs: int = 10, groups: int = 50) -> Status:
+        async def fn(conn: Connection) -> Status:
+            run_rows = await conn.fetch(query("recent_runs"), runs)
+            counts = await conn.fetch(query("groups_by_outcome"))
+            troubled = await conn.fetch(query("troubled_groups"), groups)
+            return Status(
+                runs=[
+                    RunRecord(
+                        run_id=r["run_id"],
+                        mode=r["mode"],
+                        status=r["status"],
+                        shard=f"{r['shard_index']}/{r['shard_count']}",
+                        started_at=r["started_at"],
+                        finished_at=r["finished_at"],
+                        groups_read=r["groups_read"],
+                        outcomes={k: r[k] for k in ("in_sync", "updated", "rejected", "failed", "not_found")},
+                        calls=_json(r["calls"]) or {},
+                        error=r["error"],
+                    )
+                    for r in run_rows
+                ],
+                groups_by_outcome={r["outcome"]: r["groups"] for r in counts},
+                troubled=[
+                    TroubledGroup(
+                        group_id=r["group_id"],
+                        outcome=r["outcome"],
+                        error_code=r["error_code"],
+                        error_message=r["error_message"],
+                        attempts=r["attempts"],
+                        last_success_at=r["last_success_at"],
+                        since=r["updated_at"],
+                    )
+                    for r in troubled
+                ],
+            )
+
+        return await self._run("reading syncer's records", fn)

@@ -47,6 +47,12 @@ class CallFailed(VendorError):
         self.outcome_unknown = outcome_unknown
 
 
+def _result_label(status: int, failure: CallFailed) -> str:
+    if status != 200:
+        return f"http_{status}"
+    return str(failure.code) if failure.code is not None else "bad_answer"
+
+
 class UserSigCache:
     """One UserSig for the admin account, renewed well before it expires."""
 
@@ -94,9 +100,14 @@ class TencentClient:
         *,
         rng: random.Random | None = None,
         wall_clock: Callable[[], float] = time.time,
+        on_answer: Callable[[str, str, float], None] | None = None,
     ) -> None:
         sdkappid, secret_key = settings.require_vendor()
         self._settings = settings
+        self.commands = tuple(COMMAND_PATHS)
+        # Told of every attempt: its command, its result ("0", a vendor code, "http_502",
+        # "no_answer") and its latency in seconds. Metrics listen here.
+        self._on_answer = on_answer
         self._sdkappid = sdkappid
         self._usersig = UserSigCache(
             secret_key,
@@ -271,6 +282,7 @@ class TencentClient:
                     slot.mark_sent(now)  # unused, but counted: harmless
                 raise Interrupted(command)
             self.calls[command] += 1
+            started = time.monotonic()
             try:
                 async with self._session.post(
                     self._url(command), params=self._params(), json=body, trace_request_ctx=(command, slots)
@@ -279,6 +291,7 @@ class TencentClient:
                     raw = await resp.read()
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 self.results[(command, NETWORK_ERROR)] += 1
+                self._answered(command, "no_answer", started)
                 raise CallFailed(
                     f"no answer ({type(exc).__name__}: {_scrub(str(exc)) or 'timed out'})",
                     code=None,
@@ -290,7 +303,17 @@ class TencentClient:
                 now = asyncio.get_running_loop().time()
                 for slot in slots:
                     slot.mark_sent(now)
-        return self._decode(command, status, raw)
+        try:
+            answer = self._decode(command, status, raw)
+        except CallFailed as failure:
+            self._answered(command, _result_label(status, failure), started)
+            raise
+        self._answered(command, "0", started)
+        return answer
+
+    def _answered(self, command: str, result: str, started: float) -> None:
+        if self._on_answer is not None:
+            self._on_answer(command, result, time.monotonic() - started)
 
     async def _acquire_slots(self, command: str, group_id: str | None) -> list[Slot]:
         limiter = self._limiters[command]
