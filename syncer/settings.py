@@ -173,6 +173,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     port_text = env.get("SYNCER_METRICS_PORT", "").strip()
     if port_text and not port_text.isdigit():
         raise ConfigError("SYNCER_METRICS_PORT must be a port number")
+    interval_text = env.get("SYNCER_PROGRESS_INTERVAL_S", "").strip() or "10"
+    try:
+        interval = float(interval_text)
+    except ValueError:
+        raise ConfigError("SYNCER_PROGRESS_INTERVAL_S must be a number of seconds") from None
+    if interval <= 0:
+        raise ConfigError("SYNCER_PROGRESS_INTERVAL_S must be above 0")
     return Settings(
         database_url=Secret(db) if db else None,
         sdkappid=sdkappid,
@@ -186,4 +193,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         metrics_job=env.get("SYNCER_METRICS_JOB") or "syncer",
         metrics_port=int(port_text) if port_text else None,
         progress=env.get("SYNCER_PROGRESS", "auto"),
+        progress_interval_s=interval,
     )

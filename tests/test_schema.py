@@ -104,7 +104,9 @@ async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(db: st
         await conn.execute(
             f"PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer) AS {queries()['read_desired_page']}"
         )
-        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1)"))
+        plan = "\n".join(
+            r[0] for r in await conn.fetch("EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1)")
+        )
     finally:
         await conn.close()
     assert "Index Scan using desired_group_profiles_pkey" in plan, plan

@@ -1,0 +1,253 @@
+"""What operators see: metrics pushed and scraped, log lines per format, progress, `syncer status`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import pty
+import re
+import socket
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from syncer.cli import reconcile
+from syncer.emulator.server import Emulator
+from syncer.errors import CredentialsError
+from syncer.progress import StatusLine, render_bar
+from syncer.seeding import drifted_dataset
+from syncer.settings import Secret
+
+from .helpers import fast, load_desired, settings_for
+from .pushgateway import pushgateway
+from .test_cli import environment, syncer
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def _parse(text: str) -> Samples:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _value(samples: Samples, name: str, **labels: str) -> float | None:
+    """The one sample called ``name`` whose labels include ``labels``."""
+    found = [v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= ls]
+    assert len(found) <= 1, (name, labels, found)
+    return found[0] if found else None
+
+
+async def _scrape(url: str) -> Samples:
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        assert resp.status == 200
+        return _parse(await resp.text())
+
+
+async def test_a_run_push_adds_its_metrics_and_a_failed_run_never_overwrites_the_last_success(
+    db: str, emulator: Emulator
+) -> None:
+    data = drifted_dataset(120, seed=31, invalid=2)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    async with pushgateway() as gateway:
+        settings = settings_for(
+            db, emulator, **fast(emulator), pushgateway_url=Secret(gateway.url), metrics_job="syncer-test"
+        )
+        report = await reconcile(settings, dry_run=False)
+        assert report.status == "partial"  # the two invalid rows
+        first = await _scrape(f"{gateway.url}/metrics")
+        grouping = {"job": "syncer-test", "shard": "0-of-1"}
+        calls = _value(first, "syncer_calls_total", command="get_group_info", code="0", **grouping)
+        assert calls == report.calls["get_group_info"]
+        assert _value(first, "syncer_groups_total", outcome="rejected", **grouping) == 2
+        assert _value(first, "syncer_groups_total", outcome="updated") == report.outcomes["updated"]
+        assert _value(first, "syncer_call_duration_seconds_count", command="get_group_info") == calls
+        assert _value(first, "syncer_last_run_status", status="partial", mode="run") == 1
+        assert _value(first, "syncer_run_groups") == 120
+        assert _value(first, "syncer_last_success_timestamp_seconds") is None  # partial is not a success
+
+        emulator.config.group_faults = {}
+        clean = [r for r in data.desired if r.group_id not in data.invalid]
+        await _replace_desired(db, clean)
+        ok = await reconcile(settings, dry_run=False)
+        assert ok.status == "succeeded"
+        second = await _scrape(f"{gateway.url}/metrics")
+        success = _value(second, "syncer_last_success_timestamp_seconds", **grouping)
+        assert success is not None and abs(success - time.time()) < 60
+        assert _value(second, "syncer_groups_total", outcome="rejected") == 0  # the push replaced the family
+
+        with pytest.raises(CredentialsError):
+            await reconcile(replace(settings, secret_key=Secret("f" * 64)), dry_run=False)
+        third = await _scrape(f"{gateway.url}/metrics")
+        assert _value(third, "syncer_last_success_timestamp_seconds", **grouping) == success
+        assert _value(third, "syncer_last_run_status", status="failed") == 1
+        assert _value(third, "syncer_last_run_status", status="succeeded") is None
+        assert [method for method, _ in gateway.pushes] == ["POST"] * 3  # push-add, never a replace
+
+
+async def _replace_desired(db: str, rows: Iterable[object]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute("TRUNCATE desired_group_profiles")
+    finally:
+        await conn.close()
+    await load_desired(db, list(rows))  # type: ignore[arg-type]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_a_long_run_serves_metrics_while_it_runs_and_stops_serving_after(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(300, seed=32)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    emulator.config.latency_s = 0.2
+    port = _free_port()
+    settings = settings_for(db, emulator, **fast(emulator), metrics_port=port, metrics_host="127.0.0.1")
+    run = asyncio.create_task(reconcile(settings, dry_run=False))
+    async with asyncio.timeout(30):
+        await emulator.wait_for_calls(3)  # the first call has been answered: the gate let others go
+    during = await _scrape(f"http://127.0.0.1:{port}/metrics")
+    assert not run.done()
+    assert _value(during, "syncer_run_groups") == 300
+    assert (_value(during, "syncer_calls_total", command="get_group_info", code="0") or 0) >= 1
+    report = await run
+    assert report.exit_code == 0
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await _scrape(f"http://127.0.0.1:{port}/metrics")
+
+
+async def test_json_logs_off_a_terminal_name_the_run_and_the_group_with_one_summary(
+    db: str, emulator: Emulator
+) -> None:
+    data = drifted_dataset(200, seed=33, invalid=3)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    emulator.config.latency_s = 0.05
+    env = environment(db, emulator) | {"SYNCER_PROGRESS_INTERVAL_S": "0.2"}
+    result = await syncer("run", "--log-level", "debug", "--rate-limit", "100", env=env)
+    assert result.code == 2, result.err
+    lines = [json.loads(line) for line in result.err.splitlines()]  # every line is one JSON document
+    assert all({"event", "level", "timestamp"} <= set(line) for line in lines)
+    about_groups = [line for line in lines if "group_id" in line]
+    assert len({line["group_id"] for line in about_groups if line["event"] == "group_rejected"}) == 3
+    run_id = next(line["run_id"] for line in lines if line["event"] == "run_started")
+    assert all(line.get("run_id") == run_id for line in about_groups)
+    summaries = [line for line in lines if line["event"] == "run_finished"]
+    assert len(summaries) == 1 and summaries[0]["rejected"] == 3 and summaries[0]["status"] == "partial"
+    progress = [line for line in lines if line["event"] == "progress"]
+    assert progress and all(line["total"] == 200 and line["run_id"] == run_id for line in progress)
+    assert progress[-1]["done"] >= progress[0]["done"]
+
+
+async def test_console_logs_when_asked(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(30, seed=34, invalid=1)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    result = await syncer("run", "--log-format", "console", env=environment(db, emulator))
+    assert result.code == 2
+    assert "run_finished" in result.err and "group_rejected" in result.err and "run_id=" in result.err
+    assert not any(line.startswith("{") for line in result.err.splitlines())
+
+
+async def test_on_a_terminal_a_progress_bar_shares_the_screen_with_readable_logs(db: str, emulator: Emulator) -> None:
+    data = drifted_dataset(400, seed=35, invalid=1)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    emulator.config.latency_s = 0.1
+    primary, secondary = pty.openpty()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syncer",
+        "run",
+        "--rate-limit",
+        "200",
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SYNCER_", "TENCENT_IM_"))}
+        | environment(db, emulator),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=secondary,
+    )
+    os.close(secondary)
+
+    def read_terminal() -> bytes:
+        chunks = []
+        with contextlib.suppress(OSError):  # EIO once the child has closed its side
+            while chunk := os.read(primary, 65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+    screen_task = asyncio.create_task(asyncio.to_thread(read_terminal))
+    out, _ = await asyncio.wait_for(process.communicate(), 120)
+    screen = (await asyncio.wait_for(screen_task, 30)).decode()
+    os.close(primary)
+    assert process.returncode == 2
+    assert "\r\x1b[K[" in screen and "/400 groups" in screen and "1 failing" in screen
+    assert "run_finished" in screen and '"event"' not in screen  # console logs, not JSON
+    assert "groups read    400" in out.decode()
+
+
+def test_the_bar_shows_done_of_total_rate_eta_and_failures() -> None:
+    assert render_bar(4_500, 12_000, 3.0, 2, width=10) == (
+        "[####------]  4,500/12,000 groups  37%  1,500/s  ETA 0:05  2 failing"
+    )
+    assert render_bar(12_000, 12_000, 10.0, 0, width=4) == "[####]  12,000/12,000 groups  100%  1,200/s  none failing"
+    assert render_bar(700, None, 2.0, 0) == "700 groups  350/s  none failing"  # incremental: no total
+
+
+def test_log_lines_never_land_on_the_bar() -> None:
+    screen = io.StringIO()
+    terminal = StatusLine(screen)
+    terminal.show("[##--] 2/4")
+    print("a log line", file=terminal)  # type: ignore[arg-type]  # print writes the text, then "\n"
+    terminal.show("[####] 4/4")
+    terminal.show("")
+    assert screen.getvalue() == (
+        "\r\x1b[K[##--] 2/4" + "\r\x1b[K" + "a log line" + "\n" + "[##--] 2/4" + "\r\x1b[K[####] 4/4" + "\r\x1b[K"
+    )
+
+
+async def test_status_shows_the_last_runs_and_the_groups_out_of_line_with_their_errors(
+    db: str, emulator: Emulator
+) -> None:
+    data = drifted_dataset(60, seed=36, invalid=2)
+    emulator.seed(data.live)
+    await load_desired(db, data.desired)
+    victim = sorted(set(g.group_id for g in data.desired) - data.invalid)[5]
+    emulator.config.group_faults = {victim: 10004}  # a permanent code: the group fails
+    env = environment(db, emulator)
+    assert (await syncer("run", env=env)).code == 2
+    assert (await syncer("run", env=env)).code == 2
+
+    table = await syncer("status", env=env)
+    assert table.code == 0, table.err
+    text = table.out
+    assert text.index("last runs") < text.index("out of line")
+    header = next(line for line in text.splitlines() if line.startswith("RUN"))
+    assert header.split()[:4] == ["RUN", "MODE", "SHARD", "STATUS"]
+    assert "partial" in text and re.search(rf"{victim}\s+failed\s+10004\s+2\s", text), text
+    assert all(re.search(rf"{re.escape(g)}\s+rejected\s+-", text) for g in data.invalid), text
+
+    doc = json.loads((await syncer("status", "--json", "--runs", "1", env=env)).out)
+    assert [r["status"] for r in doc["runs"]] == ["partial"] and doc["runs"][0]["shard"] == "0/1"
+    troubled = {g["group_id"]: g for g in doc["troubled"]}
+    assert set(troubled) == data.invalid | {victim}
+    assert troubled[victim]["error_code"] == 10004 and troubled[victim]["attempts"] == 2
+    assert all(troubled[g]["error_message"].startswith(f"group {g!r}: ") for g in data.invalid)
+    assert doc["groups_by_outcome"]["failed"] == 1 and doc["groups_by_outcome"]["rejected"] == 2
