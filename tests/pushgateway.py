@@ -9,9 +9,8 @@ comes out with the group's labels added.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
