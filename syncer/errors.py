@@ -7,6 +7,11 @@ with query strings) and the exit code it maps to.
 from __future__ import annotations
 
 
+# sysexits.h's EX_CONFIG: retrying cannot help, someone must change a setting. A Kubernetes
+# podFailurePolicy fails the Job at once on it instead of retrying (deploy/kubernetes/).
+EXIT_CONFIG = 78
+
+
 class SyncerError(Exception):
     """Base of every error syncer raises on purpose."""
 
@@ -16,6 +21,8 @@ class SyncerError(Exception):
 class ConfigError(SyncerError):
     """A setting is missing or malformed."""
 
+    exit_code = EXIT_CONFIG
+
 
 class DatabaseError(SyncerError):
     """Postgres is unreachable or a query failed."""
@@ -23,6 +30,8 @@ class DatabaseError(SyncerError):
 
 class SchemaError(DatabaseError):
     """The database schema is missing or behind the migrations this version ships."""
+
+    exit_code = EXIT_CONFIG  # `syncer migrate` must run first: a retry alone cannot help
 
 
 class VendorError(SyncerError):
@@ -36,6 +45,8 @@ class VendorError(SyncerError):
 
 class CredentialsError(VendorError):
     """The vendor refused our identity: no group can succeed, so the run stops at once."""
+
+    exit_code = EXIT_CONFIG
 
 
 class RunLocked(SyncerError):

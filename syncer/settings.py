@@ -180,6 +180,11 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("SYNCER_PROGRESS_INTERVAL_S must be a number of seconds") from None
     if interval <= 0:
         raise ConfigError("SYNCER_PROGRESS_INTERVAL_S must be above 0")
+    grace_text = env.get("SYNCER_GRACE_SECONDS", "").strip() or "25"
+    try:
+        grace = float(grace_text)
+    except ValueError:
+        raise ConfigError("SYNCER_GRACE_SECONDS must be a number of seconds") from None
     return Settings(
         database_url=Secret(db) if db else None,
         sdkappid=sdkappid,
@@ -194,4 +199,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=int(port_text) if port_text else None,
         progress=env.get("SYNCER_PROGRESS", "auto"),
         progress_interval_s=interval,
+        grace_period_s=grace,
     )

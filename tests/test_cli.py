@@ -49,7 +49,7 @@ def environment(db_url: str, emulator: Emulator) -> dict[str, str]:
 async def test_migrate_then_run_exit_0_then_2_with_an_invalid_row(fresh_db: str, emulator: Emulator) -> None:
     env = environment(fresh_db, emulator)
     refused = await syncer("run", env=env)
-    assert refused.code == 1
+    assert refused.code == 78  # EX_CONFIG: migrate first; a retry alone cannot help
     assert "syncer migrate" in refused.err
     assert emulator.log == []
 
@@ -93,18 +93,18 @@ async def test_plan_json_lists_changes_and_sends_no_write(db: str, emulator: Emu
     assert {r.command for r in emulator.log} <= {"get_group_info", "get_group_attr"}
 
 
-async def test_configuration_errors_exit_1_and_name_the_setting(db: str, emulator: Emulator) -> None:
+async def test_configuration_errors_exit_78_and_name_the_setting(db: str, emulator: Emulator) -> None:
     env = environment(db, emulator)
     no_key = await syncer("run", env={k: v for k, v in env.items() if k != "TENCENT_IM_SECRET_KEY"})
-    assert no_key.code == 1 and "TENCENT_IM_SECRET_KEY" in no_key.err
+    assert no_key.code == 78 and "TENCENT_IM_SECRET_KEY" in no_key.err
     await load_desired(db, [desired_group(1)])
     wrong_key = await syncer("run", env=env | {"TENCENT_IM_SECRET_KEY": "f" * 64})
-    assert wrong_key.code == 1 and "TENCENT_IM_SECRET_KEY" in wrong_key.err
+    assert wrong_key.code == 78 and "TENCENT_IM_SECRET_KEY" in wrong_key.err
     no_db = await syncer("run", env=env | {"SYNCER_DATABASE_URL": "postgresql://syncer:hunter2@127.0.0.1:1/none"})
     assert no_db.code == 1 and "cannot connect to Postgres" in no_db.err
     assert "hunter2" not in no_db.err + no_db.out
     bad_timeout = await syncer("run", "--timeout", "2", env=env)
-    assert bad_timeout.code == 1 and "--timeout" in bad_timeout.err
+    assert bad_timeout.code == 78 and "--timeout" in bad_timeout.err
 
 
 async def test_a_debug_run_never_shows_the_key_or_a_usersig(db: str, emulator: Emulator) -> None:
