@@ -6,7 +6,6 @@ with query strings) and the exit code it maps to.
 
 from __future__ import annotations
 
-
 # sysexits.h's EX_CONFIG: retrying cannot help, someone must change a setting. A Kubernetes
 # podFailurePolicy fails the Job at once on it instead of retrying (deploy/kubernetes/).
 EXIT_CONFIG = 78
