@@ -88,7 +88,7 @@ WHERE locktype = 'advisory' AND granted AND objsubid = 1
 LIMIT 1;
 
 -- name: insert_run
-INSERT INTO sync_runs (mode, shard_index, shard_count) VALUES ($1, $2, $3) RETURNING run_id;
+INSERT INTO sync_runs (mode, shard_index, shard_count, lock_pid) VALUES ($1, $2, $3, $4) RETURNING run_id;
 
 -- name: finish_run
 UPDATE sync_runs
@@ -143,9 +143,16 @@ INSERT INTO syncer_migrations (version, name) VALUES ($1, $2);
 SELECT pg_advisory_xact_lock(hashtext('syncer.migrate'));
 
 -- name: recent_runs
-SELECT run_id, mode, status, shard_index, shard_count, started_at, finished_at, groups_read,
+-- A run still 'running' whose lock-holding backend is gone (or is a newer one with the same pid)
+-- died without finishing: shown as 'abandoned'.
+SELECT run_id, mode,
+       CASE WHEN status = 'running' AND NOT EXISTS (
+                SELECT 1 FROM pg_stat_activity AS a
+                WHERE a.pid = r.lock_pid AND a.backend_start <= r.started_at)
+            THEN 'abandoned' ELSE status END AS status,
+       shard_index, shard_count, started_at, finished_at, groups_read,
        in_sync, updated, rejected, failed, not_found, calls::text AS calls, error
-FROM sync_runs ORDER BY run_id DESC LIMIT $1;
+FROM sync_runs AS r ORDER BY run_id DESC LIMIT $1;
 
 -- name: groups_by_outcome
 SELECT outcome, count(*) AS groups FROM group_sync_state GROUP BY outcome ORDER BY outcome;

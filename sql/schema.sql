@@ -38,7 +38,8 @@ CREATE TABLE sync_runs (
     calls        jsonb NOT NULL DEFAULT '{}',      -- {"command": HTTP requests sent}
     error        text,
     shard_index  integer NOT NULL DEFAULT 0,       -- a sharded run's share: shard_index of shard_count
-    shard_count  integer NOT NULL DEFAULT 1
+    shard_count  integer NOT NULL DEFAULT 1,
+    lock_pid     integer                           -- the backend holding the run's lock while it runs
 );
 
 CREATE INDEX sync_runs_shard ON sync_runs (shard_count, shard_index, run_id);

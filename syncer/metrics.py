@@ -10,6 +10,7 @@ works across failures.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import basic_auth_handler, default_handler, pushadd_to_gateway
 from prometheus_client.registry import Collector
 
@@ -56,6 +57,24 @@ class _LastSuccess(Collector):
         return iter(())
 
 
+class _GroupOutcomes(Collector):
+    """syncer_groups_total from a plain counter: a run finishes 10,000 groups a second, and a
+    prometheus_client child's lock and label lookup per group would cost more than the rest of
+    the group's bookkeeping."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[Outcome] = collections.Counter()
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("syncer_groups", "Groups finished by this run, by outcome", labels=["outcome"])
+        for outcome in Outcome:  # every outcome is a series from the start, at 0
+            family.add_metric([str(outcome)], self.counts[outcome])
+        yield family
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        return iter(())
+
+
 class RunMetrics:
     """The metrics of one run. Watches the client's calls and the pipeline's groups."""
 
@@ -77,7 +96,8 @@ class RunMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.groups = Counter("syncer_groups", "Groups finished by this run, by outcome", ["outcome"], registry=r)
+        self._groups = _GroupOutcomes()
+        r.register(self._groups)
         self.groups_total = Gauge(
             "syncer_run_groups", "Desired groups this run will go through (absent: not known beforehand)", registry=r
         )
@@ -94,8 +114,6 @@ class RunMetrics:
         self.throttled = Gauge("syncer_run_throttled", "Throttling answers the last run got", registry=r)
         self._last_success = _LastSuccess()
         r.register(self._last_success)
-        for outcome in Outcome:
-            self.groups.labels(str(outcome))  # every outcome is a series from the start, at 0
 
     # -- the client's hook ------------------------------------------------------------------------
 
@@ -110,7 +128,7 @@ class RunMetrics:
             self.groups_total.set(total)
 
     def group_finished(self, result: GroupResult) -> None:
-        self.groups.labels(str(result.outcome)).inc()
+        self._groups.counts[result.outcome] += 1
 
     def run_finished(self, report: RunReport) -> None:
         now = self._clock()

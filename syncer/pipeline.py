@@ -135,6 +135,7 @@ class Reconciler:
         self._observers = list(observers)
         self.report = RunReport(mode="plan" if dry_run else "run", shard=str(settings.shard))
         self._since: datetime | None = None  # incremental: rows changed after this
+        self._lock_pid: int | None = None  # the Postgres backend holding the run lock
 
     def lock_names(self) -> tuple[str, str | None]:
         """What one run at a time means: one app (SDKAppID) per database, or one shard of it.
@@ -152,7 +153,8 @@ class Reconciler:
         if self._dry_run:
             return await self._run()
         name, within = self.lock_names()
-        async with self._store.run_lock(name, within=within):
+        async with self._store.run_lock(name, within=within) as lock_pid:
+            self._lock_pid = lock_pid
             return await self._run()
 
     async def _choose_mode(self) -> None:
@@ -173,7 +175,7 @@ class Reconciler:
         shard = self._settings.shard
         await self._choose_mode()
         if not self._dry_run:
-            report.run_id = await self._store.start_run(report.mode, shard)
+            report.run_id = await self._store.start_run(report.mode, shard, self._lock_pid)
         recorder = _Recorder(self._store, report.run_id, self._settings.record_batch_size)
         # Every line logged from here on, by every batch task, names the run (and its shard).
         structlog.contextvars.bind_contextvars(run_id=report.run_id)

@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from syncer.cli import reconcile
+from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.errors import CredentialsError
 from syncer.progress import StatusLine, render_bar
@@ -124,6 +125,8 @@ async def test_a_long_run_serves_metrics_while_it_runs_and_stops_serving_after(d
     async with asyncio.timeout(30):
         await emulator.wait_for_calls(3)  # the first call has been answered: the gate let others go
     during = await _scrape(f"http://127.0.0.1:{port}/metrics")
+    async with PgStore.open(db) as store:
+        assert [r.status for r in (await store.status()).runs] == ["running"]  # alive: its lock is held
     assert not run.done()
     assert _value(during, "syncer_run_groups") == 300
     assert (_value(during, "syncer_calls_total", command="get_group_info", code="0") or 0) >= 1

@@ -187,10 +187,17 @@ async def test_a_run_that_died_leaves_no_lock_behind(db: str, emulator: Emulator
         await emulator.wait_for_calls(20)
     process.kill()
     await process.wait()
+    async with PgStore.open(db) as store, asyncio.timeout(10):
+        # Recorded 'running', but its lock's backend is gone (Postgres notices the closed socket
+        # within moments; poll rather than guess how long).
+        while (await store.status()).runs[0].status != "abandoned":
+            await asyncio.sleep(0.05)
     emulator.config.latency_s = 0
     report = await sync(settings_for(db, emulator, **fast(emulator)))
     assert report.exit_code == 0
     assert mismatches(data.desired, emulator) == []
+    async with PgStore.open(db) as store:
+        assert [r.status for r in (await store.status()).runs] == ["succeeded", "abandoned"]
 
 
 async def test_postgres_unreachable_at_start_costs_no_vendor_call(emulator: Emulator) -> None:

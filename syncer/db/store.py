@@ -68,9 +68,9 @@ class Store(Protocol):
 
     async def last_completed_run(self, shard: Shard = UNSHARDED) -> tuple[datetime | None, int]: ...
 
-    def run_lock(self, name: str, *, within: str | None = None) -> AbstractAsyncContextManager[None]: ...
+    def run_lock(self, name: str, *, within: str | None = None) -> AbstractAsyncContextManager[int]: ...
 
-    async def start_run(self, mode: str, shard: Shard = UNSHARDED) -> int: ...
+    async def start_run(self, mode: str, shard: Shard = UNSHARDED, lock_pid: int | None = None) -> int: ...
 
     async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None: ...
 
@@ -169,13 +169,14 @@ class PgStore:
     # -- one run at a time ------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def run_lock(self, name: str, *, within: str | None = None) -> AsyncIterator[None]:
+    async def run_lock(self, name: str, *, within: str | None = None) -> AsyncIterator[int]:
         """Hold the advisory lock ``name`` on a connection of its own for the whole run.
 
         ``within``: a lock to hold shared first (the app's, for a shard), so that runs holding
         it exclusively (unsharded ones) and shards exclude each other, while shards run side by
         side. Raises :class:`RunLocked` at once if another session holds what we need. A run that
-        dies closes its connection, and Postgres lets go of its locks with it.
+        dies closes its connection, and Postgres lets go of its locks with it. Yields the backend
+        pid that holds the lock, which the run records: while that backend lives, the run does.
         """
         try:
             conn = await asyncpg.connect(self._url)
@@ -185,7 +186,7 @@ class PgStore:
             if within is not None:
                 await self._try_lock(conn, within, shared=True)
             await self._try_lock(conn, name, shared=False)
-            yield
+            yield conn.get_server_pid()
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=5)
@@ -262,9 +263,11 @@ class PgStore:
         assert row is not None
         return row["since"], int(row["incremental_since_full"])
 
-    async def start_run(self, mode: str, shard: Shard = UNSHARDED) -> int:
+    async def start_run(self, mode: str, shard: Shard = UNSHARDED, lock_pid: int | None = None) -> int:
         sql = query("insert_run")
-        run_id: int = await self._run("recording the run", lambda c: c.fetchval(sql, mode, shard.index, shard.count))
+        run_id: int = await self._run(
+            "recording the run", lambda c: c.fetchval(sql, mode, shard.index, shard.count, lock_pid)
+        )
         return run_id
 
     async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None:
