@@ -190,7 +190,7 @@ async def test_a_run_that_died_leaves_no_lock_behind(db: str, emulator: Emulator
     async with PgStore.open(db) as store, asyncio.timeout(10):
         # Recorded 'running', but its lock's backend is gone (Postgres notices the closed socket
         # within moments; poll rather than guess how long).
-        while (await store.status()).runs[0].status != "abandoned":
+        while (await store.status()).runs[0].status != "abandoned":  # noqa: ASYNC110 - polling Postgres
             await asyncio.sleep(0.05)
     emulator.config.latency_s = 0
     report = await sync(settings_for(db, emulator, **fast(emulator)))
