@@ -18,13 +18,13 @@ from typing import Any, Protocol
 
 import structlog
 
+from syncer.client import CallFailed, VendorClient
 from syncer.db.store import DesiredRow, RunTotals, Selection, Store
 from syncer.diff import attrs_fingerprint, plan_group
 from syncer.errors import CredentialsError, Interrupted, SyncerError, VendorError
 from syncer.models import GroupPlan, GroupResult, LiveGroup, Outcome
 from syncer.settings import Settings
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
-from syncer.tencent.client import CallFailed, TencentClient
 from syncer.tencent.ops import ReadError, fetch_live, read_attrs, write_attrs, write_base
 from syncer.validation import validate
 
@@ -119,7 +119,7 @@ class Reconciler:
         self,
         settings: Settings,
         store: Store,
-        client: TencentClient,
+        client: VendorClient,
         *,
         dry_run: bool = False,
         on_plan: Callable[[GroupPlan], None] | None = None,
@@ -187,7 +187,7 @@ class Reconciler:
             "run_started",
             mode=report.mode,
             groups=total,
-            rate_limits={c: self._settings.limit_for(c) for c in self._client.commands},
+            rate_limits=self._client.limits,
         )
         for observer in self._observers:
             observer.run_started(report, total)

@@ -58,8 +58,9 @@ class Settings:
     admin: str = DEFAULT_ADMIN
     base_url: str = DEFAULT_BASE_URL
 
-    # Limits: each API command has its own sliding one-second window.
-    rate_limit: int = 200
+    # Limits: each API command has its own sliding one-second window. None: the vendor's own
+    # documented limit (Tencent 200/s).
+    rate_limit: int | None = None
     rate_limit_overrides: Mapping[str, int] = field(default_factory=dict)
     attr_writes_per_group: int = 5
     # Added to the one-second window so that network jitter can never let the vendor see more
@@ -108,21 +109,13 @@ class Settings:
     log_level: str = "info"
     log_format: str = "auto"  # auto | json | console
 
-    def __post_init__(self) -> None:
-        lowest = min([self.rate_limit, *self.rate_limit_overrides.values()])
-        if self.shard.share(lowest) < 1:
-            raise ConfigError(
-                f"a rate limit of {lowest} calls/s cannot be shared among {self.shard.count} shards: "
-                "use fewer shards or a higher limit"
-            )
-
-    def vendor_limit_for(self, command: str) -> int:
+    def vendor_limit_for(self, command: str, vendor_default: int) -> int:
         """The vendor's limit for ``command``, for every shard together."""
-        return self.rate_limit_overrides.get(command, self.rate_limit)
+        return self.rate_limit_overrides.get(command, self.rate_limit or vendor_default)
 
-    def limit_for(self, command: str) -> int:
+    def limit_for(self, command: str, vendor_default: int) -> int:
         """This worker's limit for ``command``: its shard's share of the vendor's."""
-        return self.shard.share(self.vendor_limit_for(command))
+        return self.shard.share(self.vendor_limit_for(command, vendor_default))
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

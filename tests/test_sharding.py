@@ -11,8 +11,9 @@ import pytest
 from syncer.db.store import PgStore
 from syncer.errors import ConfigError, RunLocked
 from syncer.seeding import desired_group, drifted_dataset
-from syncer.settings import Settings
+from syncer.settings import Secret, Settings
 from syncer.sharding import Shard, shard_from_env, shard_of
+from syncer.tencent.client import TencentClient
 
 from .helpers import emulator_process, load_desired, sync
 
@@ -27,13 +28,15 @@ def test_a_group_always_falls_to_the_same_shard_and_shards_are_about_even() -> N
 
 
 def test_each_shard_takes_its_share_of_every_limit_and_the_shares_never_add_up_to_more() -> None:
-    settings = Settings(rate_limit=200, rate_limit_overrides={"set_group_attr": 50}, shard=Shard(2, 3))
-    assert settings.limit_for("get_group_info") == 66 and settings.vendor_limit_for("get_group_info") == 200
-    assert settings.limit_for("set_group_attr") == 16
-    assert 3 * settings.limit_for("get_group_info") <= 200
-    assert settings.attr_writes_per_group == 5  # a group is in one shard only: its own limit is whole
+    vendor = {"sdkappid": 1400000000, "secret_key": Secret("k" * 64)}
+    client = TencentClient(Settings(rate_limit_overrides={"set_group_attr": 50}, shard=Shard(2, 3), **vendor))
+    assert client.limits["get_group_info"] == 66  # Tencent's 200/s, split three ways
+    assert client.limits["set_group_attr"] == 16
+    assert 3 * client.limits["get_group_info"] <= 200
+    assert Settings(shard=Shard(2, 3)).vendor_limit_for("get_group_info", 200) == 200
+    assert Settings().attr_writes_per_group == 5  # a group is in one shard only: its own limit is whole
     with pytest.raises(ConfigError, match="cannot be shared among 8 shards"):
-        Settings(rate_limit=200, rate_limit_overrides={"set_group_attr": 5}, shard=Shard(0, 8))
+        TencentClient(Settings(rate_limit_overrides={"set_group_attr": 5}, shard=Shard(0, 8), **vendor))
 
 
 def test_shard_settings_come_from_an_indexed_job() -> None:

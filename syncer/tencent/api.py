@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import enum
+from syncer.client import CodeClass
 
 COMMAND_PATHS: dict[str, str] = {
     "get_group_info": "v4/group_open_http_svc/get_group_info",
@@ -59,14 +59,6 @@ _SETTING_TO_CHECK: dict[int, str] = {
     10003: "TENCENT_IM_BASE_URL (the vendor does not know this command)",
     10026: "the app's console settings (this command is disabled for the app)",
 }
-
-
-class CodeClass(enum.Enum):
-    OK = "ok"
-    TRANSIENT = "transient"  # retry with backoff
-    RESIGN = "resign"  # new UserSig, retry once
-    FATAL = "fatal"  # stop the run: the settings are wrong for every group
-    PERMANENT = "permanent"  # this call will never succeed as sent: record it
 
 
 def classify(code: int) -> CodeClass:
