@@ -42,7 +42,7 @@ from syncer.emulator.process import RemoteEmulator, emulator_process  # noqa: E4
 from syncer.emulator.state import max_in_window  # noqa: E402
 from syncer.logs import configure_logging  # noqa: E402
 from syncer.pipeline import Reconciler  # noqa: E402
-from syncer.tencent.client import TencentClient  # noqa: E402
+from syncer.vendors import make_vendor  # noqa: E402
 
 LIMIT = 200
 
@@ -141,8 +141,9 @@ async def prepare(db: str, remote: RemoteEmulator, s: Scenario) -> None:
         # An earlier run confirmed every attribute set: fast, with the limits out of the way.
         await remote.post("config", {"rate_limit": 100_000, "latency_s": 0})
         settings = remote.settings(db, rate_limit=100_000)
-        async with PgStore.open(db) as store, TencentClient(settings) as client:
-            report = await Reconciler(settings, store, client).run()
+        vendor = make_vendor(settings)
+        async with PgStore.open(db) as store, vendor.client:
+            report = await Reconciler(settings, store, vendor).run()
         assert report.exit_code == 0, report
         await remote.post("config", {"rate_limit": s.limit, "latency_s": s.latency_ms / 1000})
     conn = await asyncpg.connect(db)

@@ -26,7 +26,7 @@ from syncer.progress import Progress, StatusLine
 from syncer.report import print_plan_group, print_status, print_summary
 from syncer.settings import Secret, Settings, parse_rate_limits, settings_from_env
 from syncer.sharding import Shard
-from syncer.tencent.client import TencentClient
+from syncer.vendors import make_vendor
 
 PROGRESS_STYLES = ("auto", "bar", "log", "off")
 
@@ -233,7 +233,7 @@ async def reconcile(
     """One run or plan with everything a deployed run has: metrics, progress, the lock."""
     metrics = RunMetrics(job=settings.metrics_job, shard=settings.shard)
     # Checks the vendor settings before touching the database.
-    client = TencentClient(settings, on_answer=metrics.on_answer)
+    vendor = make_vendor(settings, on_answer=metrics.on_answer)
     observers: list[RunObserver] = [metrics]
     if (progress := progress_for(settings, terminal)) is not None:
         observers.append(progress)
@@ -242,9 +242,9 @@ async def reconcile(
             await stack.enter_async_context(serve_metrics(metrics, settings.metrics_host, settings.metrics_port))
         store = await stack.enter_async_context(PgStore.open(settings.require_database()))
         await store.check_schema()
-        await stack.enter_async_context(client)
+        await stack.enter_async_context(vendor.client)
         reconciler = Reconciler(
-            settings, store, client, dry_run=dry_run, on_plan=on_plan, stop=stop, observers=observers
+            settings, store, vendor, dry_run=dry_run, on_plan=on_plan, stop=stop, observers=observers
         )
         try:
             return await reconciler.run()

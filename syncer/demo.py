@@ -22,7 +22,7 @@ from syncer.pipeline import Reconciler, RunReport
 from syncer.report import print_plan_group, print_summary
 from syncer.seeding import drifted_dataset, insert_desired
 from syncer.settings import Settings
-from syncer.tencent.client import TencentClient
+from syncer.vendors import make_vendor
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,8 +35,9 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
 async def _reconcile(
     settings: Settings, *, dry_run: bool, on_plan: Callable[[GroupPlan], None] | None = None
 ) -> RunReport:
-    async with PgStore.open(settings.require_database()) as store, TencentClient(settings) as client:
-        return await Reconciler(settings, store, client, dry_run=dry_run, on_plan=on_plan).run()
+    vendor = make_vendor(settings)
+    async with PgStore.open(settings.require_database()) as store, vendor.client:
+        return await Reconciler(settings, store, vendor, dry_run=dry_run, on_plan=on_plan).run()
 
 
 def _heading(text: str) -> None:

@@ -12,21 +12,17 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
 
-from syncer.client import CallFailed, VendorClient
 from syncer.db.store import DesiredRow, RunTotals, Selection, Store
-from syncer.diff import attrs_fingerprint, plan_group
-from syncer.errors import CredentialsError, Interrupted, SyncerError, VendorError
-from syncer.models import GroupPlan, GroupResult, LiveGroup, Outcome
+from syncer.errors import Interrupted, SyncerError
+from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.settings import Settings
-from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
-from syncer.tencent.ops import ReadError, fetch_live, read_attrs, write_attrs, write_base
-from syncer.validation import validate
+from syncer.vendor import Vendor
 
 log = structlog.get_logger("syncer.pipeline")
 
@@ -105,21 +101,12 @@ class _Recorder:
                 await self._store.record_groups(self._run_id, batch)
 
 
-def _failure(group_id: str, exc: VendorError, what: str) -> GroupResult:
-    if exc.code in GROUP_NOT_FOUND_CODES:
-        return GroupResult(group_id, Outcome.NOT_FOUND, exc.code, f"{what}: {exc}")
-    message = f"{what}: {exc}"
-    if isinstance(exc, CallFailed) and exc.outcome_unknown:
-        message += " (no answer: the write may or may not have applied; the next run reads the group again)"
-    return GroupResult(group_id, Outcome.FAILED, exc.code, message)
-
-
 class Reconciler:
     def __init__(
         self,
         settings: Settings,
         store: Store,
-        client: VendorClient,
+        vendor: Vendor,
         *,
         dry_run: bool = False,
         on_plan: Callable[[GroupPlan], None] | None = None,
@@ -128,7 +115,8 @@ class Reconciler:
     ) -> None:
         self._settings = settings
         self._store = store
-        self._client = client
+        self._vendor = vendor
+        self._client = vendor.client
         self._dry_run = dry_run
         self._on_plan = on_plan
         self._stop = stop or asyncio.Event()
@@ -142,7 +130,7 @@ class Reconciler:
 
         Returns the lock to hold exclusively and, for a shard, the app's lock to hold shared.
         """
-        app = f"syncer.run.tencent.{self._settings.sdkappid}"
+        app = f"syncer.run.{self._vendor.lock_scope()}"
         shard = self._settings.shard
         if not shard.sharded:
             return app, None
@@ -297,12 +285,12 @@ class Reconciler:
                         if not row.wanted:
                             continue
                         self.report.groups_read += 1
-                        problems = validate(row.group)
+                        problems = self._vendor.validate(row.group)
                         if problems:
                             await self._finish_group(recorder, self._rejected(row.group.group_id, problems))
                             continue
                         batch.append(row)
-                        if len(batch) == GROUP_BATCH_MAX:
+                        if len(batch) == self._vendor.batch_max:
                             await submit(batch)
                             batch = []
                 if batch and not self._stop.is_set():
@@ -331,147 +319,37 @@ class Reconciler:
     async def _batch(self, batch: list[DesiredRow], recorder: _Recorder, slots: asyncio.Semaphore) -> None:
         try:
             try:
-                live = await fetch_live(self._client, [r.group for r in batch])
+                live = await self._vendor.fetch_live([r.group for r in batch])
             except Interrupted:
                 return  # stopping: the next run reads these groups
-            # Most groups of a routine run need no call: plan those inline, and give a task only
-            # to the groups that must read attributes or write.
+            # Most groups of a routine run need no call: settle those inline, and give a task
+            # only to the groups that must read more or write.
             pending = []
             for row in batch:
                 state = live[row.group.group_id]
-                attrs = row.group.group_attrs
-                fingerprint = attrs_fingerprint(attrs) if isinstance(attrs, dict) else None
-                done = self._settle_without_calls(row, state, fingerprint)
+                done = self._vendor.settle_without_calls(row, state, dry_run=self._dry_run)
                 if done is not None:
                     await self._finish_group(recorder, done)
                 else:
-                    pending.append(self._group(row, state, fingerprint))
+                    pending.append(self._group(row, state))
             for result in await asyncio.gather(*pending):
                 if result is not None:
                     await self._finish_group(recorder, result)
         finally:
             slots.release()
 
-    def _settle_without_calls(
-        self, row: DesiredRow, live: LiveGroup | ReadError, fingerprint: str | None
-    ) -> GroupResult | None:
-        """The outcome of a group that needs no call at all, or None if it needs one."""
-        if isinstance(live, ReadError):
-            return None  # cheap either way: let _sync_group word the failure
-        if fingerprint is not None and self._must_read_attrs(row, fingerprint):
-            return None
-        plan = plan_group(row.group, live)
-        if not plan.in_sync or self._dry_run:
-            return None
-        for warning in plan.warnings:
-            log.warning("field_skipped", group_id=plan.group_id, warning=warning)
-        return GroupResult(plan.group_id, Outcome.IN_SYNC, warnings=list(plan.warnings))
-
-    def _must_read_attrs(self, row: DesiredRow, fingerprint: str) -> bool:
-        state = row.state
-        return (
-            self._settings.check_attrs
-            or state.attrs_fingerprint != fingerprint
-            or state.attrs_checked_age_s is None
-            or state.attrs_checked_age_s > self._settings.attr_recheck_s
-        )
-
-    async def _group(self, row: DesiredRow, live: LiveGroup | ReadError, fingerprint: str | None) -> GroupResult | None:
+    async def _group(self, row: DesiredRow, live: object) -> GroupResult | None:
         """The group's outcome, or None if a stop came before its work was done."""
         try:
-            return await self._sync_group(row, live, fingerprint)
+            result, plan = await self._vendor.sync_group(row, live, dry_run=self._dry_run)
         except Interrupted:
             return None
-
-    async def _sync_group(self, row: DesiredRow, live: LiveGroup | ReadError, fingerprint: str | None) -> GroupResult:
-        group_id = row.group.group_id
-        if isinstance(live, ReadError):
-            outcome = Outcome.NOT_FOUND if live.code in GROUP_NOT_FOUND_CODES else Outcome.FAILED
-            log.warning("group_read_failed", group_id=group_id, code=live.code, error=live.message)
-            return GroupResult(group_id, outcome, live.code, f"get_group_info: {live.message}")
-
-        attrs_read = False
-        if fingerprint is not None and self._must_read_attrs(row, fingerprint):
-            try:
-                live = replace(live, attrs=await read_attrs(self._client, group_id))
-                attrs_read = True
-            except CredentialsError:
-                raise
-            except VendorError as exc:
-                return _failure(group_id, exc, "get_group_attr")
-
-        plan = plan_group(row.group, live)
-        for warning in plan.warnings:
-            log.warning("field_skipped", group_id=group_id, warning=warning)
-        if self._dry_run:
+        if self._dry_run and plan is not None:
             if not plan.in_sync:
                 self.report.would_change += 1
             if self._on_plan is not None:
                 self._on_plan(plan)
-            outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
-            return GroupResult(group_id, outcome, warnings=list(plan.warnings))
-        if plan.in_sync:
-            return GroupResult(
-                group_id,
-                Outcome.IN_SYNC,
-                warnings=list(plan.warnings),
-                attrs_fingerprint=fingerprint if attrs_read else None,
-            )
-        return await self._write(plan, live, fingerprint, attrs_read)
-
-    async def _write(self, plan: GroupPlan, live: LiveGroup, fingerprint: str | None, attrs_read: bool) -> GroupResult:
-        group_id = plan.group_id
-        applied: dict[str, Any] = {}
-        failures: list[GroupResult] = []
-        attrs_outcome: str | None = fingerprint if attrs_read else None
-
-        async def base() -> None:
-            assert plan.base_payload is not None
-            try:
-                await write_base(self._client, plan.base_payload)
-                applied["base"] = {k: v for k, v in plan.base_payload.items() if k != "GroupId"}
-            except CredentialsError:
-                raise
-            except VendorError as exc:
-                failures.append(_failure(group_id, exc, "modify_group_base_info"))
-
-        async def attrs() -> None:
-            nonlocal attrs_outcome
-            assert plan.attrs is not None
-            try:
-                await write_attrs(self._client, group_id, plan.attrs, live.attrs or {})
-                applied["attrs"] = plan.attrs
-                attrs_outcome = fingerprint
-            except CredentialsError:
-                raise
-            except VendorError as exc:
-                attrs_outcome = ""  # unknown now: read them again next run
-                failures.append(_failure(group_id, exc, "set_group_attr"))
-
-        writes = []
-        if plan.base_payload is not None:
-            writes.append(base())
-        if plan.attrs is not None:
-            writes.append(attrs())
-        await asyncio.gather(*writes)
-
-        if failures:
-            first = failures[0]
-            first.warnings = list(plan.warnings)
-            first.applied = applied or None
-            first.attrs_fingerprint = attrs_outcome
-            first.error_message = "; ".join(f.error_message or "" for f in failures)
-            log.warning("group_failed", group_id=group_id, code=first.error_code, error=first.error_message)
-            return first
-        log.debug("group_updated", group_id=group_id, fields=[c.field for c in plan.changes])
-        return GroupResult(
-            group_id,
-            Outcome.UPDATED,
-            warnings=list(plan.warnings),
-            applied=applied,
-            attrs_fingerprint=attrs_outcome,
-            changes=list(plan.changes),
-        )
+        return result
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> Sequence[BaseException]:

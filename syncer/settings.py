@@ -53,6 +53,7 @@ def redact_url(url: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: Secret | None = None
+    vendor: str = "tencent"  # which chat vendor (syncer/vendors.py)
     sdkappid: int | None = None
     secret_key: Secret | None = None
     admin: str = DEFAULT_ADMIN

@@ -15,7 +15,7 @@ from syncer.models import DesiredGroup, GroupPlan
 from syncer.pipeline import Reconciler, RunReport
 from syncer.seeding import insert_desired
 from syncer.settings import Secret, Settings
-from syncer.tencent.client import TencentClient
+from syncer.vendors import make_vendor
 
 __all__ = ["emulator_process"]
 
@@ -51,8 +51,9 @@ async def load_desired(db_url: str, rows: Sequence[DesiredGroup]) -> None:
 async def sync(
     settings: Settings, *, dry_run: bool = False, on_plan: Callable[[GroupPlan], None] | None = None
 ) -> RunReport:
-    async with PgStore.open(settings.require_database()) as store, TencentClient(settings) as client:
-        return await Reconciler(settings, store, client, dry_run=dry_run, on_plan=on_plan).run()
+    vendor = make_vendor(settings)
+    async with PgStore.open(settings.require_database()) as store, vendor.client:
+        return await Reconciler(settings, store, vendor, dry_run=dry_run, on_plan=on_plan).run()
 
 
 def writes(report: RunReport) -> int:

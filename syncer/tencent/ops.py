@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from syncer.errors import CredentialsError, VendorError
 from syncer.models import DesiredGroup, LiveGroup
 from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX
+from syncer.vendor import ReadError
 
 
 class Caller(Protocol):
     async def call(self, command: str, body: dict[str, Any], *, group_id: str | None = None) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ReadError:
-    """A group the batch read could not return. 10010/10015 mean it does not exist."""
-
-    code: int | None
-    message: str
 
 
 def response_filter(rows: Sequence[DesiredGroup]) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""What a vendor supplies to the shared pipeline: one small interface.
+
+The pipeline (read desired → fetch live → diff → write → record), the records, the limiters, the
+client machinery, the CLI and the metrics know nothing of any one vendor. A vendor module (for
+example :mod:`syncer.tencent.vendor`) brings its desired-row model and validation, its batch read,
+its diff into write calls, its limits and error codes (through its :class:`syncer.client.Wire`),
+and its signing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from syncer.client import VendorClient
+from syncer.models import GroupPlan, GroupResult
+
+if TYPE_CHECKING:
+    from syncer.db.store import DesiredRow
+
+
+class Desired(Protocol):
+    """A desired row of any vendor: whatever else it holds, it names its group."""
+
+    @property
+    def group_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReadError:
+    """A group the batch read could not return."""
+
+    code: int | None
+    message: str
+
+
+class Vendor(Protocol):
+    name: str  # "tencent": the records and the lock say which vendor a run was for
+    batch_max: int  # groups per batch read
+    client: VendorClient
+
+    def lock_scope(self) -> str:
+        """What one run at a time is about: the vendor and the app, e.g. ``tencent.1400000000``."""
+        ...
+
+    def validate(self, desired: Desired) -> list[str]:
+        """Every problem with the row, each naming its field; empty when it may be sent."""
+        ...
+
+    async def fetch_live(self, batch: Sequence[Desired]) -> Mapping[str, object]:
+        """The live state of each group of the batch (up to ``batch_max``), or a :class:`ReadError`."""
+        ...
+
+    def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
+        """The outcome of a group that needs no further call, or None. Pure: most groups of a
+        routine run end here, so it must be cheap."""
+        ...
+
+    async def sync_group(self, row: DesiredRow, live: object, *, dry_run: bool) -> tuple[GroupResult, GroupPlan | None]:
+        """Read what else is needed, diff, and (unless ``dry_run``) write: the group's outcome and its plan."""
+        ...
