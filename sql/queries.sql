@@ -1,64 +1,13 @@
--- Every query syncer runs, loaded by name (see syncer/db/queries.py). Values only as $n.
-
--- name: read_desired_page
--- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
--- open and memory stays flat whatever the table's size. The page is taken from the primary key
--- first (an index range scan with a LIMIT, whatever the filters), then joined and filtered: a
--- page costs the same at row 10 and at row 1,000,000. $2 makes the first page include $1 itself
--- (so even an empty group_id is read, and rejected, rather than skipped).
---   $3 page size; $4 the current run: groups it has already recorded are not wanted;
---   $5 'all', or 'changed' (updated since $6, never synced, or not in line last time);
---   $7 shard count, $8 shard index: a shard wants only the groups whose stable hash (the first
---   32 bits of md5(group_id), see syncer/sharding.py) falls to it.
--- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
-WITH page AS (
-    SELECT * FROM desired_group_profiles AS d
-    WHERE d.group_id >= $1 AND (d.group_id <> $1 OR $2)
-    ORDER BY d.group_id
-    LIMIT $3
-), joined AS (
-    SELECT p.*, s.attrs_fingerprint,
-           extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-           s.last_run_id IS DISTINCT FROM $4 AND CASE $5
-               WHEN 'all' THEN true
-               WHEN 'changed' THEN p.updated_at > $6 OR s.group_id IS NULL
-                                   OR s.outcome NOT IN ('in_sync', 'updated')
-           END
-           AND ($7 = 1 OR ('x' || left(md5(p.group_id), 8))::bit(32)::bigint % $7 = $8) AS wanted,
-           p.group_id = (SELECT max(group_id) FROM page) AS page_end
-    FROM page AS p
-    LEFT JOIN group_sync_state AS s ON s.group_id = p.group_id
-)
-SELECT group_id, name, introduction, notification, face_url, max_member_num,
-       apply_join_option, invite_join_option, mute_all_member,
-       app_defined_data::text AS app_defined_data, group_attrs::text AS group_attrs,
-       attrs_fingerprint, attrs_checked_age_s, wanted
-FROM joined
-WHERE wanted OR page_end
-ORDER BY group_id;
-
--- name: read_failed_page
--- The groups the last run left failed, driven from syncer's own records (usually few).
-SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
-       d.apply_join_option, d.invite_join_option, d.mute_all_member,
-       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
-       s.attrs_fingerprint,
-       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       true AS wanted
-FROM group_sync_state AS s
-JOIN desired_group_profiles AS d ON d.group_id = s.group_id
-WHERE s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
-  AND ($4 = 1 OR ('x' || left(md5(s.group_id), 8))::bit(32)::bigint % $4 = $5)
-ORDER BY s.group_id
-LIMIT $3;
+-- Every query syncer runs on its own records, loaded by name (each vendor's desired-table reads
+-- are in sql/vendors/<vendor>.sql; see syncer/db/sqlfiles.py). Values only as $n.
 
 -- name: last_completed_run
--- Where an incremental run starts from: the last run of this shard ($1 count, $2 index) that
+-- Where an incremental run starts from: the last run for this vendor ($3) and shard ($1 count, $2 index) that
 -- went through to the end, and how many incremental runs have followed its last full one. Runs
 -- made with another shard count do not count: after re-sharding, the first run is full.
 WITH mine AS (
     SELECT * FROM sync_runs
-    WHERE shard_count = $1 AND shard_index = $2 AND status IN ('succeeded', 'partial')
+    WHERE vendor = $3 AND shard_count = $1 AND shard_index = $2 AND status IN ('succeeded', 'partial')
 )
 SELECT
     (SELECT started_at FROM mine ORDER BY run_id DESC LIMIT 1) AS since,
@@ -66,11 +15,6 @@ SELECT
      WHERE mode = 'incremental'
        AND run_id > coalesce((SELECT max(run_id) FROM mine WHERE mode = 'run'), 0)
     ) AS incremental_since_full;
-
--- name: count_desired
--- How many desired rows fall to this shard ($1 count, $2 index): the progress display's total.
-SELECT count(*) FROM desired_group_profiles AS d
-WHERE $1 = 1 OR ('x' || left(md5(d.group_id), 8))::bit(32)::bigint % $1 = $2;
 
 -- name: try_run_lock
 -- Session-level: held by the run's own connection, gone when it closes, however the run ends.
@@ -88,7 +32,7 @@ WHERE locktype = 'advisory' AND granted AND objsubid = 1
 LIMIT 1;
 
 -- name: insert_run
-INSERT INTO sync_runs (mode, shard_index, shard_count, lock_pid) VALUES ($1, $2, $3, $4) RETURNING run_id;
+INSERT INTO sync_runs (mode, shard_index, shard_count, lock_pid, vendor) VALUES ($1, $2, $3, $4, $5) RETURNING run_id;
 
 -- name: finish_run
 UPDATE sync_runs
@@ -97,12 +41,12 @@ SET status = $2, finished_at = now(), groups_read = $3, in_sync = $4, updated = 
 WHERE run_id = $1;
 
 -- name: upsert_group_states
--- One round trip for a whole batch of outcomes. attrs_fingerprint: a digest records that set as
+-- One round trip for a whole batch of outcomes ($9: the vendor). attrs_fingerprint: a digest records that set as
 -- live now; '' forgets what was known (the next run reads the attributes); NULL leaves it be.
 INSERT INTO group_sync_state AS s (
-    group_id, last_run_id, outcome, error_code, error_message, warnings, attempts,
+    vendor, group_id, last_run_id, outcome, error_code, error_message, warnings, attempts,
     last_success_at, last_applied, last_applied_at, attrs_fingerprint, attrs_checked_at, updated_at)
-SELECT u.group_id, $1, u.outcome, u.error_code, u.error_message, u.warnings::jsonb,
+SELECT $9, u.group_id, $1, u.outcome, u.error_code, u.error_message, u.warnings::jsonb,
        CASE WHEN u.outcome IN ('in_sync', 'updated') THEN 0 ELSE 1 END,
        CASE WHEN u.outcome IN ('in_sync', 'updated') THEN now() END,
        u.applied::jsonb, CASE WHEN u.applied IS NOT NULL THEN now() END,
@@ -110,7 +54,7 @@ SELECT u.group_id, $1, u.outcome, u.error_code, u.error_message, u.warnings::jso
        now()
 FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])
      AS u(group_id, outcome, error_code, error_message, warnings, applied, attrs_fingerprint)
-ON CONFLICT (group_id) DO UPDATE SET
+ON CONFLICT (vendor, group_id) DO UPDATE SET
     last_run_id = EXCLUDED.last_run_id,
     outcome = EXCLUDED.outcome,
     error_code = EXCLUDED.error_code,
@@ -145,7 +89,7 @@ SELECT pg_advisory_xact_lock(hashtext('syncer.migrate'));
 -- name: recent_runs
 -- A run still 'running' whose lock-holding backend is gone (or is a newer one with the same pid)
 -- died without finishing: shown as 'abandoned'.
-SELECT run_id, mode,
+SELECT run_id, vendor, mode,
        CASE WHEN status = 'running' AND NOT EXISTS (
                 SELECT 1 FROM pg_stat_activity AS a
                 WHERE a.pid = r.lock_pid AND a.backend_start <= r.started_at)
@@ -155,12 +99,12 @@ SELECT run_id, mode,
 FROM sync_runs AS r ORDER BY run_id DESC LIMIT $1;
 
 -- name: groups_by_outcome
-SELECT outcome, count(*) AS groups FROM group_sync_state GROUP BY outcome ORDER BY outcome;
+SELECT vendor, outcome, count(*) AS groups FROM group_sync_state GROUP BY vendor, outcome ORDER BY vendor, outcome;
 
 -- name: troubled_groups
 -- Served by the partial index group_sync_state_troubled: cheap however many groups are in line.
-SELECT group_id, outcome, error_code, error_message, attempts, last_success_at, updated_at
+SELECT vendor, group_id, outcome, error_code, error_message, attempts, last_success_at, updated_at
 FROM group_sync_state
 WHERE outcome IN ('failed', 'rejected', 'not_found')
-ORDER BY attempts DESC, group_id
+ORDER BY attempts DESC, vendor, group_id
 LIMIT $1;

@@ -22,8 +22,25 @@ CREATE TABLE desired_group_profiles (
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
 
+CREATE TABLE desired_group_channels (
+    channel_id        text PRIMARY KEY,
+    name              text,
+    introduction      text,
+    announcement      text,
+    portrait_url      text,
+    join_perm         smallint,   -- 0..3
+    remove_perm       smallint,   -- 0..2
+    mem_invite_perm   smallint,   -- 0..2
+    invite_perm       smallint,   -- 0..1
+    profile_perm      smallint,   -- 0..2
+    mem_profile_perm  smallint,   -- 0..2
+    ext_profile       jsonb,      -- {"ext_key": "value"}: managed keys
+    updated_at        timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE sync_runs (
     run_id       bigserial PRIMARY KEY,
+    vendor       text NOT NULL,                    -- tencent | nexconn
     mode         text NOT NULL,                    -- run | plan
     status       text NOT NULL DEFAULT 'running',  -- running | succeeded | partial | failed | interrupted
     started_at   timestamptz NOT NULL DEFAULT now(),
@@ -42,10 +59,11 @@ CREATE TABLE sync_runs (
     lock_pid     integer                           -- the backend holding the run's lock while it runs
 );
 
-CREATE INDEX sync_runs_shard ON sync_runs (shard_count, shard_index, run_id);
+CREATE INDEX sync_runs_shard ON sync_runs (vendor, shard_count, shard_index, run_id);
 
 CREATE TABLE group_sync_state (
-    group_id          text PRIMARY KEY,
+    vendor            text NOT NULL,
+    group_id          text NOT NULL,               -- the vendor's group (Nexconn: channel) ID
     last_run_id       bigint REFERENCES sync_runs (run_id) ON DELETE SET NULL,
     outcome           text NOT NULL,               -- in_sync | updated | rejected | failed | not_found
     error_code        integer,
@@ -57,10 +75,11 @@ CREATE TABLE group_sync_state (
     last_applied_at   timestamptz,
     attrs_fingerprint text,                        -- sha256 of the attribute set known to be live
     attrs_checked_at  timestamptz,
-    updated_at        timestamptz NOT NULL DEFAULT now()
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT group_sync_state_pkey PRIMARY KEY (vendor, group_id)
 );
 
-CREATE INDEX group_sync_state_troubled ON group_sync_state (outcome)
+CREATE INDEX group_sync_state_troubled ON group_sync_state (vendor, outcome)
     WHERE outcome IN ('failed', 'rejected', 'not_found');
 
 CREATE FUNCTION syncer_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -76,3 +95,8 @@ CREATE TRIGGER desired_group_profiles_touch BEFORE UPDATE ON desired_group_profi
     FOR EACH ROW EXECUTE FUNCTION syncer_touch_updated_at();
 
 CREATE INDEX desired_group_profiles_updated_at ON desired_group_profiles (updated_at);
+
+CREATE TRIGGER desired_group_channels_touch BEFORE UPDATE ON desired_group_channels
+    FOR EACH ROW EXECUTE FUNCTION syncer_touch_updated_at();
+
+CREATE INDEX desired_group_channels_updated_at ON desired_group_channels (updated_at);

@@ -240,7 +240,7 @@ async def reconcile(
     async with contextlib.AsyncExitStack() as stack:
         if settings.metrics_port is not None:
             await stack.enter_async_context(serve_metrics(metrics, settings.metrics_host, settings.metrics_port))
-        store = await stack.enter_async_context(PgStore.open(settings.require_database()))
+        store = await stack.enter_async_context(PgStore.open(settings.require_database(), vendor.desired))
         await store.check_schema()
         await stack.enter_async_context(vendor.client)
         reconciler = Reconciler(

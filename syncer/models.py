@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 # The vendor's field name for each managed base column, in the order they appear in a payload.
 BASE_FIELDS: dict[str, str] = {
@@ -19,6 +19,13 @@ BASE_FIELDS: dict[str, str] = {
     "invite_join_option": "InviteJoinOption",
     "mute_all_member": "MuteAllMember",
 }
+
+
+class Desired(Protocol):
+    """A desired row of any vendor: whatever else it holds, it names its group."""
+
+    @property
+    def group_id(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +125,7 @@ class RunRecord:
     """One row of sync_runs, as `syncer status` shows it."""
 
     run_id: int
+    vendor: str
     mode: str
     status: str
     shard: str  # "index/count"
@@ -133,6 +141,7 @@ class RunRecord:
 class TroubledGroup:
     """A group whose last outcome left it out of line: failed, rejected or not found."""
 
+    vendor: str
     group_id: str
     outcome: str
     error_code: int | None
@@ -145,5 +154,5 @@ class TroubledGroup:
 @dataclass(frozen=True, slots=True)
 class Status:
     runs: list[RunRecord]
-    groups_by_outcome: Mapping[str, int]
+    groups_by_outcome: Mapping[str, Mapping[str, int]]  # vendor → outcome → groups
     troubled: list[TroubledGroup]

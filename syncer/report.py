@@ -121,6 +121,7 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
             "runs": [
                 {
                     "run_id": r.run_id,
+                    "vendor": r.vendor,
                     "mode": r.mode,
                     "status": r.status,
                     "shard": r.shard,
@@ -133,9 +134,10 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
                 }
                 for r in status.runs
             ],
-            "groups_by_outcome": dict(status.groups_by_outcome),
+            "groups_by_outcome": {v: dict(c) for v, c in status.groups_by_outcome.items()},
             "troubled": [
                 {
+                    "vendor": g.vendor,
                     "group_id": g.group_id,
                     "outcome": g.outcome,
                     "error_code": g.error_code,
@@ -154,6 +156,7 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
         lines += _table(
             [
                 "RUN",
+                "VENDOR",
                 "MODE",
                 "SHARD",
                 "STATUS",
@@ -170,6 +173,7 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
             [
                 [
                     str(r.run_id),
+                    r.vendor,
                     r.mode,
                     r.shard,
                     r.status,
@@ -189,16 +193,21 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
         lines += [f"  run {r.run_id}: {_clip(r.error, 100)}" for r in status.runs if r.error]
     else:
         lines.append("  no run yet")
-    counts = status.groups_by_outcome
-    lines += ["", "groups: " + (", ".join(f"{k} {counts[k]}" for k in sorted(counts)) or "none recorded yet")]
-    troubled_total = sum(counts.get(str(o), 0) for o in (Outcome.FAILED, Outcome.REJECTED, Outcome.NOT_FOUND))
+    lines.append("")
+    for vendor, counts in sorted(status.groups_by_outcome.items()):
+        lines.append(f"{vendor} groups: " + ", ".join(f"{k} {counts[k]}" for k in sorted(counts)))
+    if not status.groups_by_outcome:
+        lines.append("groups: none recorded yet")
+    troubled = (Outcome.FAILED, Outcome.REJECTED, Outcome.NOT_FOUND)
+    troubled_total = sum(c.get(str(o), 0) for c in status.groups_by_outcome.values() for o in troubled)
     if status.troubled:
         shown = f" (first {len(status.troubled)} of {troubled_total})" if troubled_total > len(status.troubled) else ""
         lines += ["", f"out of line{shown}"]
         lines += _table(
-            ["GROUP", "OUTCOME", "CODE", "RUNS", "LAST IN LINE", "ERROR"],
+            ["VENDOR", "GROUP", "OUTCOME", "CODE", "RUNS", "LAST IN LINE", "ERROR"],
             [
                 [
+                    g.vendor,
                     g.group_id,
                     g.outcome,
                     "-" if g.error_code is None else str(g.error_code),

@@ -11,20 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from syncer.client import VendorClient
-from syncer.models import GroupPlan, GroupResult
-
-if TYPE_CHECKING:
-    from syncer.db.store import DesiredRow
-
-
-class Desired(Protocol):
-    """A desired row of any vendor: whatever else it holds, it names its group."""
-
-    @property
-    def group_id(self) -> str: ...
+from syncer.db.store import DesiredRow, DesiredSource
+from syncer.models import Desired, GroupPlan, GroupResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +30,7 @@ class Vendor(Protocol):
     name: str  # "tencent": the records and the lock say which vendor a run was for
     batch_max: int  # groups per batch read
     client: VendorClient
+    desired: DesiredSource  # its desired table: which queries read it, and how a row decodes
 
     def lock_scope(self) -> str:
         """What one run at a time is about: the vendor and the app, e.g. ``tencent.1400000000``."""

@@ -243,7 +243,7 @@ async def test_status_shows_the_last_runs_and_the_groups_out_of_line_with_their_
     text = table.out
     assert text.index("last runs") < text.index("out of line")
     header = next(line for line in text.splitlines() if line.startswith("RUN"))
-    assert header.split()[:4] == ["RUN", "MODE", "SHARD", "STATUS"]
+    assert header.split()[:5] == ["RUN", "VENDOR", "MODE", "SHARD", "STATUS"]
     assert "partial" in text and re.search(rf"{victim}\s+failed\s+10004\s+2\s", text), text
     assert all(re.search(rf"{re.escape(g)}\s+rejected\s+-", text) for g in data.invalid), text
 
@@ -253,4 +253,4 @@ async def test_status_shows_the_last_runs_and_the_groups_out_of_line_with_their_
     assert set(troubled) == data.invalid | {victim}
     assert troubled[victim]["error_code"] == 10004 and troubled[victim]["attempts"] == 2
     assert all(troubled[g]["error_message"].startswith(f"group {g!r}: ") for g in data.invalid)
-    assert doc["groups_by_outcome"]["failed"] == 1 and doc["groups_by_outcome"]["rejected"] == 2
+    assert doc["groups_by_outcome"]["tencent"]["failed"] == 1 and doc["groups_by_outcome"]["tencent"]["rejected"] == 2

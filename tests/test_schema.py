@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import pytest
 
-from syncer.db.sqlfiles import migrations, queries, sql_dir
+from syncer.db.sqlfiles import migrations, queries, sql_dir, vendor_queries, vendor_query
 from syncer.db.store import PgStore
 from syncer.errors import SchemaError
+from syncer.tencent.vendor import DESIRED
+from syncer.vendors import VENDORS
 
 CATALOG = """
 SELECT 'column' AS kind, table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable
@@ -73,15 +75,17 @@ async def test_migrate_keeps_a_desired_view_the_user_put_in_place(fresh_db: str)
         )
     finally:
         await conn.close()
-    async with PgStore.open(fresh_db) as store:
+    async with PgStore.open(fresh_db, DESIRED) as store:
         await store.migrate()
         await store.check_schema()
         assert await store.read_desired_page(None, 10) == []
 
 
 def test_every_query_is_loaded_by_name() -> None:
-    assert {"read_desired_page", "last_completed_run", "upsert_group_states", "finish_run"} <= set(queries())
+    assert {"last_completed_run", "upsert_group_states", "finish_run", "recent_runs"} <= set(queries())
     assert all("$" in sql or "SELECT" in sql or "CREATE" in sql for sql in queries().values())
+    for vendor in VENDORS:
+        assert set(vendor_queries(vendor)) == {"read_desired_page", "read_failed_page", "count_desired"}, vendor
 
 
 async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(db: str) -> None:
@@ -96,13 +100,14 @@ async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(db: st
         )
         # As in a first big run: the state table fills while the run pages, and neither table
         # has been analysed since it was loaded.
-        await conn.execute("INSERT INTO sync_runs (mode) VALUES ('run')")
+        await conn.execute("INSERT INTO sync_runs (mode, vendor) VALUES ('run', 'tencent')")
         await conn.execute(
-            "INSERT INTO group_sync_state (group_id, last_run_id, outcome) "
-            "SELECT group_id, 1, 'in_sync' FROM desired_group_profiles WHERE group_id < 'g0015000'"
+            "INSERT INTO group_sync_state (vendor, group_id, last_run_id, outcome) "
+            "SELECT 'tencent', group_id, 1, 'in_sync' FROM desired_group_profiles WHERE group_id < 'g0015000'"
         )
+        page = vendor_query("tencent", "read_desired_page")
         await conn.execute(
-            f"PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer) AS {queries()['read_desired_page']}"
+            f"PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer) AS {page}"
         )
         plan = "\n".join(
             r[0] for r in await conn.fetch("EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1)")

@@ -14,6 +14,7 @@ from syncer.seeding import desired_group, drifted_dataset
 from syncer.settings import Secret, Settings
 from syncer.sharding import Shard, shard_from_env, shard_of
 from syncer.tencent.client import TencentClient
+from syncer.tencent.vendor import DESIRED
 
 from .helpers import emulator_process, load_desired, sync
 
@@ -56,7 +57,7 @@ def test_shard_settings_come_from_an_indexed_job() -> None:
 async def test_postgres_and_python_put_every_group_in_the_same_shard(db: str) -> None:
     rows = [desired_group(i) for i in range(3_000)]
     await load_desired(db, rows)
-    async with PgStore.open(db) as store:
+    async with PgStore.open(db, DESIRED) as store:
         for count in (1, 3, 7):
             expected = Counter(shard_of(r.group_id, count) for r in rows)
             counted = {index: await store.count_desired(Shard(index, count)) for index in range(count)}

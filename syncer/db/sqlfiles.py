@@ -20,15 +20,29 @@ def sql_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "sql"
 
 
+def _named(path: Path) -> dict[str, str]:
+    parts = _NAME.split(path.read_text(encoding="utf-8"))
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
 @functools.cache
 def queries() -> dict[str, str]:
-    text = (sql_dir() / "queries.sql").read_text(encoding="utf-8")
-    parts = _NAME.split(text)
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    """syncer's queries on its own records."""
+    return _named(sql_dir() / "queries.sql")
 
 
 def query(name: str) -> str:
     return queries()[name]
+
+
+@functools.cache
+def vendor_queries(vendor: str) -> dict[str, str]:
+    """A vendor's reads of its desired table: sql/vendors/<vendor>.sql."""
+    return _named(sql_dir() / "vendors" / f"{vendor}.sql")
+
+
+def vendor_query(vendor: str, name: str) -> str:
+    return vendor_queries(vendor)[name]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import asyncpg
 
-from syncer.db.sqlfiles import Migration, migrations, query
+from syncer.db.sqlfiles import Migration, migrations, query, vendor_query
 from syncer.errors import DatabaseError, RunLocked, SchemaError
-from syncer.models import DesiredGroup, GroupResult, RunRecord, Status, SyncState, TroubledGroup
+from syncer.models import Desired, GroupResult, RunRecord, Status, SyncState, TroubledGroup
 from syncer.settings import redact_url
 from syncer.sharding import UNSHARDED, Shard
 
@@ -31,9 +31,24 @@ else:
 
 @dataclass(frozen=True, slots=True)
 class DesiredRow:
-    group: DesiredGroup
+    group: Desired
     state: SyncState
     wanted: bool = True  # False: the page's last row, returned only to carry the cursor on
+
+
+class Row(Protocol):
+    """A row of a query's answer, by column name."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredSource:
+    """A vendor's desired table: its queries are sql/vendors/<vendor>.sql, and ``decode`` turns
+    one of their rows into the vendor's desired model. Its records say ``vendor``."""
+
+    vendor: str
+    decode: Callable[[Row], Desired]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +106,22 @@ def _json(text: str | None) -> Any:
 
 
 class PgStore:
-    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+    """``source``: the vendor whose desired table and records this store reads and writes;
+    only ``migrate``, the lock and ``status`` work without one."""
+
+    def __init__(self, pool: asyncpg.Pool, url: str, source: DesiredSource | None = None) -> None:
         self._pool = pool
         self._url = url
+        self._source = source
+
+    @property
+    def source(self) -> DesiredSource:
+        if self._source is None:
+            raise RuntimeError("this PgStore was opened without a vendor's DesiredSource")
+        return self._source
 
     @classmethod
-    async def connect(cls, url: str, *, max_size: int = 4) -> PgStore:
+    async def connect(cls, url: str, *, max_size: int = 4, source: DesiredSource | None = None) -> PgStore:
         try:
             pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, command_timeout=60)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, ValueError) as exc:
@@ -104,12 +129,12 @@ class PgStore:
                 f"cannot connect to Postgres at {redact_url(url)}: {type(exc).__name__}: {exc}"
             ) from exc
         assert pool is not None
-        return cls(pool, url)
+        return cls(pool, url, source)
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, url: str) -> AsyncIterator[PgStore]:
-        store = await cls.connect(url)
+    async def open(cls, url: str, source: DesiredSource | None = None) -> AsyncIterator[PgStore]:
+        store = await cls.connect(url, source=source)
         try:
             yield store
         finally:
@@ -221,52 +246,39 @@ class PgStore:
         by ``run_id``, and those of other shards, are skipped. The last row of a page may be one that is not wanted
         (``DesiredRow.wanted`` False): it only carries the cursor on.
         """
+        source = self.source
         args: tuple[object, ...]
         if selection == "failed":
-            sql = query("read_failed_page")
+            sql = vendor_query(source.vendor, "read_failed_page")
             args = (after or "", after is None, limit, shard.count, shard.index)
         else:
-            sql = query("read_desired_page")
+            sql = vendor_query(source.vendor, "read_desired_page")
             args = (after or "", after is None, limit, run_id or 0, selection, since, shard.count, shard.index)
-        records = await self._run("reading desired_group_profiles", lambda c: c.fetch(sql, *args))
-        rows = []
-        for r in records:
-            group = DesiredGroup(
-                group_id=r["group_id"],
-                name=r["name"],
-                introduction=r["introduction"],
-                notification=r["notification"],
-                face_url=r["face_url"],
-                max_member_num=r["max_member_num"],
-                apply_join_option=r["apply_join_option"],
-                invite_join_option=r["invite_join_option"],
-                mute_all_member=r["mute_all_member"],
-                app_defined_data=_json(r["app_defined_data"]),
-                group_attrs=_json(r["group_attrs"]),
-            )
-            state = SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"])
-            rows.append(DesiredRow(group, state, wanted=bool(r["wanted"])))
-        return rows
+        records = await self._run(f"reading {source.vendor}'s desired rows", lambda c: c.fetch(sql, *args))
+        decode = source.decode
+        return [
+            DesiredRow(decode(r), SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"]), wanted=bool(r["wanted"]))
+            for r in records
+        ]
 
     async def count_desired(self, shard: Shard = UNSHARDED) -> int:
-        sql = query("count_desired")
-        count: int = await self._run(
-            "counting desired_group_profiles", lambda c: c.fetchval(sql, shard.count, shard.index)
-        )
+        sql = vendor_query(self.source.vendor, "count_desired")
+        count: int = await self._run("counting desired rows", lambda c: c.fetchval(sql, shard.count, shard.index))
         return count
 
     async def last_completed_run(self, shard: Shard = UNSHARDED) -> tuple[datetime | None, int]:
         """Start of this shard's last run that went to its end, and its incremental runs since
         its last full one."""
         sql = query("last_completed_run")
-        row = await self._run("reading past runs", lambda c: c.fetchrow(sql, shard.count, shard.index))
+        vendor = self.source.vendor
+        row = await self._run("reading past runs", lambda c: c.fetchrow(sql, shard.count, shard.index, vendor))
         assert row is not None
         return row["since"], int(row["incremental_since_full"])
 
     async def start_run(self, mode: str, shard: Shard = UNSHARDED, lock_pid: int | None = None) -> int:
-        sql = query("insert_run")
+        sql, vendor = query("insert_run"), self.source.vendor
         run_id: int = await self._run(
-            "recording the run", lambda c: c.fetchval(sql, mode, shard.index, shard.count, lock_pid)
+            "recording the run", lambda c: c.fetchval(sql, mode, shard.index, shard.count, lock_pid, vendor)
         )
         return run_id
 
@@ -282,6 +294,7 @@ class PgStore:
             [json.dumps(r.warnings, ensure_ascii=False) for r in results],
             [None if r.applied is None else json.dumps(r.applied, ensure_ascii=False) for r in results],
             [r.attrs_fingerprint for r in results],
+            self.source.vendor,
         )
         await self._run("recording group outcomes", lambda c: c.execute(query("upsert_group_states"), *args))
 
@@ -315,6 +328,7 @@ class PgStore:
                 runs=[
                     RunRecord(
                         run_id=r["run_id"],
+                        vendor=r["vendor"],
                         mode=r["mode"],
                         status=r["status"],
                         shard=f"{r['shard_index']}/{r['shard_count']}",
@@ -327,9 +341,10 @@ class PgStore:
                     )
                     for r in run_rows
                 ],
-                groups_by_outcome={r["outcome"]: r["groups"] for r in counts},
+                groups_by_outcome=_by_vendor(counts),
                 troubled=[
                     TroubledGroup(
+                        vendor=r["vendor"],
                         group_id=r["group_id"],
                         outcome=r["outcome"],
                         error_code=r["error_code"],
@@ -343,3 +358,10 @@ class PgStore:
             )
 
         return await self._run("reading syncer's records", fn)
+
+
+def _by_vendor(counts: Sequence[asyncpg.Record]) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    for r in counts:
+        found.setdefault(r["vendor"], {})[r["outcome"]] = r["groups"]
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -10,15 +11,15 @@ from typing import Any
 import structlog
 
 from syncer.client import CallFailed, VendorClient
-from syncer.db.store import DesiredRow
+from syncer.db.store import DesiredRow, DesiredSource, Row
 from syncer.diff import attrs_fingerprint, plan_group
 from syncer.errors import CredentialsError, VendorError
-from syncer.models import DesiredGroup, GroupPlan, GroupResult, LiveGroup, Outcome
+from syncer.models import Desired, DesiredGroup, GroupPlan, GroupResult, LiveGroup, Outcome
 from syncer.settings import Settings
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
 from syncer.tencent.ops import fetch_live, read_attrs, write_attrs, write_base
 from syncer.validation import validate
-from syncer.vendor import Desired, ReadError
+from syncer.vendor import ReadError
 
 log = structlog.get_logger("syncer.tencent")
 
@@ -30,6 +31,30 @@ def _failure(group_id: str, exc: VendorError, what: str) -> GroupResult:
     if isinstance(exc, CallFailed) and exc.outcome_unknown:
         message += " (no answer: the write may or may not have applied; the next run reads the group again)"
     return GroupResult(group_id, Outcome.FAILED, exc.code, message)
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def decode_desired(row: Row) -> DesiredGroup:
+    """One row of sql/vendors/tencent.sql's reads (jsonb columns come as text: decoded here)."""
+    return DesiredGroup(
+        group_id=row["group_id"],
+        name=row["name"],
+        introduction=row["introduction"],
+        notification=row["notification"],
+        face_url=row["face_url"],
+        max_member_num=row["max_member_num"],
+        apply_join_option=row["apply_join_option"],
+        invite_join_option=row["invite_join_option"],
+        mute_all_member=row["mute_all_member"],
+        app_defined_data=_json(row["app_defined_data"]),
+        group_attrs=_json(row["group_attrs"]),
+    )
+
+
+DESIRED = DesiredSource("tencent", decode_desired)
 
 
 def _group(desired: Desired) -> DesiredGroup:
@@ -44,6 +69,7 @@ class TencentVendor:
 
     name = "tencent"
     batch_max = GROUP_BATCH_MAX
+    desired = DESIRED
 
     def __init__(self, settings: Settings, client: VendorClient) -> None:
         self._settings = settings
