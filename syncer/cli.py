@@ -26,7 +26,7 @@ from syncer.progress import Progress, StatusLine
 from syncer.report import print_plan_group, print_status, print_summary
 from syncer.settings import Secret, Settings, parse_rate_limits, settings_from_env
 from syncer.sharding import Shard
-from syncer.vendors import make_vendor
+from syncer.vendors import add_vendor_arguments, make_vendor, vendor_overrides
 
 PROGRESS_STYLES = ("auto", "bar", "log", "off")
 
@@ -42,10 +42,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _vendor(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("vendor")
-    g.add_argument("--sdkappid", type=int, help="env TENCENT_IM_SDKAPPID")
-    g.add_argument("--secret-key", help="env TENCENT_IM_SECRET_KEY (prefer the environment: flags show in ps)")
-    g.add_argument("--admin", help="App admin identifier (env TENCENT_IM_ADMIN; default administrator)")
-    g.add_argument("--base-url", help="env TENCENT_IM_BASE_URL; default https://console.tim.qq.com")
+    add_vendor_arguments(g)
     g.add_argument(
         "--rate-limit",
         action="append",
@@ -140,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_arguments(p)
     p.set_defaults(handler=cmd_demo)
 
-    p = verbs.add_parser("emulator", help="serve the built-in Tencent Chat emulator")
+    p = verbs.add_parser("emulator", help="serve the built-in emulator of every vendor's API")
     add_emulator_arguments(p)
     p.set_defaults(handler=cmd_emulator)
     return parser
@@ -163,7 +160,7 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     margin = get("limiter_margin_ms")
     if margin is not None and margin < 0:
         raise ConfigError("--limiter-margin-ms must not be negative")
-    database_url, secret_key, base_url = get("database_url"), get("secret_key"), get("base_url")
+    database_url = get("database_url")
     shard_index, shard_count = get("shard_index"), get("shard_count")
     shard = Shard(
         settings.shard.index if shard_index is None else shard_index,
@@ -180,10 +177,7 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         metrics_port=get("metrics_port"),
         progress=progress,
         database_url=Secret(database_url) if database_url else None,
-        sdkappid=get("sdkappid"),
-        secret_key=Secret(secret_key) if secret_key else None,
-        admin=get("admin"),
-        base_url=base_url.rstrip("/") if base_url else None,
+        **vendor_overrides(args),
         rate_limit=default_rate,
         rate_limit_overrides={**settings.rate_limit_overrides, **overrides} if overrides else None,
         attr_writes_per_group=get("attr_writes_per_group"),

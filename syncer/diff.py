@@ -75,4 +75,7 @@ def plan_group(row: DesiredGroup, live: LiveGroup) -> GroupPlan:
             changes.append(FieldChange("GroupAttr", dict(live.attrs), want_attrs))
 
     base_payload = {"GroupId": row.group_id, **payload} if payload else None
-    return GroupPlan(row.group_id, base_payload, attrs, tuple(changes), tuple(warnings))
+    calls = (("modify_group_base_info",) if base_payload else ()) + (
+        ("set_group_attr" if attrs else "delete_group_attr",) if attrs is not None else ()
+    )
+    return GroupPlan(row.group_id, base_payload, attrs, tuple(changes), tuple(warnings), calls)

@@ -94,10 +94,11 @@ class GroupPlan:
     """The minimal writes that bring one group in line, and what the diff noticed on the way."""
 
     group_id: str
-    base_payload: dict[str, Any] | None  # modify_group_base_info body, or None when nothing differs
-    attrs: dict[str, str] | None  # the complete attribute set to apply, or None when in line
+    base_payload: dict[str, Any] | None  # the main write's body, or None when nothing differs
+    attrs: dict[str, str] | None  # Tencent: the complete attribute set to apply, or None when in line
     changes: tuple[FieldChange, ...] = ()
     warnings: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()  # the write calls this plan takes, by command name
 
     @property
     def in_sync(self) -> bool:

@@ -126,7 +126,7 @@ class Reconciler:
         self._lock_pid: int | None = None  # the Postgres backend holding the run lock
 
     def lock_names(self) -> tuple[str, str | None]:
-        """What one run at a time means: one app (SDKAppID) per database, or one shard of it.
+        """What one run at a time means: one vendor app per database, or one shard of it.
 
         Returns the lock to hold exclusively and, for a shard, the app's lock to hold shared.
         """

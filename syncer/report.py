@@ -26,7 +26,7 @@ def print_plan_group(plan: GroupPlan, out: IO[str], *, as_json: bool) -> None:
             "group_id": plan.group_id,
             "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in plan.changes],
             "warnings": list(plan.warnings),
-            "calls": _planned_calls(plan),
+            "calls": list(plan.calls),
         }
         out.write(json.dumps(doc, ensure_ascii=False) + "\n")
         return
@@ -35,15 +35,6 @@ def print_plan_group(plan: GroupPlan, out: IO[str], *, as_json: bool) -> None:
         out.write(f"  {change.field}: {shorten(change.old)} → {shorten(change.new)}\n")
     for warning in plan.warnings:
         out.write(f"  warning: {warning}\n")
-
-
-def _planned_calls(plan: GroupPlan) -> list[str]:
-    calls = []
-    if plan.base_payload is not None:
-        calls.append("modify_group_base_info")
-    if plan.attrs is not None:
-        calls.append("set_group_attr" if plan.attrs else "delete_group_attr")
-    return calls
 
 
 def _calls_text(calls: dict[str, int]) -> str:

@@ -14,6 +14,9 @@ from syncer.sharding import Shard, shard_from_env
 
 DEFAULT_BASE_URL = "https://console.tim.qq.com"
 DEFAULT_ADMIN = "administrator"
+# Nexconn: Singapore's primary and backup hosts (nexconn-facts.md lists the other regions).
+NEXCONN_DEFAULT_BASE_URL = "https://api.sg-light-api.com"
+NEXCONN_DEFAULT_BACKUP_URL = "https://api-b.sg-light-api.com"
 
 
 class Secret:
@@ -58,6 +61,10 @@ class Settings:
     secret_key: Secret | None = None
     admin: str = DEFAULT_ADMIN
     base_url: str = DEFAULT_BASE_URL
+    nexconn_app_key: str | None = None
+    nexconn_app_secret: Secret | None = None
+    nexconn_base_url: str = NEXCONN_DEFAULT_BASE_URL
+    nexconn_backup_url: str | None = NEXCONN_DEFAULT_BACKUP_URL  # None or "": no backup host
 
     # Limits: each API command has its own sliding one-second window. None: the vendor's own
     # documented limit (Tencent 200/s).
@@ -133,6 +140,13 @@ class Settings:
             raise ConfigError("no secret key: set TENCENT_IM_SECRET_KEY or pass --secret-key")
         return self.sdkappid, self.secret_key.reveal()
 
+    def require_nexconn(self) -> tuple[str, str]:
+        if not self.nexconn_app_key:
+            raise ConfigError("no Nexconn app key: set NEXCONN_APP_KEY or pass --app-key")
+        if self.nexconn_app_secret is None or not self.nexconn_app_secret.reveal():
+            raise ConfigError("no Nexconn app secret: set NEXCONN_APP_SECRET")
+        return self.nexconn_app_key, self.nexconn_app_secret.reveal()
+
 
 def parse_rate_limits(specs: list[str]) -> tuple[int | None, dict[str, int]]:
     """``["150", "get_group_info=100"]`` → default 150, get_group_info 100."""
@@ -179,8 +193,20 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         grace = float(grace_text)
     except ValueError:
         raise ConfigError("SYNCER_GRACE_SECONDS must be a number of seconds") from None
+    nexconn_secret = env.get("NEXCONN_APP_SECRET")
+    nexconn_base = (env.get("NEXCONN_BASE_URL") or "").rstrip("/")
+    nexconn_backup = (env.get("NEXCONN_BACKUP_URL") or "").rstrip("/")
+    if not nexconn_backup:
+        # The default region's backup goes with the default host only: a backup of another
+        # region, or of an emulator, must be named.
+        nexconn_backup = "" if nexconn_base else NEXCONN_DEFAULT_BACKUP_URL
     return Settings(
         database_url=Secret(db) if db else None,
+        vendor=env.get("SYNCER_VENDOR") or "tencent",
+        nexconn_app_key=env.get("NEXCONN_APP_KEY") or None,
+        nexconn_app_secret=Secret(nexconn_secret) if nexconn_secret else None,
+        nexconn_base_url=nexconn_base or NEXCONN_DEFAULT_BASE_URL,
+        nexconn_backup_url=nexconn_backup or None,
         sdkappid=sdkappid,
         secret_key=Secret(key) if key else None,
         admin=env.get("TENCENT_IM_ADMIN") or DEFAULT_ADMIN,

@@ -20,10 +20,11 @@ from syncer.models import Desired, GroupPlan, GroupResult
 
 @dataclass(frozen=True, slots=True)
 class ReadError:
-    """A group the batch read could not return."""
+    """A group the batch read could not return; ``not_found``: the vendor says it does not exist."""
 
     code: int | None
     message: str
+    not_found: bool = False
 
 
 class Vendor(Protocol):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
+from typing import Any
 
 from syncer.errors import ConfigError
-from syncer.settings import Settings
+from syncer.settings import Secret, Settings
 from syncer.vendor import Vendor
 
-VENDORS = ("tencent",)
+VENDORS = ("tencent", "nexconn")
 
 
 def make_vendor(settings: Settings, *, on_answer: Callable[[str, str, float], None] | None = None) -> Vendor:
@@ -18,4 +20,42 @@ def make_vendor(settings: Settings, *, on_answer: Callable[[str, str, float], No
         from syncer.tencent.vendor import TencentVendor
 
         return TencentVendor(settings, TencentClient(settings, on_answer=on_answer))
+    if settings.vendor == "nexconn":
+        from syncer.nexconn.client import NexconnClient
+        from syncer.nexconn.vendor import NexconnVendor
+
+        return NexconnVendor(settings, NexconnClient(settings, on_answer=on_answer))
     raise ConfigError(f"vendor {settings.vendor!r}: expected one of {', '.join(VENDORS)}")
+
+
+def add_vendor_arguments(group: argparse._ArgumentGroup) -> None:
+    """``--vendor`` and each vendor's own settings, for `run` and `plan`."""
+    group.add_argument("--vendor", choices=VENDORS, help="env SYNCER_VENDOR; default tencent")
+    group.add_argument("--sdkappid", type=int, help="Tencent: env TENCENT_IM_SDKAPPID")
+    group.add_argument(
+        "--secret-key", help="Tencent: env TENCENT_IM_SECRET_KEY (prefer the environment: flags show in ps)"
+    )
+    group.add_argument("--admin", help="Tencent: App admin identifier (env TENCENT_IM_ADMIN; default administrator)")
+    group.add_argument("--base-url", help="Tencent: env TENCENT_IM_BASE_URL; default https://console.tim.qq.com")
+    group.add_argument("--app-key", help="Nexconn: env NEXCONN_APP_KEY (the secret: env NEXCONN_APP_SECRET only)")
+    group.add_argument("--nexconn-url", help="Nexconn: env NEXCONN_BASE_URL; default https://api.sg-light-api.com")
+    group.add_argument("--nexconn-backup-url", help="Nexconn: env NEXCONN_BACKUP_URL; the region's backup host")
+
+
+def vendor_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the vendor flags give (None: not given, the environment's value stays)."""
+    get = vars(args).get
+    secret_key, base_url = get("secret_key"), get("base_url")
+    nexconn_url, backup_url = get("nexconn_url"), get("nexconn_backup_url")
+    return {
+        "vendor": get("vendor"),
+        "sdkappid": get("sdkappid"),
+        "secret_key": Secret(secret_key) if secret_key else None,
+        "admin": get("admin"),
+        "base_url": base_url.rstrip("/") if base_url else None,
+        "nexconn_app_key": get("app_key"),
+        "nexconn_base_url": nexconn_url.rstrip("/") if nexconn_url else None,
+        # Another primary host with no backup named: no backup (the default region's backup
+        # belongs to the default host only). "" means none.
+        "nexconn_backup_url": backup_url.rstrip("/") if backup_url else ("" if nexconn_url else None),
+    }

@@ -26,6 +26,10 @@ def settings_for(db_url: str, emulator: Emulator, **overrides: Any) -> Settings:
         "sdkappid": emulator.config.sdkappid,
         "secret_key": Secret(emulator.config.secret_key),
         "base_url": emulator.base_url,
+        "nexconn_app_key": emulator.config.nexconn_app_key,
+        "nexconn_app_secret": Secret(emulator.config.nexconn_app_secret),
+        "nexconn_base_url": emulator.base_url,
+        "nexconn_backup_url": f"{emulator.base_url}/backup",
         # Short backoff: tests exercise the retries, not their patience.
         "backoff_base_s": 0.01,
         "backoff_cap_s": 0.2,
@@ -37,6 +41,7 @@ def settings_for(db_url: str, emulator: Emulator, **overrides: Any) -> Settings:
 def fast(emulator: Emulator, rate: int = 2000) -> dict[str, Any]:
     """Raise the emulator's limit and the client's together, for tests about other things."""
     emulator.config.rate_limit = rate
+    emulator.config.nexconn_rate_limit = rate
     return {"rate_limit": rate}
 
 

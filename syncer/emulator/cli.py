@@ -20,6 +20,7 @@ def add_emulator_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--secret-key", default=DEMO_SECRET_KEY, help="default: the public demo key")
     p.add_argument("--admin", action="append", default=[], help="App admin identifiers (default administrator)")
     p.add_argument("--seed-groups", type=int, default=0, help="start with N generated groups (grp-0000000 …)")
+    p.add_argument("--seed-channels", type=int, default=0, help="start with N generated Nexconn channels (ch0000000 …)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data generator and the fault RNG")
     p.add_argument("--drift", type=float, default=0.5, help="share of seeded groups whose base fields drifted")
     p.add_argument("--attr-drift", type=float, default=0.25, help="share of seeded groups whose attributes drifted")
@@ -48,6 +49,7 @@ def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
         secret_key=args.secret_key,
         admins=frozenset(args.admin or ["administrator"]),
         rate_limit=default_rate or 200,
+        nexconn_rate_limit=default_rate or 100,
         rate_limit_overrides=overrides,
         attr_writes_per_group=args.attr_writes_per_group,
         max_answer_bytes=args.max_answer_bytes,
@@ -75,6 +77,10 @@ async def cmd_emulator(settings: Settings, args: argparse.Namespace) -> int:
             restricted=args.restricted,
         )
         emulator.seed(data.live)
+    if args.seed_channels:
+        from syncer.nexconn.seeding import drifted_channels
+
+        emulator.nexconn.seed(drifted_channels(args.seed_channels, seed=args.seed, drift=args.drift).live)
     # Long collector pauses would stamp a whole burst of arrivals late, and the emulator would
     # count more calls in a second than were sent in it: keep the seeded state out of the
     # collector's way and collect rarely.
@@ -82,8 +88,15 @@ async def cmd_emulator(settings: Settings, args: argparse.Namespace) -> int:
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
     url = await emulator.start(args.host, args.port)
-    print(f"emulator listening on {url} (SDKAppID {emulator.config.sdkappid}, {len(emulator.groups)} groups)")
-    print("state: GET /_emulator/groups, /_emulator/stats, /_emulator/log; stop with Ctrl-C or SIGTERM", flush=True)
+    print(
+        f"emulator listening on {url} (Tencent: SDKAppID {emulator.config.sdkappid}, {len(emulator.groups)} groups; "
+        f"Nexconn: App-Key {emulator.config.nexconn_app_key}, {len(emulator.nexconn.channels)} channels)"
+    )
+    print(
+        "state: GET /_emulator/groups, /_emulator/channels, /_emulator/stats, /_emulator/log; "
+        "stop with Ctrl-C or SIGTERM",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from syncer.emulator.nexconn import DEMO_APP_KEY, DEMO_APP_SECRET
 from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY
 from syncer.settings import Secret, Settings
 
@@ -30,6 +31,10 @@ class RemoteEmulator:
             "sdkappid": DEMO_SDKAPPID,
             "secret_key": Secret(DEMO_SECRET_KEY),
             "base_url": self.base_url,
+            "nexconn_app_key": DEMO_APP_KEY,
+            "nexconn_app_secret": Secret(DEMO_APP_SECRET),
+            "nexconn_base_url": self.base_url,
+            "nexconn_backup_url": f"{self.base_url}/backup",
         }
         values.update(overrides)
         return Settings(**values)

@@ -19,7 +19,9 @@ from typing import Any
 
 from aiohttp import web
 
+from syncer.emulator.nexconn import DEMO_APP_KEY, DEMO_APP_SECRET, NexconnApi
 from syncer.emulator.state import GROUP_TYPES, EmuGroup, SlidingWindow, max_in_window
+from syncer.nexconn.api import COMMAND_PATHS as NEXCONN_COMMAND_PATHS
 from syncer.seeding import desired_group, live_from_desired
 from syncer.tencent.api import (
     ANSWER_TOO_LARGE,
@@ -46,6 +48,8 @@ from syncer.validation import (
     NOTIFICATION_MAX_BYTES,
     utf8_len,
 )
+
+NEXCONN_COMMANDS = frozenset(NEXCONN_COMMAND_PATHS)
 
 # A well-known demo key: the emulator is not a security boundary, and the demo needs no setup.
 DEMO_SDKAPPID = 1400000000
@@ -87,6 +91,12 @@ class EmulatorConfig:
     synthetic_groups: int = 0
     # Groups that answer a fixed error code to every call naming them (tests, demos).
     group_faults: dict[str, int] = field(default_factory=dict)
+    # Nexconn (syncer/emulator/nexconn.py): its credentials, its documented 100 calls/s per
+    # call, and a primary host that answers 503 to everything (the backup, at /backup, works).
+    nexconn_app_key: str = DEMO_APP_KEY
+    nexconn_app_secret: str = DEMO_APP_SECRET
+    nexconn_rate_limit: int = 100
+    nexconn_primary_down: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,7 @@ class CallRecord:
     command: str
     code: int  # vendor ErrorCode, or -HTTP status, or -1 for a dropped connection
     group_ids: tuple[str, ...]
+    host: str = "primary"  # Nexconn: "backup" when the call came to the backup host
 
 
 class Emulator:
@@ -113,12 +124,14 @@ class Emulator:
         self.arrivals = 0  # requests received, answered or not yet
         self._verified_sigs: dict[tuple[str, str, int], int] = {}
         self.base_url = ""
+        self.nexconn = NexconnApi(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=4 << 20)
         app.router.add_post("/v4/{service}/{command}", self._handle)
+        self.nexconn.routes(app)
         app.router.add_get("/_emulator/groups", self._admin_groups)
         app.router.add_get("/_emulator/stats", self._admin_stats)
         app.router.add_get("/_emulator/log", self._admin_log)
@@ -175,7 +188,15 @@ class Emulator:
         return {command: max_in_window(ts) for command, ts in times.items()}
 
     def limit_for(self, command: str) -> int:
-        return self.config.rate_limit_overrides.get(command, self.config.rate_limit)
+        default = self.config.nexconn_rate_limit if command in NEXCONN_COMMANDS else self.config.rate_limit
+        return self.config.rate_limit_overrides.get(command, default)
+
+    @property
+    def rng(self) -> random.Random:
+        return self._rng
+
+    def record(self, now: float, command: str, code: int, group_ids: tuple[str, ...], host: str = "primary") -> None:
+        self.log.append(CallRecord(now, time.time(), command, code, group_ids, host))
 
     # -- the API -----------------------------------------------------------------------------
 
@@ -219,7 +240,7 @@ class Emulator:
 
         try:
             self._check_envelope(request, body)
-            if not self._window(command).admit(now):
+            if not self.window(command).admit(now):
                 raise ApiError(60007, "REST API call frequency over the limit")
             if cfg.fault_throttle and rng.random() < cfg.fault_throttle:
                 raise ApiError(60007, "REST API call frequency over the limit (injected)")
@@ -238,7 +259,7 @@ class Emulator:
             await asyncio.sleep(cfg.slow_s)
         return web.Response(text=text, content_type="application/json")
 
-    def _window(self, command: str) -> SlidingWindow:
+    def window(self, command: str) -> SlidingWindow:
         window = self._windows.get(command)
         if window is None:
             window = self._windows[command] = SlidingWindow(self.limit_for(command))
@@ -493,7 +514,7 @@ class Emulator:
         """Change limits, latency or faults while serving: {"rate_limit": 5000, "latency_s": 0.02}."""
         changes = await request.json()
         for name, value in changes.items():
-            if not hasattr(self.config, name) or name in ("secret_key", "sdkappid"):
+            if not hasattr(self.config, name) or name in ("secret_key", "sdkappid", "nexconn_app_secret"):
                 return web.json_response({"error": f"unknown setting {name!r}"}, status=400)
             setattr(self.config, name, value)
         return web.json_response({"ok": True})
@@ -505,7 +526,14 @@ class Emulator:
     async def _admin_log(self, request: web.Request) -> web.Response:
         return web.json_response(
             [
-                {"t": r.t, "wall": r.wall, "command": r.command, "code": r.code, "group_ids": list(r.group_ids)}
+                {
+                    "t": r.t,
+                    "wall": r.wall,
+                    "command": r.command,
+                    "code": r.code,
+                    "group_ids": list(r.group_ids),
+                    "host": r.host,
+                }
                 for r in self.log
             ]
         )

@@ -1,0 +1,59 @@
+-- Nexconn's desired table, desired_group_channels, read for the shared pipeline. Loaded by name
+-- (syncer/db/sqlfiles.py); values only as $n. Every query answers group_id, the vendor's
+-- columns, the group's recorded state (attrs_fingerprint, attrs_checked_age_s) and wanted.
+
+-- name: read_desired_page
+-- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
+-- open and memory stays flat whatever the table's size. The page is taken from the primary key
+-- first (an index range scan with a LIMIT, whatever the filters), then joined and filtered: a
+-- page costs the same at row 10 and at row 1,000,000. $2 makes the first page include $1 itself
+-- (so even an empty group_id is read, and rejected, rather than skipped).
+--   $3 page size; $4 the current run: groups it has already recorded are not wanted;
+--   $5 'all', or 'changed' (updated since $6, never synced, or not in line last time);
+--   $7 shard count, $8 shard index: a shard wants only the groups whose stable hash (the first
+--   32 bits of md5(group_id), see syncer/sharding.py) falls to it.
+-- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
+WITH page AS (
+    SELECT d.*, d.channel_id AS group_id FROM desired_group_channels AS d
+    WHERE d.channel_id >= $1 AND (d.channel_id <> $1 OR $2)
+    ORDER BY d.channel_id
+    LIMIT $3
+), joined AS (
+    SELECT p.*, s.attrs_fingerprint,
+           extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
+           s.last_run_id IS DISTINCT FROM $4 AND CASE $5
+               WHEN 'all' THEN true
+               WHEN 'changed' THEN p.updated_at > $6 OR s.group_id IS NULL
+                                   OR s.outcome NOT IN ('in_sync', 'updated')
+           END
+           AND ($7 = 1 OR ('x' || left(md5(p.group_id), 8))::bit(32)::bigint % $7 = $8) AS wanted,
+           p.group_id = (SELECT max(group_id) FROM page) AS page_end
+    FROM page AS p
+    LEFT JOIN group_sync_state AS s ON s.vendor = 'nexconn' AND s.group_id = p.group_id
+)
+SELECT group_id, name, introduction, announcement, portrait_url, join_perm, remove_perm,
+       mem_invite_perm, invite_perm, profile_perm, mem_profile_perm, ext_profile::text AS ext_profile,
+       attrs_fingerprint, attrs_checked_age_s, wanted
+FROM joined
+WHERE wanted OR page_end
+ORDER BY group_id;
+
+-- name: read_failed_page
+-- The groups the last run left failed, driven from syncer's own records (usually few).
+SELECT d.channel_id AS group_id, d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm,
+       d.remove_perm, d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
+       d.ext_profile::text AS ext_profile,
+       s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
+       true AS wanted
+FROM group_sync_state AS s
+JOIN desired_group_channels AS d ON d.channel_id = s.group_id
+WHERE s.vendor = 'nexconn' AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
+  AND ($4 = 1 OR ('x' || left(md5(s.group_id), 8))::bit(32)::bigint % $4 = $5)
+ORDER BY s.group_id
+LIMIT $3;
+
+-- name: count_desired
+-- How many desired rows fall to this shard ($1 count, $2 index): the progress display's total.
+SELECT count(*) FROM desired_group_channels AS d
+WHERE $1 = 1 OR ('x' || left(md5(d.channel_id), 8))::bit(32)::bigint % $1 = $2;

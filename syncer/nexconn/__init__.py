@@ -1,0 +1,1 @@
+"""Nexconn Chat (formerly RongCloud) group channels (nexconn-facts.md)."""

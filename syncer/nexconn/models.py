@@ -1,0 +1,41 @@
+"""What a group channel should be, and what it is."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredChannel:
+    """One row of desired_group_channels. ``None`` means "not managed": the live value stays."""
+
+    channel_id: str
+    name: str | None = None
+    introduction: str | None = None
+    announcement: str | None = None
+    portrait_url: str | None = None
+    join_perm: int | None = None
+    remove_perm: int | None = None
+    mem_invite_perm: int | None = None
+    invite_perm: int | None = None
+    profile_perm: int | None = None
+    mem_profile_perm: int | None = None
+    # Raw JSON-decoded value: validation decides whether it has the right shape.
+    ext_profile: Any = None
+
+    @property
+    def group_id(self) -> str:
+        return self.channel_id
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChannel:
+    """A channel as profile/list reported it: profile fields by column name, permissions by
+    column name, extended profile by key."""
+
+    channel_id: str
+    profile: Mapping[str, Any]
+    permissions: Mapping[str, Any]
+    ext: Mapping[str, str]

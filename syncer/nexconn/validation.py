@@ -1,0 +1,73 @@
+"""Local checks of every documented Nexconn limit, so an invalid row costs no call.
+
+Nexconn counts characters, not bytes (nexconn-facts.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+from syncer.nexconn.api import (
+    ANNOUNCEMENT_MAX,
+    CHANNEL_ID_MAX,
+    EXT_KEY_MAX,
+    EXT_MAX_PAIRS,
+    EXT_PREFIX,
+    EXT_VALUE_MAX,
+    INTRODUCTION_MAX,
+    NAME_MAX,
+    PERMISSIONS,
+    PORTRAIT_URL_MAX,
+)
+from syncer.nexconn.models import DesiredChannel
+
+_CHANNEL_ID = re.compile(r"[A-Za-z0-9]+")
+_TEXT_LIMITS = (
+    ("name", NAME_MAX),
+    ("introduction", INTRODUCTION_MAX),
+    ("announcement", ANNOUNCEMENT_MAX),
+    ("portrait_url", PORTRAIT_URL_MAX),
+)
+
+
+def validate(row: DesiredChannel) -> list[str]:
+    """Every problem with one desired row, each as ``field: what is wrong (the limit)``."""
+    problems = []
+    channel_id = row.channel_id
+    if not channel_id:
+        problems.append("channel_id: must not be empty")
+    else:
+        if len(channel_id) > CHANNEL_ID_MAX:
+            problems.append(f"channel_id: {len(channel_id)} characters, limit {CHANNEL_ID_MAX}")
+        if not _CHANNEL_ID.fullmatch(channel_id):
+            problems.append("channel_id: only letters and digits are accepted")
+    for column, limit in _TEXT_LIMITS:
+        value = getattr(row, column)
+        if value is not None and len(value) > limit:
+            problems.append(f"{column}: {len(value)} characters, limit {limit} characters")
+    for column, (_, highest) in PERMISSIONS.items():
+        value = getattr(row, column)
+        if value is not None and not 0 <= value <= highest:
+            problems.append(f"{column}: {value} is not one of 0..{highest}")
+    problems += _validate_ext(row.ext_profile)
+    return problems
+
+
+def _validate_ext(ext: object) -> list[str]:
+    if ext is None:
+        return []
+    if not isinstance(ext, dict):
+        return [f"ext_profile: must be a JSON object of ext_* keys to strings, not {type(ext).__name__}"]
+    problems = []
+    if len(ext) > EXT_MAX_PAIRS:
+        problems.append(f"ext_profile: {len(ext)} keys, limit {EXT_MAX_PAIRS}")
+    for key, value in ext.items():
+        if not key.startswith(EXT_PREFIX):
+            problems.append(f"ext_profile.{key}: keys must start with {EXT_PREFIX!r}")
+        if len(key) > EXT_KEY_MAX:
+            problems.append(f"ext_profile.{key[:40]}: key of {len(key)} characters, limit {EXT_KEY_MAX}")
+        if value is not None and not isinstance(value, str):
+            problems.append(f"ext_profile.{key}: value must be a string, not {type(value).__name__}")
+        elif value is not None and len(value) > EXT_VALUE_MAX:
+            problems.append(f"ext_profile.{key}: value of {len(value)} characters, limit {EXT_VALUE_MAX}")
+    return problems

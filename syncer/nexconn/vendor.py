@@ -1,0 +1,142 @@
+"""Nexconn group channels behind the shared pipeline: one batch read, one update per channel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from syncer.client import CallFailed, VendorClient
+from syncer.db.store import DesiredRow, DesiredSource, Row
+from syncer.errors import CredentialsError, VendorError
+from syncer.models import Desired, GroupPlan, GroupResult, Outcome
+from syncer.nexconn.api import CHANNEL_BATCH_MAX, CHANNEL_NOT_FOUND, PERMISSIONS
+from syncer.nexconn.diff import plan_channel
+from syncer.nexconn.models import DesiredChannel, LiveChannel
+from syncer.nexconn.validation import validate
+from syncer.settings import Settings
+from syncer.vendor import ReadError
+
+log = structlog.get_logger("syncer.nexconn")
+_PERMISSION_COLUMNS = {key: column for column, (key, _) in PERMISSIONS.items()}
+
+
+def decode_desired(row: Row) -> DesiredChannel:
+    """One row of sql/vendors/nexconn.sql's reads (ext_profile comes as text: decoded here)."""
+    ext = row["ext_profile"]
+    return DesiredChannel(
+        channel_id=row["group_id"],
+        name=row["name"],
+        introduction=row["introduction"],
+        announcement=row["announcement"],
+        portrait_url=row["portrait_url"],
+        join_perm=row["join_perm"],
+        remove_perm=row["remove_perm"],
+        mem_invite_perm=row["mem_invite_perm"],
+        invite_perm=row["invite_perm"],
+        profile_perm=row["profile_perm"],
+        mem_profile_perm=row["mem_profile_perm"],
+        ext_profile=None if ext is None else json.loads(ext),
+    )
+
+
+DESIRED = DesiredSource("nexconn", decode_desired)
+
+
+def parse_live(profile: Mapping[str, Any]) -> LiveChannel:
+    """One entry of profile/list's ``result.profiles``. ``name`` is top-level in answers; the
+    docs show ``portrait_url`` where requests say ``portraitUrl``: either is accepted."""
+    group = profile.get("groupProfile") or {}
+    fields = {
+        "name": profile.get("name", group.get("name")),
+        "introduction": group.get("introduction"),
+        "announcement": group.get("announcement"),
+        "portrait_url": group.get("portraitUrl", group.get("portrait_url")),
+    }
+    permissions = {
+        _PERMISSION_COLUMNS[key]: value
+        for key, value in (profile.get("permissions") or {}).items()
+        if key in _PERMISSION_COLUMNS
+    }
+    ext = {str(k): "" if v is None else str(v) for k, v in (profile.get("groupExtProfile") or {}).items()}
+    return LiveChannel(str(profile.get("channelId")), fields, permissions, ext)
+
+
+def _channel(desired: Desired) -> DesiredChannel:
+    assert isinstance(desired, DesiredChannel), desired
+    return desired
+
+
+class NexconnVendor:
+    """Channels are read in batches of 50 (profile/list) and written with one profile/update
+    carrying only the fields, permissions and ext keys that differ."""
+
+    name = "nexconn"
+    batch_max = CHANNEL_BATCH_MAX
+    desired = DESIRED
+
+    def __init__(self, settings: Settings, client: VendorClient) -> None:
+        self._settings = settings
+        self.client = client
+
+    def lock_scope(self) -> str:
+        return f"nexconn.{self._settings.nexconn_app_key}"
+
+    def validate(self, desired: Desired) -> list[str]:
+        return validate(_channel(desired))
+
+    async def fetch_live(self, batch: Sequence[Desired]) -> Mapping[str, object]:
+        assert 0 < len(batch) <= CHANNEL_BATCH_MAX
+        ids = [d.group_id for d in batch]
+        try:
+            answer = await self.client.call("profile_list", {"channelIds": ids})
+        except CredentialsError:
+            raise
+        except VendorError as exc:
+            failure = ReadError(exc.code, str(exc), not_found=exc.code == CHANNEL_NOT_FOUND)
+            return {i: failure for i in ids}
+        found: dict[str, object] = {}
+        for profile in (answer.get("result") or {}).get("profiles") or ():
+            if isinstance(profile, dict):
+                live = parse_live(profile)
+                found[live.channel_id] = live
+        for channel_id in ids:
+            # The list answers only the channels that exist.
+            found.setdefault(channel_id, ReadError(None, "no such channel: profile/list did not return it", True))
+        return found
+
+    def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
+        if dry_run or not isinstance(live, LiveChannel):
+            return None
+        if plan_channel(_channel(row.group), live).in_sync:
+            return GroupResult(row.group.group_id, Outcome.IN_SYNC)
+        return None
+
+    async def sync_group(self, row: DesiredRow, live: object, *, dry_run: bool) -> tuple[GroupResult, GroupPlan | None]:
+        channel_id = row.group.group_id
+        if isinstance(live, ReadError):
+            outcome = Outcome.NOT_FOUND if live.not_found else Outcome.FAILED
+            log.warning("group_read_failed", group_id=channel_id, code=live.code, error=live.message)
+            return GroupResult(channel_id, outcome, live.code, f"profile_list: {live.message}"), None
+        assert isinstance(live, LiveChannel)
+        plan = plan_channel(_channel(row.group), live)
+        if dry_run or plan.in_sync:
+            outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
+            return GroupResult(channel_id, outcome), plan
+        assert plan.base_payload is not None
+        try:
+            await self.client.call("profile_update", plan.base_payload)
+        except CredentialsError:
+            raise
+        except VendorError as exc:
+            message = f"profile_update: {exc}"
+            if isinstance(exc, CallFailed) and exc.outcome_unknown:
+                message += " (no answer: the write may or may not have applied; the next run reads the channel again)"
+            outcome = Outcome.NOT_FOUND if exc.code == CHANNEL_NOT_FOUND else Outcome.FAILED
+            log.warning("group_failed", group_id=channel_id, code=exc.code, error=message)
+            return GroupResult(channel_id, outcome, exc.code, message), plan
+        log.debug("group_updated", group_id=channel_id, fields=[c.field for c in plan.changes])
+        applied = {k: v for k, v in plan.base_payload.items() if k != "channelId"}
+        return GroupResult(channel_id, Outcome.UPDATED, applied=applied, changes=list(plan.changes)), plan

@@ -1,0 +1,182 @@
+"""The core behaviours, for every vendor from one suite: convergence, idempotence, bad input,
+throttling and the rate limit, each against the emulator over HTTP and a real Postgres."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+
+from syncer.emulator.server import Emulator
+from syncer.models import Desired
+from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
+from syncer.seeding import drifted_dataset, insert_desired
+from syncer.settings import Settings
+
+from .helpers import emulator_process, fast, mismatches, settings_for, sync
+
+
+@dataclass
+class Data:
+    desired: Sequence[Desired]
+    live: Sequence[Any]
+    drifted: set[str]
+    invalid: set[str]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """How a test drives one vendor: its data, its emulator side, its table and its calls."""
+
+    name: str
+    read: str  # the batch read's command
+    writes: frozenset[str]
+
+    def data(self, n: int, *, seed: int, invalid: int = 0, drift: float = 0.5) -> Data:
+        if self.name == "tencent":
+            d = drifted_dataset(n, seed=seed, invalid=invalid, base_drift=drift)
+            return Data(d.desired, d.live, d.drifted, d.invalid)
+        c = drifted_channels(n, seed=seed, invalid=invalid, drift=drift)
+        return Data(c.desired, c.live, c.drifted, c.invalid)
+
+    def seed(self, emulator: Emulator, data: Data) -> None:
+        if self.name == "tencent":
+            emulator.seed(data.live)
+        else:
+            emulator.nexconn.seed(list(data.live))
+
+    async def load(self, db: str, rows: Sequence[Desired]) -> None:
+        conn = await asyncpg.connect(db)
+        try:
+            if self.name == "tencent":
+                await insert_desired(conn, rows)  # type: ignore[arg-type]
+            else:
+                await insert_desired_channels(conn, rows)  # type: ignore[arg-type]
+        finally:
+            await conn.close()
+
+    def settings(self, db: str, emulator: Emulator, **overrides: Any) -> Settings:
+        return settings_for(db, emulator, vendor=self.name, **overrides)
+
+    def mismatches(self, data: Data, emulator: Emulator) -> list[str]:
+        valid = [r for r in data.desired if r.group_id not in data.invalid]
+        if self.name == "tencent":
+            return mismatches(valid, emulator)  # type: ignore[arg-type]
+        problems = []
+        for row in valid:
+            live = emulator.nexconn.channels[row.group_id].answer()
+            want = row  # a DesiredChannel
+            checks = {
+                "name": (live["name"], want.name),
+                "portraitUrl": (live["groupProfile"]["portraitUrl"], want.portrait_url),
+                "joinPerm": (live["permissions"]["joinPerm"], want.join_perm),
+                "ext": ({k: live["groupExtProfile"].get(k) for k in want.ext_profile}, want.ext_profile),  # type: ignore[attr-defined]
+            }
+            problems += [f"{row.group_id}.{k}: {have!r} != {w!r}" for k, (have, w) in checks.items() if have != w]
+        return problems
+
+
+VENDORS = [
+    Vendor("tencent", "get_group_info", frozenset({"modify_group_base_info", "set_group_attr", "delete_group_attr"})),
+    Vendor("nexconn", "profile_list", frozenset({"profile_update"})),
+]
+
+
+@pytest.fixture(params=VENDORS, ids=lambda v: v.name)
+def vendor(request: pytest.FixtureRequest) -> Vendor:
+    return request.param  # type: ignore[no-any-return]
+
+
+async def test_a_run_converges_and_the_next_one_only_reads(db: str, emulator: Emulator, vendor: Vendor) -> None:
+    data = vendor.data(160, seed=41)
+    vendor.seed(emulator, data)
+    await vendor.load(db, data.desired)
+    settings = vendor.settings(db, emulator, **fast(emulator))
+    first = await sync(settings)
+    assert first.exit_code == 0, first
+    assert first.outcomes["updated"] == len(data.drifted) > 0
+    assert vendor.mismatches(data, emulator) == []
+    assert first.calls[vendor.read] == math.ceil(160 / 50)
+
+    before = len(emulator.log)
+    second = await sync(settings)
+    assert second.exit_code == 0 and second.outcomes["in_sync"] == 160
+    assert second.calls == {vendor.read: math.ceil(160 / 50)}  # idempotent: reads only, no write
+    assert {r.command for r in emulator.log[before:]} == {vendor.read}
+
+
+async def test_bad_rows_are_rejected_naming_group_and_field_and_cost_no_call(
+    db: str, emulator: Emulator, vendor: Vendor
+) -> None:
+    data = vendor.data(60, seed=42, invalid=5, drift=1.0)
+    vendor.seed(emulator, data)
+    await vendor.load(db, data.desired)
+    report = await sync(vendor.settings(db, emulator, **fast(emulator)))
+    assert report.exit_code == 2 and report.outcomes["rejected"] == 5
+    assert report.outcomes["updated"] == 55  # every other group proceeded
+    assert vendor.mismatches(data, emulator) == []
+    named = {g for record in emulator.log for g in record.group_ids}
+    assert named.isdisjoint(data.invalid)  # not even read
+    conn = await asyncpg.connect(db)
+    try:
+        rows = await conn.fetch(
+            "SELECT group_id, error_message FROM group_sync_state WHERE outcome = 'rejected' AND vendor = $1",
+            vendor.name,
+        )
+    finally:
+        await conn.close()
+    assert {r["group_id"] for r in rows} == data.invalid
+    for r in rows:
+        # "group 'ID': field: what is wrong"
+        assert r["error_message"].startswith(f"group {r['group_id']!r}: "), r
+        match = re.match(r"\w+", r["error_message"].removeprefix(f"group {r['group_id']!r}: "))
+        field = match.group(0) if match else None
+        assert field in {
+            "name",
+            "join_perm",
+            "ext_profile",
+            "portrait_url",  # Nexconn's columns
+            "apply_join_option",
+            "group_attrs",
+            "face_url",
+            "app_defined_data",
+            "max_member_num",  # Tencent's
+        }, r
+
+
+async def test_throttling_answers_are_retried_until_every_group_is_in_line(
+    db: str, emulator: Emulator, vendor: Vendor
+) -> None:
+    data = vendor.data(120, seed=43, drift=1.0)
+    vendor.seed(emulator, data)
+    await vendor.load(db, data.desired)
+    emulator.config.fault_throttle = 0.3
+    report = await sync(vendor.settings(db, emulator, **fast(emulator)))
+    assert report.exit_code == 0, report
+    assert report.throttled > 10 and report.retries >= report.throttled
+    assert vendor.mismatches(data, emulator) == []
+    throttle_code = {"tencent": 60007, "nexconn": 1008}[vendor.name]
+    assert sum(1 for r in emulator.log if r.code == throttle_code) == report.throttled
+
+
+@pytest.mark.parametrize("name", ["tencent", "nexconn"])
+async def test_the_emulator_in_its_own_process_never_sees_more_than_the_limit(db: str, name: str) -> None:
+    vendor = next(v for v in VENDORS if v.name == name)
+    limit, n = 40, 160
+    data = vendor.data(n, seed=44, drift=1.0)
+    await vendor.load(db, data.desired)
+    seeding = ["--seed-groups", str(n), "--attr-drift", "0.25"] if name == "tencent" else ["--seed-channels", str(n)]
+    async with emulator_process(*seeding, "--seed", "44", "--drift", "1.0", "--rate-limit", str(limit)) as remote:
+        report = await sync(remote.settings(db, vendor=name, rate_limit=limit, limiter_margin_s=0.1))
+        stats = await remote.get("stats")
+        log = await remote.get("log")
+    assert report.exit_code == 0, report
+    assert [r for r in log if r["code"] != 0] == []
+    assert all(peak <= limit for peak in stats["max_calls_per_window"].values()), stats
+    busiest = max(report.peak_sends_per_second.values())
+    assert limit * 0.9 <= busiest <= limit  # the limit was all but reached, never crossed
