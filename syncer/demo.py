@@ -22,10 +22,11 @@ from syncer.pipeline import Reconciler, RunReport
 from syncer.report import print_plan_group, print_summary
 from syncer.seeding import drifted_dataset, insert_desired
 from syncer.settings import Settings
-from syncer.vendors import make_vendor
+from syncer.vendors import VENDORS, make_vendor
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vendor", choices=VENDORS, default="tencent", help="whose API to emulate (default tencent)")
     p.add_argument("--groups", type=int, default=3000, help="how many groups (default 3000)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--show", type=int, default=6, help="how many planned groups to print in full")
@@ -40,29 +41,48 @@ async def _reconcile(
         return await Reconciler(settings, store, vendor, dry_run=dry_run, on_plan=on_plan).run()
 
 
+# Each vendor's read calls (the batch read first) and desired table, for the demo's closing words.
+READS = {"tencent": ("get_group_info", "get_group_attr"), "nexconn": ("profile_list",)}
+TABLES = {"tencent": "desired_group_profiles", "nexconn": "desired_group_channels"}
+
+
 def _heading(text: str) -> None:
     print(f"\n== {text} ==", flush=True)
 
 
-async def _demo(url: str, args: argparse.Namespace) -> int:
-    data = drifted_dataset(args.groups, seed=args.seed, invalid=4, restricted=3)
-    # The emulator runs in a process of its own, as the vendor is a machine of its own.
-    async with emulator_process(
-        "--seed-groups", str(args.groups), "--seed", str(args.seed), "--restricted", "3"
-    ) as remote:
-        settings = remote.settings(url)
-        _heading(f"setup: embedded Postgres, emulator at {remote.base_url}")
-        async with PgStore.open(url) as store:
-            await store.migrate()
-        conn = await asyncpg.connect(url)
-        try:
-            await insert_desired(conn, data.desired)
-        finally:
-            await conn.close()
-        print(
+async def _seed(url: str, args: argparse.Namespace) -> tuple[list[str], str]:
+    """Desired rows into Postgres; answers the emulator's seeding flags and what was seeded."""
+    conn = await asyncpg.connect(url)
+    try:
+        if args.vendor == "nexconn":
+            from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
+
+            channels = drifted_channels(args.groups, seed=args.seed, invalid=4)
+            await insert_desired_channels(conn, channels.desired)
+            flags = ["--seed-channels", str(args.groups)]
+            return flags, (
+                f"{len(channels.desired)} desired channels; {len(channels.drifted)} drifted at the vendor, "
+                f"{len(channels.invalid)} invalid rows"
+            )
+        data = drifted_dataset(args.groups, seed=args.seed, invalid=4, restricted=3)
+        await insert_desired(conn, data.desired)
+        return ["--seed-groups", str(args.groups), "--restricted", "3"], (
             f"{len(data.desired)} desired groups; {len(data.drifted)} drifted at the vendor, "
             f"{len(data.invalid)} invalid rows, {len(data.restricted)} with a field their type refuses"
         )
+    finally:
+        await conn.close()
+
+
+async def _demo(url: str, args: argparse.Namespace) -> int:
+    async with PgStore.open(url) as store:
+        await store.migrate()
+    flags, seeded = await _seed(url, args)
+    # The emulator runs in a process of its own, as the vendor is a machine of its own.
+    async with emulator_process(*flags, "--seed", str(args.seed)) as remote:
+        settings = remote.settings(url, vendor=args.vendor)
+        _heading(f"setup: embedded Postgres, {args.vendor} emulator at {remote.base_url}")
+        print(seeded)
 
         _heading(f"syncer plan (first {args.show} groups that would change)")
         shown: list[GroupPlan] = []
@@ -86,14 +106,15 @@ async def _demo(url: str, args: argparse.Namespace) -> int:
         second = await _reconcile(settings, dry_run=False)
         print_summary(second, sys.stdout)
 
-        writes = sum(n for c, n in second.calls.items() if not c.startswith("get_"))
+        batch_read, *other_reads = READS[args.vendor]
+        writes = sum(n for c, n in second.calls.items() if c not in (batch_read, *other_reads))
         peak = (await remote.get("stats"))["max_calls_per_window"]
         print(
-            f"\nsecond run: {writes} write calls, {second.calls.get('get_group_info', 0)} get_group_info calls "
+            f"\nsecond run: {writes} write calls, {second.calls.get(batch_read, 0)} {batch_read} calls "
             f"for {second.groups_read} groups; busiest second at the emulator: "
             + ", ".join(f"{c} {n}" for c, n in sorted(peak.items()))
         )
-        print("the invalid rows stay rejected (exit code 2) until someone fixes them in desired_group_profiles")
+        print(f"the invalid rows stay rejected (exit code 2) until someone fixes them in {TABLES[args.vendor]}")
         return 0 if writes == 0 and first.status != "failed" else 1
 
 

@@ -2,7 +2,7 @@
 
 The pipeline (read desired → fetch live → diff → write → record), the records, the limiters, the
 client machinery, the CLI and the metrics know nothing of any one vendor. A vendor module (for
-example :mod:`syncer.tencent.vendor`) brings its desired-row model and validation, its batch read,
+example ``syncer/<vendor>/vendor.py``) brings its desired-row model and validation, its batch read,
 its diff into write calls, its limits and error codes (through its :class:`syncer.client.Wire`),
 and its signing.
 """
@@ -28,13 +28,13 @@ class ReadError:
 
 
 class Vendor(Protocol):
-    name: str  # "tencent": the records and the lock say which vendor a run was for
+    name: str  # the records and the lock say which vendor a run was for
     batch_max: int  # groups per batch read
     client: VendorClient
     desired: DesiredSource  # its desired table: which queries read it, and how a row decodes
 
     def lock_scope(self) -> str:
-        """What one run at a time is about: the vendor and the app, e.g. ``tencent.1400000000``."""
+        """What one run at a time is about: the vendor and the app, as ``<vendor>.<app ID>``."""
         ...
 
     def validate(self, desired: Desired) -> list[str]:
