@@ -225,7 +225,7 @@ async def reconcile(
     terminal: StatusLine | None = None,
 ) -> RunReport:
     """One run or plan with everything a deployed run has: metrics, progress, the lock."""
-    metrics = RunMetrics(job=settings.metrics_job, shard=settings.shard)
+    metrics = RunMetrics(job=settings.metrics_job, vendor=settings.vendor, shard=settings.shard)
     # Checks the vendor settings before touching the database.
     vendor = make_vendor(settings, on_answer=metrics.on_answer)
     observers: list[RunObserver] = [metrics]

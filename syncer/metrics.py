@@ -79,9 +79,15 @@ class RunMetrics:
     """The metrics of one run. Watches the client's calls and the pipeline's groups."""
 
     def __init__(
-        self, *, job: str = "syncer", shard: Shard = UNSHARDED, clock: Callable[[], float] = time.time
+        self,
+        *,
+        job: str = "syncer",
+        vendor: str = "",
+        shard: Shard = UNSHARDED,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.job = job
+        self.vendor = vendor
         self.shard = shard
         self._clock = clock
         self.registry = CollectorRegistry()
@@ -145,7 +151,11 @@ class RunMetrics:
         return generate_latest(self.registry)
 
     def grouping_key(self) -> dict[str, str]:
-        return {"shard": f"{self.shard.index}-of-{self.shard.count}"}
+        # Runs for two vendors, or two shards, keep their own metrics at the Pushgateway.
+        key = {"shard": f"{self.shard.index}-of-{self.shard.count}"}
+        if self.vendor:
+            key["vendor"] = self.vendor
+        return key
 
     async def push(self, gateway_url: str, *, timeout_s: float = 10.0) -> bool:
         """Push-add to the Pushgateway. A failed push is logged, never fatal: the run is done."""

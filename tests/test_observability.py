@@ -68,7 +68,7 @@ async def test_a_run_push_adds_its_metrics_and_a_failed_run_never_overwrites_the
         report = await reconcile(settings, dry_run=False)
         assert report.status == "partial"  # the two invalid rows
         first = await _scrape(f"{gateway.url}/metrics")
-        grouping = {"job": "syncer-test", "shard": "0-of-1"}
+        grouping = {"job": "syncer-test", "shard": "0-of-1", "vendor": "tencent"}
         calls = _value(first, "syncer_calls_total", command="get_group_info", code="0", **grouping)
         assert calls == report.calls["get_group_info"]
         assert _value(first, "syncer_groups_total", outcome="rejected", **grouping) == 2

@@ -88,24 +88,31 @@ def test_every_query_is_loaded_by_name() -> None:
         assert set(vendor_queries(vendor)) == {"read_desired_page", "read_failed_page", "count_desired"}, vendor
 
 
-async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(db: str) -> None:
+@pytest.mark.parametrize(
+    ("vendor", "table", "key"),
+    [("tencent", "desired_group_profiles", "group_id"), ("nexconn", "desired_group_channels", "channel_id")],
+)
+async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(
+    db: str, vendor: str, table: str, key: str
+) -> None:
     # A page that sorted or scanned the whole table would make a run over N rows cost N²/page.
     # Postgres switches prepared statements to a generic plan after a few executions: force it.
     conn = await asyncpg.connect(db)
     try:
         await conn.execute("SET plan_cache_mode = force_generic_plan")
         await conn.execute(
-            "INSERT INTO desired_group_profiles (group_id, name) "
+            f"INSERT INTO {table} ({key}, name) "
             "SELECT 'g' || lpad(i::text, 7, '0'), 'n' FROM generate_series(1, 20000) AS i"
         )
         # As in a first big run: the state table fills while the run pages, and neither table
         # has been analysed since it was loaded.
-        await conn.execute("INSERT INTO sync_runs (mode, vendor) VALUES ('run', 'tencent')")
+        await conn.execute("INSERT INTO sync_runs (mode, vendor) VALUES ('run', $1)", vendor)
         await conn.execute(
             "INSERT INTO group_sync_state (vendor, group_id, last_run_id, outcome) "
-            "SELECT 'tencent', group_id, 1, 'in_sync' FROM desired_group_profiles WHERE group_id < 'g0015000'"
+            f"SELECT $1, {key}, 1, 'in_sync' FROM {table} WHERE {key} < 'g0015000'",
+            vendor,
         )
-        page = vendor_query("tencent", "read_desired_page")
+        page = vendor_query(vendor, "read_desired_page")
         await conn.execute(
             f"PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer) AS {page}"
         )
@@ -114,5 +121,5 @@ async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(db: st
         )
     finally:
         await conn.close()
-    assert "Index Scan using desired_group_profiles_pkey" in plan, plan
-    assert "Seq Scan on desired_group_profiles" not in plan, plan
+    assert f"Index Scan using {table}_pkey" in plan, plan
+    assert f"Seq Scan on {table}" not in plan, plan
