@@ -29,7 +29,13 @@ WITH page AS (
            AND ($7 = 1 OR ('x' || left(md5(p.group_id), 8))::bit(32)::bigint % $7 = $8) AS wanted,
            p.group_id = (SELECT max(group_id) FROM page) AS page_end
     FROM page AS p
-    LEFT JOIN group_sync_state AS s ON s.vendor = 'nexconn' AND s.group_id = p.group_id
+    -- One primary-key lookup per row of the page. LATERAL with LIMIT 1 keeps it so under a
+    -- generic plan too, which (not knowing the page size) would rather hash the whole table.
+    LEFT JOIN LATERAL (
+        SELECT * FROM group_sync_state AS g
+        WHERE g.vendor = 'nexconn' AND g.group_id = p.group_id
+        LIMIT 1
+    ) AS s ON true
 )
 SELECT group_id, name, introduction, announcement, portrait_url, join_perm, remove_perm,
        mem_invite_perm, invite_perm, profile_perm, mem_profile_perm, ext_profile::text AS ext_profile,
