@@ -162,6 +162,9 @@ class VendorClient:
         self.peak_sends_per_second: Counter[str] = Counter()
         self.first_attempts = 0
         self._budget_spent_logged = False
+        # The fastest round trip seen: an answer that took longer than that may have arrived
+        # late by the difference, and its limiter slots move by as much.
+        self._fastest_round_trip: float | None = None
         # Set when the run is asked to stop: calls not yet sent are not sent.
         self.stopping = asyncio.Event()
 
@@ -303,6 +306,7 @@ class VendorClient:
                 async with self._session.post(
                     url, params=params, headers=headers, json=body, trace_request_ctx=(command, slots)
                 ) as resp:
+                    self._answer_came(slots)
                     status = resp.status
                     raw = await resp.read()
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -327,6 +331,19 @@ class VendorClient:
             raise
         self._answered(command, "0", started)
         return answer
+
+    def _answer_came(self, slots: list[Slot]) -> None:
+        """The vendor stamped this call between its send and now, less the fastest round trip
+        (the least the way there and back can take): move its slots to the latest it could be."""
+        now = asyncio.get_running_loop().time()
+        sent = slots[0].sent_at if slots else None
+        if sent is None:
+            return
+        round_trip = now - sent
+        if self._fastest_round_trip is None or round_trip < self._fastest_round_trip:
+            self._fastest_round_trip = round_trip
+        for slot in slots:
+            slot.arrived_by(now - self._fastest_round_trip)
 
     def _answered(self, command: str, result: str, started: float) -> None:
         if self._on_answer is not None:

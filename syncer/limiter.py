@@ -57,6 +57,14 @@ class Slot:
         if self.sent_at is None:
             self.sent_at = now
 
+    def arrived_by(self, latest: float) -> None:
+        """The call may have reached the vendor as late as ``latest`` (a slow answer says so):
+        its place in the windows moves there, never earlier. A burst whose first calls were
+        held up on the way (new connections, a busy vendor) then cannot share the vendor's
+        window with the next second's calls on warm connections."""
+        if self.sent_at is not None and latest > self.sent_at:
+            self.sent_at = latest
+
 
 # How long to wait before looking again when the slot that blocks is still pending.
 PENDING_POLL_S = 0.002

@@ -146,6 +146,24 @@ async def test_a_window_starts_when_the_call_really_left_not_when_it_was_let_go(
     assert clock.t == pytest.approx(1.3)
 
 
+async def test_a_call_that_may_have_arrived_late_holds_its_window_that_much_longer() -> None:
+    # Calls leave at 0 and 0.5; the first one's slow answer says it may have reached the vendor
+    # as late as 0.3. Its window at the vendor then runs to 1.3, not 1.0: the third call waits
+    # until then; the fourth goes when the second one's window ends, at 1.5.
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(2, 1.0, clock=clock)
+    late = await limiter.acquire()
+    clock.t = 0.5
+    prompt = await limiter.acquire()
+    late.arrived_by(0.3)
+    prompt.arrived_by(0.2)  # never earlier than it left
+    assert (late.sent_at, prompt.sent_at) == (0.3, 0.5)
+    await limiter.acquire()
+    assert clock.t == pytest.approx(1.3)
+    await limiter.acquire()
+    assert clock.t == pytest.approx(1.5)
+
+
 async def test_a_pending_slot_never_expires() -> None:
     clock = FakeClock()
     limiter = SlidingWindowLimiter(2, 1.0, clock=clock)

@@ -66,13 +66,13 @@ async def test_the_vendor_never_sees_more_than_the_limit_in_any_sliding_second(d
     # The worker's own count of send times is exact: never over the limit, though all but reached.
     assert all(peak <= 200 for peak in report.peak_sends_per_second.values()), report.peak_sends_per_second
     assert 180 <= report.peak_sends_per_second["get_group_attr"] <= 200
-    # The emulator counts arrivals. With the machine's two cores busy (as in a full test run),
-    # it has been seen to count one call too many in the first second of attribute reads, and
-    # to refuse it; the same happens with the code of session 1, so it is the stamping, not the
-    # limiter. Allow that one, never more: a limiter that let a burst through gets dozens.
+    # The emulator counts arrivals. A burst on new connections reaches it late while the next
+    # second's calls on warm ones do not; the client moves a slot to the latest its answer says
+    # it may have arrived, so even then the emulator never counts one too many (without that,
+    # this failed in 2 of 3 runs with the machine's two cores busy).
     refused = [(r["command"], r["code"], r["group_ids"][:1]) for r in log if r["code"] != 0]
-    assert len(refused) <= 1 and all(code == 60007 for _, code, _ in refused), refused
-    assert report.throttled == len(refused)
+    assert refused == [], refused
+    assert report.throttled == 0
     peaks = stats["max_calls_per_window"]
     assert all(peak <= 200 for peak in peaks.values()), peaks  # what it accepted never crossed
     assert report.outcomes["updated"] == len(data.drifted)
