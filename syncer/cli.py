@@ -54,7 +54,7 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--limiter-margin-ms",
         type=float,
-        help="added to each one-second window to absorb network jitter (default 20)",
+        help="added to each one-second window, beyond what slow answers add (default 5)",
     )
     g.add_argument("--max-in-flight", type=int, help="concurrent calls per API command (default 256)")
     g.add_argument("--timeout", type=float, help="seconds per call before giving up on it (default 5)")
