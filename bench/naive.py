@@ -12,7 +12,7 @@ import aiohttp
 import asyncpg
 
 from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY
-from syncer.usersig import gen_usersig
+from syncer.tencent.usersig import gen_usersig
 
 
 async def naive_sync(db_url: str, base_url: str) -> None:

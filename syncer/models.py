@@ -8,62 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-# The vendor's field name for each managed base column, in the order they appear in a payload.
-BASE_FIELDS: dict[str, str] = {
-    "name": "Name",
-    "introduction": "Introduction",
-    "notification": "Notification",
-    "face_url": "FaceUrl",
-    "max_member_num": "MaxMemberNum",
-    "apply_join_option": "ApplyJoinOption",
-    "invite_join_option": "InviteJoinOption",
-    "mute_all_member": "MuteAllMember",
-}
-
 
 class Desired(Protocol):
     """A desired row of any vendor: whatever else it holds, it names its group."""
 
     @property
     def group_id(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredGroup:
-    """One row of the desired table. ``None`` means "not managed": the live value stays."""
-
-    group_id: str
-    name: str | None = None
-    introduction: str | None = None
-    notification: str | None = None
-    face_url: str | None = None
-    max_member_num: int | None = None
-    apply_join_option: str | None = None
-    invite_join_option: str | None = None
-    mute_all_member: bool | None = None
-    # Raw JSON-decoded values: validation decides whether they have the right shape.
-    app_defined_data: Any = None
-    group_attrs: Any = None
-
-    def managed_base_fields(self) -> list[str]:
-        """Vendor names of the base fields this row manages."""
-        return [vendor for column, vendor in BASE_FIELDS.items() if getattr(self, column) is not None]
-
-    def managed_custom_keys(self) -> list[str]:
-        if isinstance(self.app_defined_data, dict):
-            return [str(k) for k in self.app_defined_data]
-        return []
-
-
-@dataclass(frozen=True, slots=True)
-class LiveGroup:
-    """A group as ``get_group_info`` (and, when read, ``get_group_attr``) reported it."""
-
-    group_id: str
-    group_type: str
-    base: Mapping[str, Any]  # vendor field name -> value, only the fields the answer carried
-    custom: Mapping[str, str]  # custom-field key -> value, only managed keys
-    attrs: Mapping[str, str] | None = None  # None: not read this run
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from syncer.emulator.state import EmuGroup
-from syncer.models import DesiredGroup
+from syncer.tencent.models import DesiredGroup
 
 DESIRED_COLUMNS = (
     "group_id",

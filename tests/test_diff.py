@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from syncer.diff import attrs_fingerprint, plan_group
-from syncer.models import DesiredGroup, LiveGroup
+from syncer.tencent.diff import attrs_fingerprint, plan_group
+from syncer.tencent.models import DesiredGroup, LiveGroup
 from syncer.tencent.ops import parse_live, response_filter
 
 

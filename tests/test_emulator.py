@@ -11,7 +11,7 @@ import pytest
 from syncer.emulator.server import DEMO_SECRET_KEY, Emulator, EmulatorConfig
 from syncer.emulator.state import EmuGroup
 from syncer.tencent.api import COMMAND_PATHS
-from syncer.usersig import gen_usersig
+from syncer.tencent.usersig import gen_usersig
 
 
 async def raw_call(

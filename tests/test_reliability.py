@@ -19,8 +19,8 @@ from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.emulator.state import EmuGroup
 from syncer.errors import DatabaseError, RunLocked
-from syncer.models import DesiredGroup
 from syncer.seeding import desired_group, drifted_dataset, live_from_desired
+from syncer.tencent.models import DesiredGroup
 
 from .helpers import fast, load_desired, mismatches, settings_for, sync
 from .proxy import CuttableProxy

@@ -14,12 +14,13 @@ from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.emulator.state import EmuGroup
 from syncer.errors import CredentialsError, SchemaError
-from syncer.models import DesiredGroup, GroupPlan
+from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler
 from syncer.seeding import desired_group, drifted_dataset, live_from_desired
 from syncer.settings import Secret
 from syncer.tencent.api import COMMAND_PATHS
 from syncer.tencent.client import TencentClient
+from syncer.tencent.models import DesiredGroup
 from syncer.tencent.vendor import DESIRED, TencentVendor
 
 from .helpers import emulator_process, fast, load_desired, mismatches, settings_for, sync, writes

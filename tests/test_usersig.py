@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from syncer.tencent.client import UserSigCache
-from syncer.usersig import UserSigError, decode_usersig, gen_usersig, verify_usersig
+from syncer.tencent.usersig import UserSigError, decode_usersig, gen_usersig, verify_usersig
 
 KEY = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
 

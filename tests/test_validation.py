@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from syncer.models import DesiredGroup
 from syncer.seeding import desired_group
-from syncer.validation import validate
+from syncer.tencent.models import DesiredGroup
+from syncer.tencent.validation import validate
 
 VALID = desired_group(1)
 

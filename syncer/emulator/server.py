@@ -30,8 +30,8 @@ from syncer.tencent.api import (
     GROUP_BATCH_MAX,
     TYPE_RESTRICTED_FIELDS,
 )
-from syncer.usersig import UserSigError, verify_usersig
-from syncer.validation import (
+from syncer.tencent.usersig import UserSigError, verify_usersig
+from syncer.tencent.validation import (
     APPLY_JOIN_OPTIONS,
     ATTR_KEY_MAX_BYTES,
     ATTR_MAX_KEYS,

@@ -11,7 +11,7 @@ from typing import Any
 from syncer.client import CallFailed, CodeClass, VendorClient, http_failure, json_answer
 from syncer.settings import Settings
 from syncer.tencent.api import ATTR_WRITE_COMMANDS, COMMAND_PATHS, THROTTLE_CODES, classify, setting_to_check
-from syncer.usersig import gen_usersig
+from syncer.tencent.usersig import gen_usersig
 
 _USERSIG_IN_TEXT = re.compile(r"(usersig=)[^&\s'\"]+", re.IGNORECASE)
 DEFAULT_RATE_LIMIT = 200  # calls per second, per API command (tencent-facts.md)

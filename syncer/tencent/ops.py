@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from syncer.errors import CredentialsError, VendorError
-from syncer.models import DesiredGroup, LiveGroup
 from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX
+from syncer.tencent.models import DesiredGroup, LiveGroup
 from syncer.vendor import ReadError
 
 

@@ -12,13 +12,14 @@ import structlog
 
 from syncer.client import CallFailed, VendorClient
 from syncer.db.store import DesiredRow, DesiredSource, Row
-from syncer.diff import attrs_fingerprint, plan_group
 from syncer.errors import CredentialsError, VendorError
-from syncer.models import Desired, DesiredGroup, GroupPlan, GroupResult, LiveGroup, Outcome
+from syncer.models import Desired, GroupPlan, GroupResult, Outcome
 from syncer.settings import Settings
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
+from syncer.tencent.diff import attrs_fingerprint, plan_group
+from syncer.tencent.models import DesiredGroup, LiveGroup
 from syncer.tencent.ops import fetch_live, read_attrs, write_attrs, write_base
-from syncer.validation import validate
+from syncer.tencent.validation import validate
 from syncer.vendor import ReadError
 
 log = structlog.get_logger("syncer.tencent")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncer.models import DesiredGroup
+from syncer.tencent.models import DesiredGroup
 
 GROUP_ID_MAX_BYTES = 48
 NAME_MAX_BYTES = 30

@@ -7,8 +7,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from syncer.models import BASE_FIELDS, DesiredGroup, FieldChange, GroupPlan, LiveGroup
+from syncer.models import FieldChange, GroupPlan
 from syncer.tencent.api import TYPE_RESTRICTED_FIELDS
+from syncer.tencent.models import BASE_FIELDS, DesiredGroup, LiveGroup
 
 
 def mute_flag(value: bool) -> str:
@@ -31,7 +32,7 @@ def attrs_fingerprint(attrs: Mapping[str, str]) -> str:
 def plan_group(row: DesiredGroup, live: LiveGroup) -> GroupPlan:
     """The writes that make ``live`` match ``row`` for every field the row manages.
 
-    ``row`` must already be valid (see :mod:`syncer.validation`). ``live.attrs`` is None when the
+    ``row`` must already be valid (see :mod:`syncer.tencent.validation`). ``live.attrs`` is None when the
     attributes were not read this run: they are then taken to be in line.
     """
     payload: dict[str, Any] = {}
