@@ -167,6 +167,14 @@ def parse_rate_limits(specs: list[str]) -> tuple[int | None, dict[str, int]]:
     return default, overrides
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds") from None
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     sdkappid_text = env.get("TENCENT_IM_SDKAPPID", "").strip()
@@ -181,18 +189,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     port_text = env.get("SYNCER_METRICS_PORT", "").strip()
     if port_text and not port_text.isdigit():
         raise ConfigError("SYNCER_METRICS_PORT must be a port number")
-    interval_text = env.get("SYNCER_PROGRESS_INTERVAL_S", "").strip() or "10"
-    try:
-        interval = float(interval_text)
-    except ValueError:
-        raise ConfigError("SYNCER_PROGRESS_INTERVAL_S must be a number of seconds") from None
+    interval = _seconds(env, "SYNCER_PROGRESS_INTERVAL_S", 10.0)
     if interval <= 0:
         raise ConfigError("SYNCER_PROGRESS_INTERVAL_S must be above 0")
-    grace_text = env.get("SYNCER_GRACE_SECONDS", "").strip() or "25"
-    try:
-        grace = float(grace_text)
-    except ValueError:
-        raise ConfigError("SYNCER_GRACE_SECONDS must be a number of seconds") from None
+    grace = _seconds(env, "SYNCER_GRACE_SECONDS", 25.0)
     nexconn_secret = env.get("NEXCONN_APP_SECRET")
     nexconn_base = (env.get("NEXCONN_BASE_URL") or "").rstrip("/")
     nexconn_backup = (env.get("NEXCONN_BACKUP_URL") or "").rstrip("/")

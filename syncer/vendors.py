@@ -21,10 +21,11 @@ def make_vendor(settings: Settings, *, on_answer: Callable[[str, str, float], No
 
         return TencentVendor(settings, TencentClient(settings, on_answer=on_answer))
     if settings.vendor == "nexconn":
-        from syncer.nexconn.client import NexconnClient
+        from syncer.client import VendorClient
+        from syncer.nexconn.client import NexconnWire
         from syncer.nexconn.vendor import NexconnVendor
 
-        return NexconnVendor(settings, NexconnClient(settings, on_answer=on_answer))
+        return NexconnVendor(settings, VendorClient(settings, NexconnWire(settings), on_answer=on_answer))
     raise ConfigError(f"vendor {settings.vendor!r}: expected one of {', '.join(VENDORS)}")
 
 

@@ -125,16 +125,9 @@ class NexconnApi:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         emu, cfg = self._emu, self._emu.config
-        now = asyncio.get_running_loop().time()
-        await asyncio.sleep(0)  # stamp every request of a burst before serving any (see Emulator)
-        emu.arrivals += 1
-        emu._wake_call_waiters()
+        now, body = await emu.arrive(request)
         backup = request.path.startswith("/backup/")
         command = COMMAND_BY_PATH.get(request.path.removeprefix("/backup").lstrip("/"), request.path)
-        try:
-            body = json.loads(await request.read() or b"null")
-        except ValueError:
-            body = None
         ids = _channel_ids_of(body)
 
         def record(code: int) -> None:
@@ -144,17 +137,9 @@ class NexconnApi:
         if not backup and cfg.nexconn_primary_down:
             record(-503)
             return web.Response(status=503, text="Service Unavailable")
-        if cfg.fault_drop and rng.random() < cfg.fault_drop:
-            record(-1)
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError
-        if cfg.latency_s or cfg.latency_jitter_s:
-            await asyncio.sleep(cfg.latency_s + rng.uniform(0, cfg.latency_jitter_s))
-        if cfg.fault_502 and rng.random() < cfg.fault_502:
-            record(-502)
-            return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>")
-        slow = bool(cfg.fault_slow and rng.random() < cfg.fault_slow)
+        failed, slow = await emu.network_faults(request, command, record)
+        if failed is not None:
+            return failed
         try:
             self._check_signature(request)
             if not emu.window(command).admit(now):

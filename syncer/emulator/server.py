@@ -13,7 +13,7 @@ import random
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,9 +198,10 @@ class Emulator:
     def record(self, now: float, command: str, code: int, group_ids: tuple[str, ...], host: str = "primary") -> None:
         self.log.append(CallRecord(now, time.time(), command, code, group_ids, host))
 
-    # -- the API -----------------------------------------------------------------------------
+    # -- what every vendor's calls go through ----------------------------------------------
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def arrive(self, request: web.Request) -> tuple[float, Any]:
+        """Stamp a request's arrival and read its JSON body (None if it is not JSON)."""
         now = asyncio.get_running_loop().time()
         # Let every request that arrived with this one take its arrival time too, before any of
         # them is processed: else each would be stamped after all the work queued ahead of it,
@@ -208,20 +209,18 @@ class Emulator:
         await asyncio.sleep(0)
         self.arrivals += 1
         self._wake_call_waiters()
-        path = f"v4/{request.match_info['service']}/{request.match_info['command']}"
-        command = COMMAND_BY_PATH.get(path, path)
-        cfg = self.config
         try:
             raw = await request.read()
-            body = json.loads(raw) if raw else None
+            return now, json.loads(raw) if raw else None
         except ValueError:
-            body = None
-        group_ids = _group_ids_of(body)
+            return now, None
 
-        def record(code: int) -> None:
-            self.log.append(CallRecord(now, time.time(), command, code, group_ids))
-
-        rng = self._rng
+    async def network_faults(
+        self, request: web.Request, command: str, record: Callable[[int], None]
+    ) -> tuple[web.Response | None, bool]:
+        """The network's faults, drawn in a fixed order: a dropped connection (raises), latency,
+        a 502 (returned). Answers whether the call's answer is to come too late."""
+        cfg, rng = self.config, self._rng
         if cfg.fault_drop and rng.random() < cfg.fault_drop:
             record(-1)
             if request.transport is not None:
@@ -231,13 +230,29 @@ class Emulator:
             await asyncio.sleep(cfg.latency_s + rng.uniform(0, cfg.latency_jitter_s))
         if cfg.fault_502 and rng.random() < cfg.fault_502:
             record(-502)
-            return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>")
+            return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>"), False
         slow = bool(
             cfg.fault_slow
             and (cfg.slow_commands is None or command in cfg.slow_commands)
             and rng.random() < cfg.fault_slow
         )
+        return None, slow
 
+    # -- the API -----------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        now, body = await self.arrive(request)
+        path = f"v4/{request.match_info['service']}/{request.match_info['command']}"
+        command = COMMAND_BY_PATH.get(path, path)
+        cfg, rng = self.config, self._rng
+        group_ids = _group_ids_of(body)
+
+        def record(code: int) -> None:
+            self.record(now, command, code, group_ids)
+
+        failed, slow = await self.network_faults(request, command, record)
+        if failed is not None:
+            return failed
         try:
             self._check_envelope(request, body)
             if not self.window(command).admit(now):

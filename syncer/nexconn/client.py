@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from syncer.client import CallFailed, CodeClass, VendorClient, http_failure, json_answer
+from syncer.client import CallFailed, CodeClass, http_failure, json_answer
 from syncer.nexconn.api import COMMAND_PATHS, DEFAULT_RATE_LIMIT, THROTTLED, classify, setting_to_check
 from syncer.settings import Settings
 
@@ -84,17 +84,3 @@ class NexconnWire:
 
     def scrub(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
-
-
-class NexconnClient(VendorClient):
-    """The shared client speaking Nexconn's wire."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        rng: random.Random | None = None,
-        wall_clock: Callable[[], float] = time.time,
-        on_answer: Callable[[str, str, float], None] | None = None,
-    ) -> None:
-        super().__init__(settings, NexconnWire(settings, rng=rng, wall_clock=wall_clock), rng=rng, on_answer=on_answer)
