@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import random
 import time
 from collections import Counter, deque
@@ -21,11 +20,13 @@ from typing import Any, Protocol
 import aiohttp
 import structlog
 
+from syncer import jsoncodec
 from syncer.errors import ConfigError, CredentialsError, Interrupted, VendorError
 from syncer.limiter import KeyedLimiter, SlidingWindowLimiter, Slot
 from syncer.settings import Settings
 
 log = structlog.get_logger("syncer.client")
+_JSON_BODY = {"Content-Type": "application/json"}
 
 
 class CodeClass(enum.Enum):
@@ -108,7 +109,7 @@ def http_failure(command: str, status: int) -> CallFailed:
 
 def json_answer(command: str, raw: bytes) -> dict[str, Any]:
     try:
-        answer = json.loads(raw)
+        answer = jsoncodec.loads(raw)
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
@@ -178,7 +179,6 @@ class VendorClient:
             connector=connector,
             trace_configs=[sent],
             timeout=aiohttp.ClientTimeout(total=self._settings.request_timeout_s),
-            json_serialize=lambda obj: json.dumps(obj, ensure_ascii=False),
         )
         return self
 
@@ -304,7 +304,11 @@ class VendorClient:
             started = time.monotonic()
             try:
                 async with self._session.post(
-                    url, params=params, headers=headers, json=body, trace_request_ctx=(command, slots)
+                    url,
+                    params=params,
+                    headers=headers | _JSON_BODY,
+                    data=jsoncodec.dumps(body),
+                    trace_request_ctx=(command, slots),
                 ) as resp:
                     self._answer_came(slots)
                     status = resp.status

@@ -15,6 +15,7 @@ import asyncpg
 
 from syncer.db.sqlfiles import Migration, migrations, query, vendor_query
 from syncer.errors import DatabaseError, RunLocked, SchemaError
+from syncer.jsoncodec import dumps_text
 from syncer.models import Desired, GroupResult, RunRecord, Status, SyncState, TroubledGroup
 from syncer.settings import redact_url
 from syncer.sharding import UNSHARDED, Shard
@@ -291,8 +292,8 @@ class PgStore:
             [str(r.outcome) for r in results],
             [r.error_code for r in results],
             [r.error_message for r in results],
-            [json.dumps(r.warnings, ensure_ascii=False) for r in results],
-            [None if r.applied is None else json.dumps(r.applied, ensure_ascii=False) for r in results],
+            [dumps_text(r.warnings) for r in results],
+            [None if r.applied is None else dumps_text(r.applied) for r in results],
             [r.attrs_fingerprint for r in results],
             self.source.vendor,
         )

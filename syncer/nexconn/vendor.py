@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 
+from syncer import jsoncodec
 from syncer.client import CallFailed, VendorClient
 from syncer.db.store import DesiredRow, DesiredSource, Row
 from syncer.errors import CredentialsError, VendorError
@@ -38,7 +38,7 @@ def decode_desired(row: Row) -> DesiredChannel:
         invite_perm=row["invite_perm"],
         profile_perm=row["profile_perm"],
         mem_profile_perm=row["mem_profile_perm"],
-        ext_profile=None if ext is None else json.loads(ext),
+        ext_profile=None if ext is None else jsoncodec.loads(ext),
     )
 
 

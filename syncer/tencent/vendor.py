@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import structlog
 
+from syncer import jsoncodec
 from syncer.client import CallFailed, VendorClient
 from syncer.db.store import DesiredRow, DesiredSource, Row
 from syncer.errors import CredentialsError, VendorError
@@ -35,7 +35,7 @@ def _failure(group_id: str, exc: VendorError, what: str) -> GroupResult:
 
 
 def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else jsoncodec.loads(text)
 
 
 def decode_desired(row: Row) -> DesiredGroup:

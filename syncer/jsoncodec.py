@@ -1,0 +1,33 @@
+"""JSON on the hot path: orjson where it can, the standard library where it cannot.
+
+A no-op run decodes every answer and every desired row's JSON columns; orjson does that in a
+fraction of the time. It refuses a few things the standard library takes (integers beyond 64
+bits, NaN): those fall back, so what decodes is never narrower than ``json``'s.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+
+def loads(data: bytes | str) -> Any:
+    """The value of one JSON document; :class:`ValueError` if it is not one."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON (not ASCII-escaped), as request bodies and jsonb parameters want."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def dumps_text(value: Any) -> str:
+    return dumps(value).decode("utf-8")
