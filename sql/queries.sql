@@ -43,17 +43,21 @@ WHERE run_id = $1;
 -- name: upsert_group_states
 -- One round trip for a whole batch of outcomes ($9: the vendor). attrs_fingerprint: a digest records that set as
 -- live now; '' forgets what was known (the next run reads the attributes); NULL leaves it be.
+-- desired_digest and live_digest ($10, $11): set for a group seen in line, cleared by anything else.
 INSERT INTO group_sync_state AS s (
     vendor, group_id, last_run_id, outcome, error_code, error_message, warnings, attempts,
-    last_success_at, last_applied, last_applied_at, attrs_fingerprint, attrs_checked_at, updated_at)
+    last_success_at, last_applied, last_applied_at, attrs_fingerprint, attrs_checked_at, updated_at,
+    desired_digest, live_digest)
 SELECT $9, u.group_id, $1, u.outcome, u.error_code, u.error_message, u.warnings::jsonb,
        CASE WHEN u.outcome IN ('in_sync', 'updated') THEN 0 ELSE 1 END,
        CASE WHEN u.outcome IN ('in_sync', 'updated') THEN now() END,
        u.applied::jsonb, CASE WHEN u.applied IS NOT NULL THEN now() END,
        u.attrs_fingerprint, CASE WHEN u.attrs_fingerprint <> '' THEN now() END,
-       now()
-FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])
-     AS u(group_id, outcome, error_code, error_message, warnings, applied, attrs_fingerprint)
+       now(), u.desired_digest, u.live_digest
+FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $10::text[],
+            $11::text[])
+     AS u(group_id, outcome, error_code, error_message, warnings, applied, attrs_fingerprint, desired_digest,
+          live_digest)
 ON CONFLICT (vendor, group_id) DO UPDATE SET
     last_run_id = EXCLUDED.last_run_id,
     outcome = EXCLUDED.outcome,
@@ -67,7 +71,17 @@ ON CONFLICT (vendor, group_id) DO UPDATE SET
     attrs_fingerprint = COALESCE(EXCLUDED.attrs_fingerprint, s.attrs_fingerprint),
     attrs_checked_at = CASE WHEN EXCLUDED.attrs_fingerprint IS NULL THEN s.attrs_checked_at
                             ELSE EXCLUDED.attrs_checked_at END,
-    updated_at = now();
+    updated_at = now(),
+    desired_digest = EXCLUDED.desired_digest,
+    live_digest = EXCLUDED.live_digest;
+
+-- name: record_unchanged_groups
+-- Groups found exactly as they were last seen in line ($3, of vendor $2), by run $1: their
+-- outcome, digests and everything else stay; only which run saw them, and when, move on. An
+-- array of IDs is all a routine run sends for most of its groups.
+UPDATE group_sync_state
+SET last_run_id = $1, last_success_at = now(), updated_at = now()
+WHERE vendor = $2 AND group_id = ANY($3::text[]);
 
 -- name: schema_versions
 SELECT version FROM syncer_migrations ORDER BY version;

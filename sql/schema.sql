@@ -76,6 +76,8 @@ CREATE TABLE group_sync_state (
     attrs_fingerprint text,                        -- sha256 of the attribute set known to be live
     attrs_checked_at  timestamptz,
     updated_at        timestamptz NOT NULL DEFAULT now(),
+    desired_digest    text,                        -- the desired row when last seen in line (md5, by the vendor's read)
+    live_digest       text,                        -- the vendor's answer for the group then (syncer/vendor.py)
     CONSTRAINT group_sync_state_pkey PRIMARY KEY (vendor, group_id)
 );
 

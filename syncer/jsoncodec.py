@@ -31,3 +31,11 @@ def dumps(value: Any) -> bytes:
 
 def dumps_text(value: Any) -> str:
     return dumps(value).decode("utf-8")
+
+
+def canonical(value: Any) -> bytes:
+    """One spelling per value, whatever its keys' order: what a digest of it is taken over."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")

@@ -136,6 +136,9 @@ class RunMetrics:
     def group_finished(self, result: GroupResult) -> None:
         self._groups.counts[result.outcome] += 1
 
+    def groups_unchanged(self, count: int) -> None:
+        self._groups.counts[Outcome.IN_SYNC] += count
+
     def run_finished(self, report: RunReport) -> None:
         now = self._clock()
         self.run_duration.set(report.duration_s)

@@ -22,6 +22,9 @@ class SyncState:
 
     attrs_fingerprint: str | None = None
     attrs_checked_age_s: float | None = None  # seconds since attributes were last confirmed live
+    # The digest of the vendor's answer when the group was last seen in line; only while the
+    # desired row is still the one seen then (None otherwise).
+    live_digest: str | None = None
 
 
 class Outcome(enum.StrEnum):
@@ -69,6 +72,10 @@ class GroupResult:
     # so the next run reads the attributes again; None leaves the record as it was.
     attrs_fingerprint: str | None = None
     changes: list[FieldChange] = field(default_factory=list)
+    # Set when the group was seen in line with nothing to warn about: the desired row's digest
+    # and the vendor's answer's. While both stay the same, later runs need not look closer.
+    desired_digest: str | None = None
+    live_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

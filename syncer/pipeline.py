@@ -76,29 +76,45 @@ class RunObserver(Protocol):
 
     def group_finished(self, result: GroupResult) -> None: ...
 
+    def groups_unchanged(self, count: int) -> None:
+        """``count`` groups found in line, exactly as last seen (no result object for each)."""
+        ...
+
     def run_finished(self, report: RunReport) -> None: ...
 
 
 class _Recorder:
-    """Buffers group outcomes and writes them in batches: one round trip per batch."""
+    """Buffers group outcomes and writes them in batches: one round trip per batch (two when
+    it holds both unchanged groups, recorded by ID alone, and other outcomes)."""
 
     def __init__(self, store: Store, run_id: int | None, batch_size: int) -> None:
         self._store = store
         self._run_id = run_id
         self._batch_size = batch_size
         self._buffer: list[GroupResult] = []
+        self._unchanged: list[str] = []
         self._lock = asyncio.Lock()
 
     async def add(self, result: GroupResult) -> None:
         self._buffer.append(result)
-        if len(self._buffer) >= self._batch_size:
+        if len(self._buffer) + len(self._unchanged) >= self._batch_size:
+            await self.flush()
+
+    async def add_unchanged(self, group_ids: Sequence[str]) -> None:
+        self._unchanged.extend(group_ids)
+        if len(self._buffer) + len(self._unchanged) >= self._batch_size:
             await self.flush()
 
     async def flush(self) -> None:
         async with self._lock:
             batch, self._buffer = self._buffer, []
-            if batch and self._run_id is not None:
+            unchanged, self._unchanged = self._unchanged, []
+            if self._run_id is None:
+                return
+            if batch:
                 await self._store.record_groups(self._run_id, batch)
+            if unchanged:
+                await self._store.record_unchanged(self._run_id, unchanged)
 
 
 class Reconciler:
@@ -280,14 +296,15 @@ class Reconciler:
                     )
                     if not page:
                         break
-                    after = page[-1].group.group_id
+                    after = page[-1].group_id
                     for row in page:
                         if not row.wanted:
                             continue
                         self.report.groups_read += 1
-                        problems = self._vendor.validate(row.group)
+                        # A row last seen in line, unchanged since, was valid then and is now.
+                        problems = None if row.seen_in_line else self._vendor.validate(row.group)
                         if problems:
-                            await self._finish_group(recorder, self._rejected(row.group.group_id, problems))
+                            await self._finish_group(recorder, self._rejected(row.group_id, problems))
                             continue
                         batch.append(row)
                         if len(batch) == self._vendor.batch_max:
@@ -316,22 +333,36 @@ class Reconciler:
         if not self._dry_run:
             await recorder.add(result)
 
+    async def _finish_unchanged(self, recorder: _Recorder, group_ids: list[str]) -> None:
+        self.report.outcomes[Outcome.IN_SYNC] += len(group_ids)
+        for observer in self._observers:
+            observer.groups_unchanged(len(group_ids))
+        if not self._dry_run:
+            await recorder.add_unchanged(group_ids)
+
     async def _batch(self, batch: list[DesiredRow], recorder: _Recorder, slots: asyncio.Semaphore) -> None:
         try:
             try:
                 live = await self._vendor.fetch_live([r.group for r in batch])
             except Interrupted:
                 return  # stopping: the next run reads these groups
-            # Most groups of a routine run need no call: settle those inline, and give a task
-            # only to the groups that must read more or write.
+            # Most groups of a routine run are as they were last seen in line: those are done
+            # at a glance. Others that need no call are settled inline, and only the groups that
+            # must read more or write get a task.
+            unchanged: list[str] = []
             pending = []
             for row in batch:
-                state = live[row.group.group_id]
+                state = live[row.group_id]
+                if self._vendor.unchanged(row, state):
+                    unchanged.append(row.group_id)
+                    continue
                 done = self._vendor.settle_without_calls(row, state, dry_run=self._dry_run)
                 if done is not None:
                     await self._finish_group(recorder, done)
                 else:
                     pending.append(self._group(row, state))
+            if unchanged:
+                await self._finish_unchanged(recorder, unchanged)
             for result in await asyncio.gather(*pending):
                 if result is not None:
                     await self._finish_group(recorder, result)

@@ -116,6 +116,9 @@ class Progress:
         if result.outcome in TROUBLED:
             self.troubled += 1
 
+    def groups_unchanged(self, count: int) -> None:
+        self.done += count
+
     def run_finished(self, report: RunReport) -> None:
         if self._ticker is not None:
             self._ticker.cancel()

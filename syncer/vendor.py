@@ -9,13 +9,19 @@ and its signing.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from syncer import jsoncodec
 from syncer.client import VendorClient
 from syncer.db.store import DesiredRow, DesiredSource
-from syncer.models import Desired, GroupPlan, GroupResult
+from syncer.models import Desired, GroupPlan, GroupResult, Outcome
+
+# Bumped when what a group's answer means for its diff changes (a field newly managed, say):
+# every digest recorded before then stops matching, and each group is looked at once more.
+_DIGEST_PERSON = b"syncer.live.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,42 @@ class ReadError:
     code: int | None
     message: str
     not_found: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAnswer:
+    """What a batch read answered for one group, as the vendor sent it, with its digest.
+
+    Most groups of a routine run are settled by the digest alone; a vendor decodes ``raw`` into
+    its own live model only for the others.
+    """
+
+    raw: Mapping[str, Any]
+    digest: str
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any], looked_at: Mapping[str, Any]) -> LiveAnswer:
+        """``looked_at``: the part of ``raw`` the vendor's diff reads, which alone is digested, so
+        that a field that moves on its own (a member count, a last-message time) does not make
+        every group look changed."""
+        digest = hashlib.blake2b(jsoncodec.canonical(looked_at), digest_size=16, person=_DIGEST_PERSON).hexdigest()
+        return cls(raw, digest)
+
+
+def same_as_last_seen(row: DesiredRow, live: object) -> bool:
+    """The desired row and the vendor's answer are both what they were when the group was last
+    seen in line: nothing a diff looks at has changed since."""
+    return isinstance(live, LiveAnswer) and live.digest == row.state.live_digest
+
+
+def in_line(row: DesiredRow, live: LiveAnswer, warnings: Sequence[str] = (), **recorded: Any) -> GroupResult:
+    """The outcome of a group found in line. With nothing to warn about, it records what the
+    group was seen as, so that later runs can tell it unchanged at a glance (:func:`same_as_last_seen`)."""
+    result = GroupResult(row.group_id, Outcome.IN_SYNC, warnings=list(warnings), **recorded)
+    if not warnings:
+        result.desired_digest = row.desired_digest
+        result.live_digest = live.digest
+    return result
 
 
 class Vendor(Protocol):
@@ -42,7 +84,15 @@ class Vendor(Protocol):
         ...
 
     async def fetch_live(self, batch: Sequence[Desired]) -> Mapping[str, object]:
-        """The live state of each group of the batch (up to ``batch_max``), or a :class:`ReadError`."""
+        """What the vendor answered for each group of the batch (up to ``batch_max``): a
+        :class:`LiveAnswer`, or a :class:`ReadError`."""
+        ...
+
+    def unchanged(self, row: DesiredRow, live: object) -> bool:
+        """The group is in line with no call and no diff: its desired row and the vendor's answer
+        are both as they were when it was last seen in line (see :func:`same_as_last_seen`), and
+        nothing else (attributes due for a re-check, say) asks for a closer look. Pure and cheap:
+        most groups of a routine run end here."""
         ...
 
     def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:

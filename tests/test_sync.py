@@ -197,17 +197,22 @@ async def test_a_field_the_group_type_refuses_is_skipped_with_a_warning(db: str,
     data = drifted_dataset(40, seed=6, restricted=4)
     emulator.seed(data.live)
     await load_desired(db, data.desired)
-    report = await sync(settings_for(db, emulator, **fast(emulator)))
+    settings = settings_for(db, emulator, **fast(emulator))
+    report = await sync(settings)
     assert report.exit_code == 0  # a warning, not a failure
     assert report.groups_with_warnings == 4
     assert all(r.code == 0 for r in emulator.calls("modify_group_base_info"))  # no 10007 provoked
+    # A group with a warning is never taken as seen in line: every run warns again.
+    again = await sync(settings)
+    assert again.groups_with_warnings == 4 and again.outcomes["in_sync"] == 40
     conn = await asyncpg.connect(db)
     try:
-        rows = await conn.fetch("SELECT group_id, warnings FROM group_sync_state WHERE warnings <> '[]'")
+        rows = await conn.fetch("SELECT group_id, warnings, live_digest FROM group_sync_state WHERE warnings <> '[]'")
     finally:
         await conn.close()
     assert {r["group_id"] for r in rows} == data.restricted
     for r in rows:
+        assert r["live_digest"] is None
         warnings = json.loads(r["warnings"])
         assert any("MaxMemberNum" in w for w in warnings)
         assert all("cannot be changed for AVChatRoom groups" in w for w in warnings)

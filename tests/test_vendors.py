@@ -60,6 +60,19 @@ class Vendor:
         finally:
             await conn.close()
 
+    @property
+    def table(self) -> tuple[str, str]:
+        """The desired table and its key column."""
+        if self.name == "tencent":
+            return "desired_group_profiles", "group_id"
+        return "desired_group_channels", "channel_id"
+
+    def live(self, emulator: Emulator, group_id: str) -> Any:
+        """The emulator's own record of a group (both vendors' have a ``name``)."""
+        if self.name == "tencent":
+            return emulator.groups[group_id]
+        return emulator.nexconn.channels[group_id]
+
     def settings(self, db: str, emulator: Emulator, **overrides: Any) -> Settings:
         return settings_for(db, emulator, vendor=self.name, **overrides)
 
@@ -108,6 +121,45 @@ async def test_a_run_converges_and_the_next_one_only_reads(db: str, emulator: Em
     assert second.exit_code == 0 and second.outcomes["in_sync"] == 160
     assert second.calls == {vendor.read: math.ceil(160 / 50)}  # idempotent: reads only, no write
     assert {r.command for r in emulator.log[before:]} == {vendor.read}
+
+
+async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
+    db: str, emulator: Emulator, vendor: Vendor
+) -> None:
+    """Groups found as they were last seen in line are done by digest alone; a change on the
+    vendor's side, a change of the desired row, or a row made invalid still gets its due."""
+    data = vendor.data(120, seed=44)
+    vendor.seed(emulator, data)
+    await vendor.load(db, data.desired)
+    settings = vendor.settings(db, emulator, **fast(emulator))
+    assert (await sync(settings)).exit_code == 0
+    assert (await sync(settings)).outcomes["in_sync"] == 120
+    table, key = vendor.table
+    conn = await asyncpg.connect(db)
+    try:
+        digests = "SELECT group_id FROM group_sync_state WHERE vendor = $1 AND live_digest IS NOT NULL"
+        assert len(await conn.fetch(digests, vendor.name)) == 120  # every group: seen in line
+
+        ids = sorted(r.group_id for r in data.desired)
+        outside, renamed, broken = ids[7], ids[50], ids[99]
+        vendor.live(emulator, outside).name = "changed outside syncer"
+        await conn.execute(f"UPDATE {table} SET name = 'renamed in the database' WHERE {key} = $1", renamed)
+        await conn.execute(f"UPDATE {table} SET name = $2 WHERE {key} = $1", broken, "x" * 200)
+        before = len(emulator.log)
+        third = await sync(settings)
+        seen_in_line = {r["group_id"] for r in await conn.fetch(digests, vendor.name)}
+    finally:
+        await conn.close()
+
+    assert third.exit_code == 2, third
+    assert (third.outcomes["updated"], third.outcomes["rejected"], third.outcomes["in_sync"]) == (2, 1, 117)
+    wanted = {outside: next(r for r in data.desired if r.group_id == outside).name, renamed: "renamed in the database"}
+    assert {g: vendor.live(emulator, g).name for g in wanted} == wanted
+    written = {g for r in emulator.log[before:] if r.command != vendor.read for g in r.group_ids}
+    assert written == {outside, renamed}
+    assert broken not in {g for r in emulator.log[before:] for g in r.group_ids}
+    # Written or rejected: not seen in line this run, so the next looks at them in full again.
+    assert seen_in_line == set(ids) - {outside, renamed, broken}
 
 
 async def test_bad_rows_are_rejected_naming_group_and_field_and_cost_no_call(

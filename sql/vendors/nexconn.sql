@@ -1,6 +1,8 @@
 -- Nexconn's desired table, desired_group_channels, read for the shared pipeline. Loaded by name
 -- (syncer/db/sqlfiles.py); values only as $n. Every query answers group_id, the vendor's
--- columns, the group's recorded state (attrs_fingerprint, attrs_checked_age_s) and wanted.
+-- columns, the group's recorded state (attrs_fingerprint, attrs_checked_age_s), desired_digest (an md5
+-- of the managed columns), live_digest (the answer's digest recorded when the group was last seen in
+-- line, only while the row's digest is still the one recorded then) and wanted.
 
 -- name: read_desired_page
 -- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
@@ -14,12 +16,17 @@
 --   32 bits of md5(group_id), see syncer/sharding.py) falls to it.
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
-    SELECT d.*, d.channel_id AS group_id FROM desired_group_channels AS d
+    SELECT d.*, d.channel_id AS group_id,
+           md5(row(d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm, d.remove_perm,
+                   d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
+                   d.ext_profile)::text) AS desired_digest
+    FROM desired_group_channels AS d
     WHERE d.channel_id >= $1 AND (d.channel_id <> $1 OR $2)
     ORDER BY d.channel_id
     LIMIT $3
 ), joined AS (
     SELECT p.*, s.attrs_fingerprint,
+           CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
            extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
            s.last_run_id IS DISTINCT FROM $4 AND CASE $5
                WHEN 'all' THEN true
@@ -39,7 +46,7 @@ WITH page AS (
 )
 SELECT group_id, name, introduction, announcement, portrait_url, join_perm, remove_perm,
        mem_invite_perm, invite_perm, profile_perm, mem_profile_perm, ext_profile::text AS ext_profile,
-       attrs_fingerprint, attrs_checked_age_s, wanted
+       attrs_fingerprint, attrs_checked_age_s, desired_digest, live_digest, wanted
 FROM joined
 WHERE wanted OR page_end
 ORDER BY group_id;
@@ -51,6 +58,9 @@ SELECT d.channel_id AS group_id, d.name, d.introduction, d.announcement, d.portr
        d.ext_profile::text AS ext_profile,
        s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
+       md5(row(d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm, d.remove_perm,
+                  d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
+                  d.ext_profile)::text) AS desired_digest, NULL::text AS live_digest,
        true AS wanted
 FROM group_sync_state AS s
 JOIN desired_group_channels AS d ON d.channel_id = s.group_id

@@ -1,6 +1,8 @@
 -- Tencent's desired table, desired_group_profiles, read for the shared pipeline. Loaded by name
 -- (syncer/db/sqlfiles.py); values only as $n. Every query answers group_id, the vendor's
--- columns, the group's recorded state (attrs_fingerprint, attrs_checked_age_s) and wanted.
+-- columns, the group's recorded state (attrs_fingerprint, attrs_checked_age_s), desired_digest (an md5
+-- of the managed columns), live_digest (the answer's digest recorded when the group was last seen in
+-- line, only while the row's digest is still the one recorded then) and wanted.
 
 -- name: read_desired_page
 -- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
@@ -14,12 +16,17 @@
 --   32 bits of md5(group_id), see syncer/sharding.py) falls to it.
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
-    SELECT * FROM desired_group_profiles AS d
+    SELECT d.*,
+           md5(row(d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
+                   d.apply_join_option, d.invite_join_option, d.mute_all_member, d.app_defined_data,
+                   d.group_attrs)::text) AS desired_digest
+    FROM desired_group_profiles AS d
     WHERE d.group_id >= $1 AND (d.group_id <> $1 OR $2)
     ORDER BY d.group_id
     LIMIT $3
 ), joined AS (
     SELECT p.*, s.attrs_fingerprint,
+           CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
            extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
            s.last_run_id IS DISTINCT FROM $4 AND CASE $5
                WHEN 'all' THEN true
@@ -40,7 +47,7 @@ WITH page AS (
 SELECT group_id, name, introduction, notification, face_url, max_member_num,
        apply_join_option, invite_join_option, mute_all_member,
        app_defined_data::text AS app_defined_data, group_attrs::text AS group_attrs,
-       attrs_fingerprint, attrs_checked_age_s, wanted
+       attrs_fingerprint, attrs_checked_age_s, desired_digest, live_digest, wanted
 FROM joined
 WHERE wanted OR page_end
 ORDER BY group_id;
@@ -52,6 +59,9 @@ SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_mem
        d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
        s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
+       md5(row(d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
+                  d.apply_join_option, d.invite_join_option, d.mute_all_member, d.app_defined_data,
+                  d.group_attrs)::text) AS desired_digest, NULL::text AS live_digest,
        true AS wanted
 FROM group_sync_state AS s
 JOIN desired_group_profiles AS d ON d.group_id = s.group_id

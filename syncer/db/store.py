@@ -35,6 +35,16 @@ class DesiredRow:
     group: Desired
     state: SyncState
     wanted: bool = True  # False: the page's last row, returned only to carry the cursor on
+    desired_digest: str | None = None  # the row's managed columns, digested by the vendor's query
+
+    @property
+    def group_id(self) -> str:
+        return self.group.group_id
+
+    @property
+    def seen_in_line(self) -> bool:
+        """The row is the one a run last saw in line (so it was valid then, and is now)."""
+        return self.state.live_digest is not None
 
 
 class Row(Protocol):
@@ -89,6 +99,8 @@ class Store(Protocol):
     async def start_run(self, mode: str, shard: Shard = UNSHARDED, lock_pid: int | None = None) -> int: ...
 
     async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None: ...
+
+    async def record_unchanged(self, run_id: int, group_ids: Sequence[str]) -> None: ...
 
     async def finish_run(self, run_id: int, totals: RunTotals) -> None: ...
 
@@ -258,7 +270,12 @@ class PgStore:
         records = await self._run(f"reading {source.vendor}'s desired rows", lambda c: c.fetch(sql, *args))
         decode = source.decode
         return [
-            DesiredRow(decode(r), SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"]), wanted=bool(r["wanted"]))
+            DesiredRow(
+                decode(r),
+                SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"], r["live_digest"]),
+                wanted=r["wanted"],
+                desired_digest=r["desired_digest"],
+            )
             for r in records
         ]
 
@@ -296,8 +313,17 @@ class PgStore:
             [None if r.applied is None else dumps_text(r.applied) for r in results],
             [r.attrs_fingerprint for r in results],
             self.source.vendor,
+            [r.desired_digest for r in results],
+            [r.live_digest for r in results],
         )
         await self._run("recording group outcomes", lambda c: c.execute(query("upsert_group_states"), *args))
+
+    async def record_unchanged(self, run_id: int, group_ids: Sequence[str]) -> None:
+        """Groups this run found exactly as they were last seen in line."""
+        if not group_ids:
+            return
+        sql, vendor = query("record_unchanged_groups"), self.source.vendor
+        await self._run("recording group outcomes", lambda c: c.execute(sql, run_id, vendor, group_ids))
 
     async def finish_run(self, run_id: int, totals: RunTotals) -> None:
         await self._run(

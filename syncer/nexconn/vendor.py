@@ -17,10 +17,12 @@ from syncer.nexconn.diff import plan_channel
 from syncer.nexconn.models import DesiredChannel, LiveChannel
 from syncer.nexconn.validation import validate
 from syncer.settings import Settings
-from syncer.vendor import ReadError
+from syncer.vendor import LiveAnswer, ReadError, in_line, same_as_last_seen
 
 log = structlog.get_logger("syncer.nexconn")
 _PERMISSION_COLUMNS = {key: column for column, (key, _) in PERMISSIONS.items()}
+# What plan_channel reads of a channel's answer (through parse_live): its digest is taken over these.
+_LOOKED_AT = ("name", "groupProfile", "permissions", "groupExtProfile")
 
 
 def decode_desired(row: Row) -> DesiredChannel:
@@ -100,18 +102,21 @@ class NexconnVendor:
         found: dict[str, object] = {}
         for profile in (answer.get("result") or {}).get("profiles") or ():
             if isinstance(profile, dict):
-                live = parse_live(profile)
-                found[live.channel_id] = live
+                looked_at = {k: profile[k] for k in _LOOKED_AT if k in profile}
+                found[str(profile.get("channelId"))] = LiveAnswer.of(profile, looked_at)
         for channel_id in ids:
             # The list answers only the channels that exist.
             found.setdefault(channel_id, ReadError(None, "no such channel: profile/list did not return it", True))
         return found
 
+    def unchanged(self, row: DesiredRow, live: object) -> bool:
+        return same_as_last_seen(row, live)
+
     def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
-        if dry_run or not isinstance(live, LiveChannel):
+        if dry_run or not isinstance(live, LiveAnswer):
             return None
-        if plan_channel(_channel(row.group), live).in_sync:
-            return GroupResult(row.group.group_id, Outcome.IN_SYNC)
+        if plan_channel(_channel(row.group), parse_live(live.raw)).in_sync:
+            return in_line(row, live)
         return None
 
     async def sync_group(self, row: DesiredRow, live: object, *, dry_run: bool) -> tuple[GroupResult, GroupPlan | None]:
@@ -120,9 +125,11 @@ class NexconnVendor:
             outcome = Outcome.NOT_FOUND if live.not_found else Outcome.FAILED
             log.warning("group_read_failed", group_id=channel_id, code=live.code, error=live.message)
             return GroupResult(channel_id, outcome, live.code, f"profile_list: {live.message}"), None
-        assert isinstance(live, LiveChannel)
-        plan = plan_channel(_channel(row.group), live)
-        if dry_run or plan.in_sync:
+        assert isinstance(live, LiveAnswer)
+        plan = plan_channel(_channel(row.group), parse_live(live.raw))
+        if plan.in_sync and not dry_run:
+            return in_line(row, live), plan
+        if dry_run:
             outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
             return GroupResult(channel_id, outcome), plan
         assert plan.base_payload is not None

@@ -8,8 +8,11 @@ from typing import Any, Protocol
 
 from syncer.errors import CredentialsError, VendorError
 from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX
-from syncer.tencent.models import DesiredGroup, LiveGroup
-from syncer.vendor import ReadError
+from syncer.tencent.models import BASE_FIELDS, DesiredGroup, LiveGroup
+from syncer.vendor import LiveAnswer, ReadError
+
+# What plan_group reads of a group's answer (through parse_live): its digest is taken over these.
+_LOOKED_AT = ("Type", *BASE_FIELDS.values(), "ShutUpAllMember", "AppDefinedData")
 
 
 class Caller(Protocol):
@@ -49,8 +52,9 @@ def parse_live(info: Mapping[str, Any]) -> LiveGroup:
     return LiveGroup(str(info.get("GroupId")), str(info.get("Type", "")), base, custom)
 
 
-async def fetch_live(client: Caller, rows: Sequence[DesiredGroup]) -> dict[str, LiveGroup | ReadError]:
-    """Read up to 50 groups in one call; an answer over 1 MB (10018) splits the batch in halves."""
+async def fetch_live(client: Caller, rows: Sequence[DesiredGroup]) -> dict[str, LiveAnswer | ReadError]:
+    """Read up to 50 groups in one call; an answer over 1 MB (10018) splits the batch in halves.
+    Each group's answer comes undecoded (see :func:`parse_live`), with its digest."""
     assert 0 < len(rows) <= GROUP_BATCH_MAX
     body = {"GroupIdList": [r.group_id for r in rows], "ResponseFilter": response_filter(rows)}
     try:
@@ -64,14 +68,14 @@ async def fetch_live(client: Caller, rows: Sequence[DesiredGroup]) -> dict[str, 
             return {**halves[0], **halves[1]}
         failure = ReadError(exc.code, str(exc))
         return {r.group_id: failure for r in rows}
-    found: dict[str, LiveGroup | ReadError] = {}
+    found: dict[str, LiveAnswer | ReadError] = {}
     for info in answer.get("GroupInfo") or ():
         group_id = str(info.get("GroupId"))
         code = int(info.get("ErrorCode", 0))
         if code:
             found[group_id] = ReadError(code, f"code {code}: {info.get('ErrorInfo', '')}")
         else:
-            found[group_id] = parse_live(info)
+            found[group_id] = LiveAnswer.of(info, {k: info[k] for k in _LOOKED_AT if k in info})
     for row in rows:
         found.setdefault(row.group_id, ReadError(None, "the answer did not include this group"))
     return found

@@ -18,9 +18,9 @@ from syncer.settings import Settings
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
 from syncer.tencent.diff import attrs_fingerprint, plan_group
 from syncer.tencent.models import DesiredGroup, LiveGroup
-from syncer.tencent.ops import fetch_live, read_attrs, write_attrs, write_base
+from syncer.tencent.ops import fetch_live, parse_live, read_attrs, write_attrs, write_base
 from syncer.tencent.validation import validate
-from syncer.vendor import ReadError
+from syncer.vendor import LiveAnswer, ReadError, in_line, same_as_last_seen
 
 log = structlog.get_logger("syncer.tencent")
 
@@ -98,18 +98,28 @@ class TencentVendor:
             or state.attrs_checked_age_s > self._settings.attr_recheck_s
         )
 
+    def unchanged(self, row: DesiredRow, live: object) -> bool:
+        if not same_as_last_seen(row, live):
+            return False
+        # The attribute set is not in the batch read: it was in line when the group was last
+        # seen so (the desired set is the same since), but is re-read once it is due.
+        if not isinstance(_group(row.group).group_attrs, dict):
+            return True
+        age = row.state.attrs_checked_age_s
+        return not self._settings.check_attrs and age is not None and age <= self._settings.attr_recheck_s
+
     def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
-        if not isinstance(live, LiveGroup):
+        if not isinstance(live, LiveAnswer):
             return None  # cheap either way: let sync_group word the failure
         fingerprint = self._fingerprint(row)
         if fingerprint is not None and self._must_read_attrs(row, fingerprint):
             return None
-        plan = plan_group(_group(row.group), live)
+        plan = plan_group(_group(row.group), parse_live(live.raw))
         if not plan.in_sync or dry_run:
             return None
         for warning in plan.warnings:
             log.warning("field_skipped", group_id=plan.group_id, warning=warning)
-        return GroupResult(plan.group_id, Outcome.IN_SYNC, warnings=list(plan.warnings))
+        return in_line(row, live, plan.warnings)
 
     async def sync_group(self, row: DesiredRow, live: object, *, dry_run: bool) -> tuple[GroupResult, GroupPlan | None]:
         group_id = row.group.group_id
@@ -117,34 +127,29 @@ class TencentVendor:
             outcome = Outcome.NOT_FOUND if live.code in GROUP_NOT_FOUND_CODES else Outcome.FAILED
             log.warning("group_read_failed", group_id=group_id, code=live.code, error=live.message)
             return GroupResult(group_id, outcome, live.code, f"get_group_info: {live.message}"), None
-        assert isinstance(live, LiveGroup)
+        assert isinstance(live, LiveAnswer)
+        group = parse_live(live.raw)
 
         fingerprint = self._fingerprint(row)
         attrs_read = False
         if fingerprint is not None and self._must_read_attrs(row, fingerprint):
             try:
-                live = replace(live, attrs=await read_attrs(self.client, group_id))
+                group = replace(group, attrs=await read_attrs(self.client, group_id))
                 attrs_read = True
             except CredentialsError:
                 raise
             except VendorError as exc:
                 return _failure(group_id, exc, "get_group_attr"), None
 
-        plan = plan_group(_group(row.group), live)
+        plan = plan_group(_group(row.group), group)
         for warning in plan.warnings:
             log.warning("field_skipped", group_id=group_id, warning=warning)
         if dry_run:
             outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
             return GroupResult(group_id, outcome, warnings=list(plan.warnings)), plan
         if plan.in_sync:
-            result = GroupResult(
-                group_id,
-                Outcome.IN_SYNC,
-                warnings=list(plan.warnings),
-                attrs_fingerprint=fingerprint if attrs_read else None,
-            )
-            return result, plan
-        return await self._write(plan, live, fingerprint, attrs_read), plan
+            return in_line(row, live, plan.warnings, attrs_fingerprint=fingerprint if attrs_read else None), plan
+        return await self._write(plan, group, fingerprint, attrs_read), plan
 
     async def _write(self, plan: GroupPlan, live: LiveGroup, fingerprint: str | None, attrs_read: bool) -> GroupResult:
         group_id = plan.group_id
