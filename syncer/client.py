@@ -14,14 +14,13 @@ import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any, Protocol
 
-import aiohttp
 import structlog
 
 from syncer import jsoncodec
 from syncer.errors import ConfigError, CredentialsError, Interrupted, VendorError
+from syncer.http import HttpClient, NoAnswer
 from syncer.limiter import KeyedLimiter, SlidingWindowLimiter, Slot
 from syncer.settings import Settings
 
@@ -120,7 +119,7 @@ def json_answer(command: str, raw: bytes) -> dict[str, Any]:
 
 
 class VendorClient:
-    """One aiohttp session, one limiter per command, one per group where the vendor has one."""
+    """One HTTP client (:mod:`syncer.http`), one limiter per command, one per group where the vendor has one."""
 
     def __init__(
         self,
@@ -148,7 +147,7 @@ class VendorClient:
         # Bounded per command, so that callers queued on one saturated command cannot take
         # every connection from the others.
         self._in_flight = {c: asyncio.Semaphore(settings.max_in_flight) for c in wire.commands}
-        self._session: aiohttp.ClientSession | None = None
+        self._http: HttpClient | None = None
         # Until one call has been answered without a credentials error, calls go one at a time:
         # wrong settings then cost one call, not one per batch in flight.
         self._credentials_ok = False
@@ -170,22 +169,13 @@ class VendorClient:
         self.stopping = asyncio.Event()
 
     async def __aenter__(self) -> VendorClient:
-        connector = aiohttp.TCPConnector(
-            limit=self._settings.max_in_flight * 2, keepalive_timeout=30, enable_cleanup_closed=True
-        )
-        sent = aiohttp.TraceConfig()
-        sent.on_request_headers_sent.append(self._on_headers_sent)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            trace_configs=[sent],
-            timeout=aiohttp.ClientTimeout(total=self._settings.request_timeout_s),
-        )
+        self._http = HttpClient(limit=self._settings.max_in_flight * 2, timeout_s=self._settings.request_timeout_s)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     def _retry_allowed(self) -> bool:
         budget = self._settings.retry_budget_floor + self._settings.retry_budget_ratio * self.first_attempts
@@ -271,11 +261,10 @@ class VendorClient:
         assert last is not None
         raise last
 
-    async def _on_headers_sent(self, session: object, ctx: SimpleNamespace, params: object) -> None:
+    def _on_sent(self, command: str, slots: list[Slot]) -> None:
         # The request is on the wire now: this, not the moment the limiter let it go (a new
         # connection may have taken a handshake since), is when its window starts.
         now = asyncio.get_running_loop().time()
-        command, slots = ctx.trace_request_ctx
         for slot in slots:
             slot.mark_sent(now)
         recent = self._recent_sends[command]
@@ -288,7 +277,7 @@ class VendorClient:
     async def _send_once(
         self, command: str, body: dict[str, Any], group_id: str | None, *, fallback: bool
     ) -> dict[str, Any]:
-        if self._session is None:
+        if self._http is None:
             raise RuntimeError("VendorClient used outside 'async with'")
         async with self._in_flight[command]:
             if self.stopping.is_set():
@@ -303,17 +292,15 @@ class VendorClient:
             url, params, headers = self._wire.request(command, fallback=fallback)
             started = time.monotonic()
             try:
-                async with self._session.post(
+                answer = await self._http.post(
                     url,
+                    jsoncodec.dumps(body),
                     params=params,
                     headers=headers | _JSON_BODY,
-                    data=jsoncodec.dumps(body),
-                    trace_request_ctx=(command, slots),
-                ) as resp:
-                    self._answer_came(slots)
-                    status = resp.status
-                    raw = await resp.read()
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    on_sent=lambda: self._on_sent(command, slots),
+                )
+                self._answer_came(slots)
+            except (TimeoutError, OSError, NoAnswer) as exc:
                 self._answered(command, "no_answer", started)
                 raise CallFailed(
                     f"no answer ({type(exc).__name__}: {self._wire.scrub(str(exc)) or 'timed out'})",
@@ -327,14 +314,14 @@ class VendorClient:
                 for slot in slots:
                     slot.mark_sent(now)
         try:
-            answer = self._wire.decode(command, status, raw)
+            decoded = self._wire.decode(command, answer.status, answer.body)
         except CallFailed as failure:
             if failure.throttled:
                 self.throttled += 1
             self._answered(command, failure.label, started)
             raise
         self._answered(command, "0", started)
-        return answer
+        return decoded
 
     def _answer_came(self, slots: list[Slot]) -> None:
         """The vendor stamped this call between its send and now, less the fastest round trip
