@@ -1,0 +1,275 @@
+"""syncer.http, the vendor calls' HTTP/1.1 client, against real servers on loopback: scripted
+asyncio servers for exact bytes (chunks, early closes, nonsense), and TLS with a test CA."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import trustme
+
+from syncer.http import HttpClient, NoAnswer
+
+Handler = Callable[[bytes, bytes, asyncio.StreamWriter], Awaitable[bool]]
+
+
+class Server:
+    """Reads each request whole (head and Content-Length body) and lets ``handler`` answer it
+    with raw bytes; ``handler`` returns False to close the connection afterwards."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.requests: list[tuple[bytes, bytes]] = []
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                self.requests.append((head, body))
+                if not await self.handler(head, body, writer):
+                    return
+        finally:
+            writer.close()
+
+
+@asynccontextmanager
+async def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[tuple[Server, str]]:
+    server = Server(handler)
+    listener = await asyncio.start_server(server.serve, "127.0.0.1", 0, ssl=tls)
+    port = listener.sockets[0].getsockname()[1]
+    scheme = "https" if tls else "http"
+    try:
+        yield server, f"{scheme}://localhost:{port}/v4/svc/cmd" if tls else f"{scheme}://127.0.0.1:{port}/v4/svc/cmd"
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+def answer(body: bytes, *extra: str, status: str = "200 OK") -> bytes:
+    head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}", *extra]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def ok(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+    writer.write(answer(b'{"echo": ' + body + b"}"))
+    await writer.drain()
+    return True
+
+
+async def test_a_post_carries_body_query_and_headers_and_connections_are_kept_alive() -> None:
+    sent: list[int] = []
+    async with serving(ok) as (server, url):
+        client = HttpClient(limit=4, timeout_s=5)
+        try:
+            params = {"usersig": "eJw+/=*-_x", "random": "42"}
+            for i in range(3):
+                got = await client.post(
+                    url, b"[%d]" % i, params=params, headers={"X-Test": "yes"}, on_sent=lambda: sent.append(1)
+                )
+                assert (got.status, got.body) == (200, b'{"echo": [%d]}' % i)
+        finally:
+            await client.close()
+    assert server.connections == 1  # one connection, kept alive for all three
+    assert len(sent) == 3
+    head, body = server.requests[0]
+    request_line, *header_lines = head.decode().split("\r\n")
+    method, target, version = request_line.split(" ")
+    assert (method, version, body) == ("POST", "HTTP/1.1", b"[0]")
+    assert urlsplit(target).path == "/v4/svc/cmd"
+    assert {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()} == params  # encoded and decoded intact
+    headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)}
+    assert headers["x-test"] == "yes" and headers["content-length"] == "3"
+    assert headers["host"].startswith("127.0.0.1:")
+
+
+async def test_chunked_answers_are_joined_and_trailers_skipped() -> None:
+    async def chunked(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for piece in (b'{"a": ', b'"bc"', b"}"):
+            writer.write(b"%x;ext=1\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+            await asyncio.sleep(0.01)  # arrives in several reads
+        writer.write(b"0\r\nX-Trailer: t\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async with serving(chunked) as (server, url):
+        client = HttpClient(limit=2, timeout_s=5)
+        try:
+            first = await client.post(url, b"{}")
+            second = await client.post(url, b"{}")
+        finally:
+            await client.close()
+    assert first.body == second.body == b'{"a": "bc"}'
+    assert server.connections == 1
+
+
+async def test_an_answer_read_until_close_and_connection_close_open_a_new_connection_next_time() -> None:
+    async def http10(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + b'{"until": "close"}')
+        await writer.drain()
+        return False
+
+    async def close_after(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer(b"{}", "Connection: close"))
+        await writer.drain()
+        return False
+
+    for handler, expected in ((http10, b'{"until": "close"}'), (close_after, b"{}")):
+        async with serving(handler) as (server, url):
+            client = HttpClient(limit=2, timeout_s=5)
+            try:
+                assert (await client.post(url, b"{}")).body == expected
+                assert (await client.post(url, b"{}")).body == expected
+            finally:
+                await client.close()
+        assert server.connections == 2, handler
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    async def once(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer(b"{}"))  # says keep-alive (the default), then closes anyway
+        await writer.drain()
+        return False
+
+    async with serving(once) as (server, url):
+        client = HttpClient(limit=2, timeout_s=5)
+        try:
+            await client.post(url, b"{}")
+            await asyncio.sleep(0.05)  # the close reaches the client while the connection is idle
+            assert (await client.post(url, b"{}")).status == 200
+        finally:
+            await client.close()
+    assert server.connections == 2
+
+
+async def test_idle_connections_past_the_idle_timeout_are_replaced() -> None:
+    async with serving(ok) as (server, url):
+        client = HttpClient(limit=2, timeout_s=5, idle_timeout_s=0.01)
+        try:
+            await client.post(url, b"1")
+            await asyncio.sleep(0.05)
+            await client.post(url, b"2")
+        finally:
+            await client.close()
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", id="closed-mid-body"),
+        pytest.param(b"SMTP ready\r\n\r\n", id="not-http"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", id="malformed-header"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", id="bad-length"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", id="bad-chunk"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 2\r\n\r\n{}", id="unknown-encoding"),
+        pytest.param(b"", id="closed-before-answer"),
+    ],
+)
+async def test_nonsense_or_a_cut_answer_is_no_answer_and_the_connection_is_dropped(reply: bytes) -> None:
+    async def bad(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(reply)
+        await writer.drain()
+        return False
+
+    async with serving(bad) as (_, url):
+        client = HttpClient(limit=2, timeout_s=5)
+        try:
+            with pytest.raises(NoAnswer):
+                await client.post(url, b"{}")
+        finally:
+            await client.close()
+
+
+async def test_a_slow_answer_times_out_and_its_connection_is_not_reused() -> None:
+    calls = 0
+
+    async def slow_first(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(0.5)
+        writer.write(answer(b"{}"))
+        await writer.drain()
+        return True
+
+    async with serving(slow_first) as (server, url):
+        client = HttpClient(limit=2, timeout_s=0.2)
+        try:
+            with pytest.raises(TimeoutError):
+                await client.post(url, b"{}")
+            assert (await client.post(url, b"{}")).status == 200  # on a fresh connection
+        finally:
+            await client.close()
+    assert server.connections == 2
+
+
+async def test_informational_answers_are_skipped_and_gzip_is_decoded() -> None:
+    payload = b'{"zipped": true}'
+
+    async def continued(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        packed = gzip.compress(payload)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(packed, "Content-Encoding: gzip"))
+        await writer.drain()
+        return True
+
+    async with serving(continued) as (_, url):
+        client = HttpClient(limit=2, timeout_s=5)
+        try:
+            assert (await client.post(url, b"{}")).body == payload
+        finally:
+            await client.close()
+
+
+async def test_connecting_nowhere_is_an_os_error() -> None:
+    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    listener.close()
+    await listener.wait_closed()
+    client = HttpClient(limit=2, timeout_s=5)
+    try:
+        with pytest.raises(OSError):
+            await client.post(f"http://127.0.0.1:{port}/x", b"{}")
+        with pytest.raises(NoAnswer, match="only http"):
+            await client.post("ftp://example.com/x", b"{}")
+    finally:
+        await client.close()
+
+
+async def test_tls_verifies_the_server_and_keeps_the_connection_alive() -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    async with serving(ok, tls=server_context) as (server, url):
+        client = HttpClient(limit=2, timeout_s=5, ssl_context=trusting)
+        try:
+            assert (await client.post(url, b"1")).body == b'{"echo": 1}'
+            assert (await client.post(url, b"2")).body == b'{"echo": 2}'
+        finally:
+            await client.close()
+        assert server.connections == 1
+        # The system's trust store does not know this test CA: the handshake must fail.
+        stranger = HttpClient(limit=2, timeout_s=5)
+        try:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await stranger.post(url, b"1")
+        finally:
+            await stranger.close()
