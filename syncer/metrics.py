@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import structlog
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import basic_auth_handler, default_handler, pushadd_to_gateway
@@ -195,6 +194,9 @@ def _split_credentials(url: str) -> tuple[str, Callable[..., Callable[[], None]]
 @asynccontextmanager
 async def serve_metrics(metrics: RunMetrics, host: str, port: int) -> AsyncIterator[int]:
     """Serve ``/metrics`` while the block runs; yields the port (useful when ``port`` is 0)."""
+    # Imported here: aiohttp's import builds TLS contexts (a tenth of a second), which a run
+    # that serves no metrics should not pay.
+    from aiohttp import web
 
     async def scrape(request: web.Request) -> web.Response:
         return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
