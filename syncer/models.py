@@ -16,7 +16,7 @@ class Desired(Protocol):
     def group_id(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per row read, and a frozen __init__ costs twice as much
 class SyncState:
     """What an earlier run recorded about a group: lets a run skip attribute reads."""
 

@@ -343,7 +343,7 @@ class Reconciler:
     async def _batch(self, batch: list[DesiredRow], recorder: _Recorder, slots: asyncio.Semaphore) -> None:
         try:
             try:
-                live = await self._vendor.fetch_live([r.group for r in batch])
+                live = await self._vendor.fetch_live(batch)
             except Interrupted:
                 return  # stopping: the next run reads these groups
             # Most groups of a routine run are as they were last seen in line: those are done

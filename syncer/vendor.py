@@ -33,7 +33,7 @@ class ReadError:
     not_found: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per group read, and a frozen __init__ costs twice as much
 class LiveAnswer:
     """What a batch read answered for one group, as the vendor sent it, with its digest.
 
@@ -83,7 +83,7 @@ class Vendor(Protocol):
         """Every problem with the row, each naming its field; empty when it may be sent."""
         ...
 
-    async def fetch_live(self, batch: Sequence[Desired]) -> Mapping[str, object]:
+    async def fetch_live(self, batch: Sequence[DesiredRow]) -> Mapping[str, object]:
         """What the vendor answered for each group of the batch (up to ``batch_max``): a
         :class:`LiveAnswer`, or a :class:`ReadError`."""
         ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from syncer.tencent.diff import attrs_fingerprint, plan_group
-from syncer.tencent.models import DesiredGroup, LiveGroup
+from syncer.tencent.models import BASE_FIELDS, DesiredGroup, LiveGroup
 from syncer.tencent.ops import parse_live, response_filter
 
 
@@ -86,11 +86,16 @@ def test_fingerprint_ignores_key_order_and_sees_values() -> None:
     assert attrs_fingerprint({}) != attrs_fingerprint({"": ""})
 
 
+def _raw(group_id: str, custom_keys: list[str] | None = None, **columns: object) -> dict[str, object]:
+    """A desired row as sql/vendors/tencent.sql answers it (undecoded)."""
+    return {"group_id": group_id, **dict.fromkeys(BASE_FIELDS), **columns, "custom_keys": custom_keys}
+
+
 def test_response_filter_names_only_managed_fields_and_keys() -> None:
-    rows = [DesiredGroup("a", name="x"), DesiredGroup("b", mute_all_member=True, app_defined_data={"k": "v"})]
+    rows = [_raw("a", name="x"), _raw("b", ["k"], mute_all_member=True)]
     flt = response_filter(rows)
     assert flt["GroupBaseInfoFilter"][:3] == ["Type", "Name", "MuteAllMember"]
     assert "Introduction" not in flt["GroupBaseInfoFilter"]
     assert flt["AppDefinedDataFilter_Group"] == ["k"]
     assert "MemberInfoFilter" not in flt
-    assert "AppDefinedDataFilter_Group" not in response_filter([DesiredGroup("c", name="x")])
+    assert "AppDefinedDataFilter_Group" not in response_filter([_raw("c", name="x")])

@@ -1,6 +1,6 @@
 -- Tencent's desired table, desired_group_profiles, read for the shared pipeline. Loaded by name
 -- (syncer/db/sqlfiles.py); values only as $n. Every query answers group_id, the vendor's
--- columns, the group's recorded state (attrs_fingerprint, attrs_checked_age_s), desired_digest (an md5
+-- columns (and custom_keys: the app_defined_data keys, for the answer's filter), the group's recorded state (attrs_fingerprint, attrs_checked_age_s), desired_digest (an md5
 -- of the managed columns), live_digest (the answer's digest recorded when the group was last seen in
 -- line, only while the row's digest is still the one recorded then) and wanted.
 
@@ -27,6 +27,8 @@ WITH page AS (
 ), joined AS (
     SELECT p.*, s.attrs_fingerprint,
            CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
+           CASE WHEN jsonb_typeof(p.app_defined_data) = 'object'
+                THEN ARRAY(SELECT jsonb_object_keys(p.app_defined_data)) END AS custom_keys,
            extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
            s.last_run_id IS DISTINCT FROM $4 AND CASE $5
                WHEN 'all' THEN true
@@ -46,7 +48,7 @@ WITH page AS (
 )
 SELECT group_id, name, introduction, notification, face_url, max_member_num,
        apply_join_option, invite_join_option, mute_all_member,
-       app_defined_data::text AS app_defined_data, group_attrs::text AS group_attrs,
+       app_defined_data::text AS app_defined_data, group_attrs::text AS group_attrs, custom_keys,
        attrs_fingerprint, attrs_checked_age_s, desired_digest, live_digest, wanted
 FROM joined
 WHERE wanted OR page_end
@@ -57,6 +59,8 @@ ORDER BY group_id;
 SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
        d.apply_join_option, d.invite_join_option, d.mute_all_member,
        d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
+       CASE WHEN jsonb_typeof(d.app_defined_data) = 'object'
+            THEN ARRAY(SELECT jsonb_object_keys(d.app_defined_data)) END AS custom_keys,
        s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
        md5(row(d.name, d.introduction, d.notification, d.face_url, d.max_member_num,

@@ -30,16 +30,37 @@ else:
     Connection = asyncpg.Connection
 
 
-@dataclass(frozen=True, slots=True)
 class DesiredRow:
-    group: Desired
-    state: SyncState
-    wanted: bool = True  # False: the page's last row, returned only to carry the cursor on
-    desired_digest: str | None = None  # the row's managed columns, digested by the vendor's query
+    """One desired row as its vendor's query answered it, with the group's recorded state.
+
+    ``raw`` is the row's columns by name; ``group``, the vendor's model of it, is decoded on
+    first use: a row found as it was last seen in line never needs it.
+    """
+
+    __slots__ = ("_decode", "_group", "desired_digest", "group_id", "raw", "state", "wanted")
+
+    def __init__(
+        self,
+        raw: Row,
+        decode: Callable[[Row], Desired],
+        state: SyncState,
+        *,
+        wanted: bool = True,
+        desired_digest: str | None = None,
+    ) -> None:
+        self.raw = raw
+        self._decode = decode
+        self._group: Desired | None = None
+        self.group_id: str = raw["group_id"]
+        self.state = state
+        self.wanted = wanted  # False: the page's last row, returned only to carry the cursor on
+        self.desired_digest = desired_digest  # the row's managed columns, digested by the vendor's query
 
     @property
-    def group_id(self) -> str:
-        return self.group.group_id
+    def group(self) -> Desired:
+        if self._group is None:
+            self._group = self._decode(self.raw)
+        return self._group
 
     @property
     def seen_in_line(self) -> bool:
@@ -271,7 +292,8 @@ class PgStore:
         decode = source.decode
         return [
             DesiredRow(
-                decode(r),
+                r,
+                decode,
                 SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"], r["live_digest"]),
                 wanted=r["wanted"],
                 desired_digest=r["desired_digest"],

@@ -89,9 +89,9 @@ class NexconnVendor:
     def validate(self, desired: Desired) -> list[str]:
         return validate(_channel(desired))
 
-    async def fetch_live(self, batch: Sequence[Desired]) -> Mapping[str, object]:
+    async def fetch_live(self, batch: Sequence[DesiredRow]) -> Mapping[str, object]:
         assert 0 < len(batch) <= CHANNEL_BATCH_MAX
-        ids = [d.group_id for d in batch]
+        ids = [row.group_id for row in batch]
         try:
             answer = await self.client.call("profile_list", {"channelIds": ids})
         except CredentialsError:
@@ -120,7 +120,7 @@ class NexconnVendor:
         return None
 
     async def sync_group(self, row: DesiredRow, live: object, *, dry_run: bool) -> tuple[GroupResult, GroupPlan | None]:
-        channel_id = row.group.group_id
+        channel_id = row.group_id
         if isinstance(live, ReadError):
             outcome = Outcome.NOT_FOUND if live.not_found else Outcome.FAILED
             log.warning("group_read_failed", group_id=channel_id, code=live.code, error=live.message)

@@ -36,15 +36,6 @@ class DesiredGroup:
     app_defined_data: Any = None
     group_attrs: Any = None
 
-    def managed_base_fields(self) -> list[str]:
-        """Vendor names of the base fields this row manages."""
-        return [vendor for column, vendor in BASE_FIELDS.items() if getattr(self, column) is not None]
-
-    def managed_custom_keys(self) -> list[str]:
-        if isinstance(self.app_defined_data, dict):
-            return [str(k) for k in self.app_defined_data]
-        return []
-
 
 @dataclass(frozen=True, slots=True)
 class LiveGroup:

@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from syncer.db.store import Row
 from syncer.errors import CredentialsError, VendorError
 from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX
-from syncer.tencent.models import BASE_FIELDS, DesiredGroup, LiveGroup
+from syncer.tencent.models import BASE_FIELDS, LiveGroup
 from syncer.vendor import LiveAnswer, ReadError
 
 # What plan_group reads of a group's answer (through parse_live): its digest is taken over these.
@@ -19,15 +20,20 @@ class Caller(Protocol):
     async def call(self, command: str, body: dict[str, Any], *, group_id: str | None = None) -> dict[str, Any]: ...
 
 
-def response_filter(rows: Sequence[DesiredGroup]) -> dict[str, Any]:
-    """Only the base fields this batch manages, plus Type; only managed custom keys; no members."""
+def response_filter(rows: Sequence[Row]) -> dict[str, Any]:
+    """Only the base fields this batch manages, plus Type; only managed custom keys; no members.
+
+    ``rows``: desired rows as sql/vendors/tencent.sql reads them, undecoded (their
+    ``custom_keys`` column names the custom fields a row manages), so that a batch of rows
+    found unchanged is read without decoding any of them.
+    """
     base = ["Type"]
     keys: list[str] = []
     for row in rows:
-        for name in row.managed_base_fields():
-            if name not in base:
+        for column, name in BASE_FIELDS.items():
+            if row[column] is not None and name not in base:
                 base.append(name)
-        for key in row.managed_custom_keys():
+        for key in row["custom_keys"] or ():
             if key not in keys:
                 keys.append(key)
     if "MuteAllMember" in base:
@@ -52,11 +58,12 @@ def parse_live(info: Mapping[str, Any]) -> LiveGroup:
     return LiveGroup(str(info.get("GroupId")), str(info.get("Type", "")), base, custom)
 
 
-async def fetch_live(client: Caller, rows: Sequence[DesiredGroup]) -> dict[str, LiveAnswer | ReadError]:
-    """Read up to 50 groups in one call; an answer over 1 MB (10018) splits the batch in halves.
-    Each group's answer comes undecoded (see :func:`parse_live`), with its digest."""
+async def fetch_live(client: Caller, rows: Sequence[Row]) -> dict[str, LiveAnswer | ReadError]:
+    """Read up to 50 groups (desired rows, undecoded) in one call; an answer over 1 MB (10018)
+    splits the batch in halves. Each group's answer comes undecoded (see :func:`parse_live`),
+    with its digest."""
     assert 0 < len(rows) <= GROUP_BATCH_MAX
-    body = {"GroupIdList": [r.group_id for r in rows], "ResponseFilter": response_filter(rows)}
+    body = {"GroupIdList": [r["group_id"] for r in rows], "ResponseFilter": response_filter(rows)}
     try:
         answer = await client.call("get_group_info", body)
     except CredentialsError:
@@ -67,7 +74,7 @@ async def fetch_live(client: Caller, rows: Sequence[DesiredGroup]) -> dict[str, 
             halves = await asyncio.gather(fetch_live(client, rows[:mid]), fetch_live(client, rows[mid:]))
             return {**halves[0], **halves[1]}
         failure = ReadError(exc.code, str(exc))
-        return {r.group_id: failure for r in rows}
+        return {r["group_id"]: failure for r in rows}
     found: dict[str, LiveAnswer | ReadError] = {}
     for info in answer.get("GroupInfo") or ():
         group_id = str(info.get("GroupId"))
@@ -77,7 +84,7 @@ async def fetch_live(client: Caller, rows: Sequence[DesiredGroup]) -> dict[str, 
         else:
             found[group_id] = LiveAnswer.of(info, {k: info[k] for k in _LOOKED_AT if k in info})
     for row in rows:
-        found.setdefault(row.group_id, ReadError(None, "the answer did not include this group"))
+        found.setdefault(row["group_id"], ReadError(None, "the answer did not include this group"))
     return found
 
 

@@ -82,8 +82,8 @@ class TencentVendor:
     def validate(self, desired: Desired) -> list[str]:
         return validate(_group(desired))
 
-    async def fetch_live(self, batch: Sequence[Desired]) -> Mapping[str, object]:
-        return await fetch_live(self.client, [_group(d) for d in batch])
+    async def fetch_live(self, batch: Sequence[DesiredRow]) -> Mapping[str, object]:
+        return await fetch_live(self.client, [row.raw for row in batch])
 
     def _fingerprint(self, row: DesiredRow) -> str | None:
         attrs = _group(row.group).group_attrs
@@ -102,8 +102,9 @@ class TencentVendor:
         if not same_as_last_seen(row, live):
             return False
         # The attribute set is not in the batch read: it was in line when the group was last
-        # seen so (the desired set is the same since), but is re-read once it is due.
-        if not isinstance(_group(row.group).group_attrs, dict):
+        # seen so (the desired set is the same since), but is re-read once it is due. (The row
+        # was valid then: its group_attrs are a JSON object or not managed, SQL NULL or null.)
+        if row.raw["group_attrs"] in (None, "null"):
             return True
         age = row.state.attrs_checked_age_s
         return not self._settings.check_attrs and age is not None and age <= self._settings.attr_recheck_s
