@@ -95,7 +95,10 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """``verb``: the verb about to be parsed. The demo's and the emulator's own arguments are
+    only added for theirs: they bring the emulator's web server, whose import costs a tenth of a
+    second or more that every scheduled run would otherwise pay."""
     parser = argparse.ArgumentParser(
         prog="syncer", description="Reconcile chat-group profiles at the vendor with Postgres."
     )
@@ -131,16 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-every", type=int, help="with --incremental: make every K-th run a full one")
     p.set_defaults(handler=cmd_run)
 
-    from syncer.demo import add_demo_arguments, cmd_demo
-    from syncer.emulator.cli import add_emulator_arguments, cmd_emulator
-
     p = verbs.add_parser("demo", help="a local Postgres and emulator, a drifted data set, a full sync")
-    add_demo_arguments(p)
-    p.set_defaults(handler=cmd_demo)
+    if verb == "demo":
+        from syncer.demo import add_demo_arguments, cmd_demo
+
+        add_demo_arguments(p)
+        p.set_defaults(handler=cmd_demo)
 
     p = verbs.add_parser("emulator", help="serve the built-in emulator of every vendor's API")
-    add_emulator_arguments(p)
-    p.set_defaults(handler=cmd_emulator)
+    if verb == "emulator":
+        from syncer.emulator.cli import add_emulator_arguments, cmd_emulator
+
+        add_emulator_arguments(p)
+        p.set_defaults(handler=cmd_emulator)
     return parser
 
 
@@ -335,7 +341,8 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(next((a for a in argv if not a.startswith("-")), None)).parse_args(argv)
     handler: Handler = args.handler
     try:
         settings = build_settings(args)

@@ -45,10 +45,10 @@ class LiveAnswer:
     digest: str
 
     @classmethod
-    def of(cls, raw: Mapping[str, Any], looked_at: Mapping[str, Any]) -> LiveAnswer:
-        """``looked_at``: the part of ``raw`` the vendor's diff reads, which alone is digested, so
-        that a field that moves on its own (a member count, a last-message time) does not make
-        every group look changed."""
+    def of(cls, raw: Mapping[str, Any], looked_at: Sequence[Any]) -> LiveAnswer:
+        """``looked_at``: the values of ``raw`` the vendor's diff reads, in a fixed order, which
+        alone are digested, so that a field that moves on its own (a member count, a
+        last-message time) does not make every group look changed."""
         digest = hashlib.blake2b(jsoncodec.canonical(looked_at), digest_size=16, person=_DIGEST_PERSON).hexdigest()
         return cls(raw, digest)
 

@@ -82,7 +82,7 @@ async def fetch_live(client: Caller, rows: Sequence[Row]) -> dict[str, LiveAnswe
         if code:
             found[group_id] = ReadError(code, f"code {code}: {info.get('ErrorInfo', '')}")
         else:
-            found[group_id] = LiveAnswer.of(info, {k: info[k] for k in _LOOKED_AT if k in info})
+            found[group_id] = LiveAnswer.of(info, [info.get(k) for k in _LOOKED_AT])
     for row in rows:
         found.setdefault(row["group_id"], ReadError(None, "the answer did not include this group"))
     return found
