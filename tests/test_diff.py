@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from syncer.tencent.diff import attrs_fingerprint, plan_group
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup, LiveGroup
 from syncer.tencent.ops import parse_live, response_filter
@@ -88,7 +91,11 @@ def test_fingerprint_ignores_key_order_and_sees_values() -> None:
 
 def _raw(group_id: str, custom_keys: list[str] | None = None, **columns: object) -> dict[str, object]:
     """A desired row as sql/vendors/tencent.sql answers it (undecoded)."""
-    return {"group_id": group_id, **dict.fromkeys(BASE_FIELDS), **columns, "custom_keys": custom_keys}
+    return {
+        "group_id": group_id,
+        "managed_columns": [c for c in BASE_FIELDS if c in columns],
+        "custom_keys": custom_keys,
+    }
 
 
 def test_response_filter_names_only_managed_fields_and_keys() -> None:
@@ -99,3 +106,12 @@ def test_response_filter_names_only_managed_fields_and_keys() -> None:
     assert flt["AppDefinedDataFilter_Group"] == ["k"]
     assert "MemberInfoFilter" not in flt
     assert "AppDefinedDataFilter_Group" not in response_filter([_raw("c", name="x")])
+
+
+def test_the_queries_name_every_base_column_as_managed_when_set() -> None:
+    """sql/vendors/tencent.sql lists the base columns for the answer's filter: the same as BASE_FIELDS."""
+    sql = (Path(__file__).parents[1] / "sql" / "vendors" / "tencent.sql").read_text()
+    for alias in ("p", "d"):
+        named = re.findall(rf"CASE WHEN {alias}\.(\w+) IS NOT NULL THEN '(\w+)' END", sql)
+        assert named and all(column == name for column, name in named)
+        assert [name for _, name in named] == list(BASE_FIELDS)

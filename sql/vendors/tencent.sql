@@ -1,6 +1,7 @@
 -- Tencent's desired table, desired_group_profiles, read for the shared pipeline. Loaded by name
 -- (syncer/db/sqlfiles.py); values only as $n. Every query answers group_id, the vendor's
--- columns (and custom_keys: the app_defined_data keys, for the answer's filter), the group's recorded state (attrs_fingerprint, attrs_checked_age_s), desired_digest (an md5
+-- columns (and, for the answer's filter, custom_keys: the app_defined_data keys, and
+-- managed_columns: the base columns not NULL), the group's recorded state (attrs_fingerprint, attrs_checked_age_s), desired_digest (an md5
 -- of the managed columns), live_digest (the answer's digest recorded when the group was last seen in
 -- line, only while the row's digest is still the one recorded then) and wanted.
 
@@ -29,6 +30,16 @@ WITH page AS (
            CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
            CASE WHEN jsonb_typeof(p.app_defined_data) = 'object'
                 THEN ARRAY(SELECT jsonb_object_keys(p.app_defined_data)) END AS custom_keys,
+           -- The base columns, as syncer/tencent/models.py's BASE_FIELDS names them.
+           array_remove(ARRAY[
+               CASE WHEN p.name IS NOT NULL THEN 'name' END,
+               CASE WHEN p.introduction IS NOT NULL THEN 'introduction' END,
+               CASE WHEN p.notification IS NOT NULL THEN 'notification' END,
+               CASE WHEN p.face_url IS NOT NULL THEN 'face_url' END,
+               CASE WHEN p.max_member_num IS NOT NULL THEN 'max_member_num' END,
+               CASE WHEN p.apply_join_option IS NOT NULL THEN 'apply_join_option' END,
+               CASE WHEN p.invite_join_option IS NOT NULL THEN 'invite_join_option' END,
+               CASE WHEN p.mute_all_member IS NOT NULL THEN 'mute_all_member' END], NULL) AS managed_columns,
            extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
            s.last_run_id IS DISTINCT FROM $4 AND CASE $5
                WHEN 'all' THEN true
@@ -49,7 +60,7 @@ WITH page AS (
 SELECT group_id, name, introduction, notification, face_url, max_member_num,
        apply_join_option, invite_join_option, mute_all_member,
        app_defined_data::text AS app_defined_data, group_attrs::text AS group_attrs, custom_keys,
-       attrs_fingerprint, attrs_checked_age_s, desired_digest, live_digest, wanted
+       managed_columns, attrs_fingerprint, attrs_checked_age_s, desired_digest, live_digest, wanted
 FROM joined
 WHERE wanted OR page_end
 ORDER BY group_id;
@@ -61,6 +72,15 @@ SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_mem
        d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
        CASE WHEN jsonb_typeof(d.app_defined_data) = 'object'
             THEN ARRAY(SELECT jsonb_object_keys(d.app_defined_data)) END AS custom_keys,
+       array_remove(ARRAY[
+           CASE WHEN d.name IS NOT NULL THEN 'name' END,
+           CASE WHEN d.introduction IS NOT NULL THEN 'introduction' END,
+           CASE WHEN d.notification IS NOT NULL THEN 'notification' END,
+           CASE WHEN d.face_url IS NOT NULL THEN 'face_url' END,
+           CASE WHEN d.max_member_num IS NOT NULL THEN 'max_member_num' END,
+           CASE WHEN d.apply_join_option IS NOT NULL THEN 'apply_join_option' END,
+           CASE WHEN d.invite_join_option IS NOT NULL THEN 'invite_join_option' END,
+           CASE WHEN d.mute_all_member IS NOT NULL THEN 'mute_all_member' END], NULL) AS managed_columns,
        s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
        md5(row(d.name, d.introduction, d.notification, d.face_url, d.max_member_num,

@@ -344,8 +344,8 @@ class PgStore:
         """Groups this run found exactly as they were last seen in line."""
         if not group_ids:
             return
-        sql, vendor = query("record_unchanged_groups"), self.source.vendor
-        await self._run("recording group outcomes", lambda c: c.execute(sql, run_id, vendor, group_ids))
+        sql, vendor, ids = query("record_unchanged_groups"), self.source.vendor, "\n".join(group_ids)
+        await self._run("recording group outcomes", lambda c: c.execute(sql, run_id, vendor, ids))
 
     async def finish_run(self, run_id: int, totals: RunTotals) -> None:
         await self._run(

@@ -23,24 +23,21 @@ class Caller(Protocol):
 def response_filter(rows: Sequence[Row]) -> dict[str, Any]:
     """Only the base fields this batch manages, plus Type; only managed custom keys; no members.
 
-    ``rows``: desired rows as sql/vendors/tencent.sql reads them, undecoded (their
-    ``custom_keys`` column names the custom fields a row manages), so that a batch of rows
-    found unchanged is read without decoding any of them.
+    ``rows``: desired rows as sql/vendors/tencent.sql reads them, undecoded: their
+    ``managed_columns`` name the base columns not NULL, and ``custom_keys`` the custom fields,
+    so that a batch of rows found unchanged is read without decoding any of them.
     """
-    base = ["Type"]
-    keys: list[str] = []
+    columns: set[str] = set()
+    keys: dict[str, None] = {}  # in first-seen order
     for row in rows:
-        for column, name in BASE_FIELDS.items():
-            if row[column] is not None and name not in base:
-                base.append(name)
-        for key in row["custom_keys"] or ():
-            if key not in keys:
-                keys.append(key)
-    if "MuteAllMember" in base:
+        columns.update(row["managed_columns"])
+        keys.update(dict.fromkeys(row["custom_keys"] or ()))
+    base = ["Type", *(name for column, name in BASE_FIELDS.items() if column in columns)]
+    if "mute_all_member" in columns:
         base.append("ShutUpAllMember")  # older deployments know the mute field by this name
     flt: dict[str, Any] = {"GroupBaseInfoFilter": base}
     if keys:
-        flt["AppDefinedDataFilter_Group"] = keys
+        flt["AppDefinedDataFilter_Group"] = list(keys)
     return flt
 
 
