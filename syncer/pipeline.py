@@ -297,9 +297,11 @@ class Reconciler:
                     if not page:
                         break
                     after = page[-1].group_id
+                    # Rows not seen in line as they are now are validated: read those in full.
+                    await self._store.complete([r for r in page if r.wanted and not r.seen_in_line])
                     for row in page:
-                        if not row.wanted:
-                            continue
+                        if not row.wanted or (row.full is None and not row.seen_in_line):
+                            continue  # the cursor's row, or a row deleted since its page was read
                         self.report.groups_read += 1
                         # A row last seen in line, unchanged since, was valid then and is now.
                         problems = None if row.seen_in_line else self._vendor.validate(row.group)
@@ -350,12 +352,18 @@ class Reconciler:
             # at a glance. Others that need no call are settled inline, and only the groups that
             # must read more or write get a task.
             unchanged: list[str] = []
-            pending = []
+            rest = []
             for row in batch:
                 state = live[row.group_id]
                 if self._vendor.unchanged(row, state):
                     unchanged.append(row.group_id)
-                    continue
+                else:
+                    rest.append((row, state))
+            await self._store.complete([row for row, _ in rest])
+            pending = []
+            for row, state in rest:
+                if row.full is None:
+                    continue  # deleted since its page was read: no longer this run's to sync
                 done = self._vendor.settle_without_calls(row, state, dry_run=self._dry_run)
                 if done is not None:
                     await self._finish_group(recorder, done)

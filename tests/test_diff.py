@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -90,12 +91,9 @@ def test_fingerprint_ignores_key_order_and_sees_values() -> None:
 
 
 def _raw(group_id: str, custom_keys: list[str] | None = None, **columns: object) -> dict[str, object]:
-    """A desired row as sql/vendors/tencent.sql answers it (undecoded)."""
-    return {
-        "group_id": group_id,
-        "managed_columns": [c for c in BASE_FIELDS if c in columns],
-        "custom_keys": custom_keys,
-    }
+    """A desired row as sql/vendors/tencent.sql's pages answer it (undecoded)."""
+    shape = json.dumps([[c for c in BASE_FIELDS if c in columns], custom_keys or []])
+    return {"group_id": group_id, "shape": shape}
 
 
 def test_response_filter_names_only_managed_fields_and_keys() -> None:

@@ -85,7 +85,7 @@ def test_every_query_is_loaded_by_name() -> None:
     assert {"last_completed_run", "upsert_group_states", "finish_run", "recent_runs"} <= set(queries())
     assert all("$" in sql or "SELECT" in sql or "CREATE" in sql for sql in queries().values())
     for vendor in VENDORS:
-        assert set(vendor_queries(vendor)) == {"read_desired_page", "read_failed_page", "count_desired"}, vendor
+        assert set(vendor_queries(vendor)) == {"read_desired_page", "read_failed_page", "read_desired_rows", "count_desired"}, vendor
 
 
 @pytest.mark.parametrize(

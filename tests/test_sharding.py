@@ -63,7 +63,7 @@ async def test_postgres_and_python_put_every_group_in_the_same_shard(db: str) ->
             counted = {index: await store.count_desired(Shard(index, count)) for index in range(count)}
             assert counted == dict(expected)
             page = await store.read_desired_page(None, 5_000, shard=Shard(count - 1, count))
-            wanted = {r.group.group_id for r in page if r.wanted}
+            wanted = {r.group_id for r in page if r.wanted}
             assert wanted == {r.group_id for r in rows if shard_of(r.group_id, count) == count - 1}
 
 

@@ -1,8 +1,11 @@
 -- Nexconn's desired table, desired_group_channels, read for the shared pipeline. Loaded by name
--- (syncer/db/sqlfiles.py); values only as $n. Every query answers group_id, the vendor's
--- columns, the group's recorded state (attrs_fingerprint, attrs_checked_age_s), desired_digest (an md5
--- of the managed columns), live_digest (the answer's digest recorded when the group was last seen in
--- line, only while the row's digest is still the one recorded then) and wanted.
+-- (syncer/db/sqlfiles.py); values only as $n.
+--
+-- The page reads answer what a run needs to settle a channel found as it was last seen in line,
+-- and no more: group_id (the channel ID), wanted, live_digest (the digest of the answer recorded
+-- when the channel was last seen in line, only while the row's md5 is still the one seen then),
+-- attrs_fingerprint and attrs_checked_age_s (unused: Nexconn has no separate attribute read).
+-- read_desired_rows answers every column of the rows the pipeline must look at in full.
 
 -- name: read_desired_page
 -- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
@@ -44,30 +47,34 @@ WITH page AS (
         LIMIT 1
     ) AS s ON true
 )
-SELECT group_id, name, introduction, announcement, portrait_url, join_perm, remove_perm,
-       mem_invite_perm, invite_perm, profile_perm, mem_profile_perm, ext_profile::text AS ext_profile,
-       attrs_fingerprint, attrs_checked_age_s, desired_digest, live_digest, wanted
+SELECT group_id, wanted, live_digest, attrs_fingerprint, attrs_checked_age_s
 FROM joined
 WHERE wanted OR page_end
 ORDER BY group_id;
 
 -- name: read_failed_page
--- The groups the last run left failed, driven from syncer's own records (usually few).
-SELECT d.channel_id AS group_id, d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm,
-       d.remove_perm, d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
-       d.ext_profile::text AS ext_profile,
-       s.attrs_fingerprint,
-       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       md5(row(d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm, d.remove_perm,
-                  d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
-                  d.ext_profile)::text) AS desired_digest, NULL::text AS live_digest,
-       true AS wanted
+-- The channels the last run left failed, driven from syncer's own records (usually few).
+SELECT s.group_id, true AS wanted, NULL::text AS live_digest, s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
 FROM group_sync_state AS s
 JOIN desired_group_channels AS d ON d.channel_id = s.group_id
 WHERE s.vendor = 'nexconn' AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
   AND ($4 = 1 OR ('x' || left(md5(s.group_id), 8))::bit(32)::bigint % $4 = $5)
 ORDER BY s.group_id
 LIMIT $3;
+
+-- name: read_desired_rows
+-- Every column of the rows named ($1), with the digest of their managed columns (the same
+-- expression as read_desired_page's): what validation and the diff need, read only for the
+-- channels a run must look at in full.
+SELECT d.channel_id AS group_id, d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm,
+       d.remove_perm, d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
+       d.ext_profile::text AS ext_profile,
+       md5(row(d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm, d.remove_perm,
+               d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
+               d.ext_profile)::text) AS desired_digest
+FROM desired_group_channels AS d
+WHERE d.channel_id = ANY($1::text[]);
 
 -- name: count_desired
 -- How many desired rows fall to this shard ($1 count, $2 index): the progress display's total.

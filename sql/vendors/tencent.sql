@@ -1,9 +1,16 @@
 -- Tencent's desired table, desired_group_profiles, read for the shared pipeline. Loaded by name
--- (syncer/db/sqlfiles.py); values only as $n. Every query answers group_id, the vendor's
--- columns (and, for the answer's filter, custom_keys: the app_defined_data keys, and
--- managed_columns: the base columns not NULL), the group's recorded state (attrs_fingerprint, attrs_checked_age_s), desired_digest (an md5
--- of the managed columns), live_digest (the answer's digest recorded when the group was last seen in
--- line, only while the row's digest is still the one recorded then) and wanted.
+-- (syncer/db/sqlfiles.py); values only as $n.
+--
+-- The page reads answer what a run needs to settle a group found as it was last seen in line,
+-- and no more (each column decoded costs the worker CPU, for every group of every run):
+--   group_id, wanted;
+--   live_digest: the digest of the vendor's answer recorded when the group was last seen in line,
+--     only while the row is still the one seen then (its md5 unchanged), else NULL;
+--   attrs_fingerprint, attrs_checked_age_s: what is known of its attribute set;
+--   shape: for the batch read's filter, a JSON array of the base columns set (as
+--     syncer/tencent/models.py's BASE_FIELDS names them) and the app_defined_data keys;
+--   manages_attrs: group_attrs is set (not NULL, not JSON null).
+-- read_desired_rows answers every column of the rows the pipeline must look at in full.
 
 -- name: read_desired_page
 -- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
@@ -28,18 +35,21 @@ WITH page AS (
 ), joined AS (
     SELECT p.*, s.attrs_fingerprint,
            CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
-           CASE WHEN jsonb_typeof(p.app_defined_data) = 'object'
-                THEN ARRAY(SELECT jsonb_object_keys(p.app_defined_data)) END AS custom_keys,
            -- The base columns, as syncer/tencent/models.py's BASE_FIELDS names them.
-           array_remove(ARRAY[
-               CASE WHEN p.name IS NOT NULL THEN 'name' END,
-               CASE WHEN p.introduction IS NOT NULL THEN 'introduction' END,
-               CASE WHEN p.notification IS NOT NULL THEN 'notification' END,
-               CASE WHEN p.face_url IS NOT NULL THEN 'face_url' END,
-               CASE WHEN p.max_member_num IS NOT NULL THEN 'max_member_num' END,
-               CASE WHEN p.apply_join_option IS NOT NULL THEN 'apply_join_option' END,
-               CASE WHEN p.invite_join_option IS NOT NULL THEN 'invite_join_option' END,
-               CASE WHEN p.mute_all_member IS NOT NULL THEN 'mute_all_member' END], NULL) AS managed_columns,
+           jsonb_build_array(
+               array_remove(ARRAY[
+                   CASE WHEN p.name IS NOT NULL THEN 'name' END,
+                   CASE WHEN p.introduction IS NOT NULL THEN 'introduction' END,
+                   CASE WHEN p.notification IS NOT NULL THEN 'notification' END,
+                   CASE WHEN p.face_url IS NOT NULL THEN 'face_url' END,
+                   CASE WHEN p.max_member_num IS NOT NULL THEN 'max_member_num' END,
+                   CASE WHEN p.apply_join_option IS NOT NULL THEN 'apply_join_option' END,
+                   CASE WHEN p.invite_join_option IS NOT NULL THEN 'invite_join_option' END,
+                   CASE WHEN p.mute_all_member IS NOT NULL THEN 'mute_all_member' END], NULL),
+               CASE WHEN jsonb_typeof(p.app_defined_data) = 'object'
+                    THEN (SELECT coalesce(jsonb_agg(k), '[]') FROM jsonb_object_keys(p.app_defined_data) AS k)
+                    ELSE '[]' END)::text AS shape,
+           coalesce(jsonb_typeof(p.group_attrs) <> 'null', false) AS manages_attrs,
            extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
            s.last_run_id IS DISTINCT FROM $4 AND CASE $5
                WHEN 'all' THEN true
@@ -57,42 +67,48 @@ WITH page AS (
         LIMIT 1
     ) AS s ON true
 )
-SELECT group_id, name, introduction, notification, face_url, max_member_num,
-       apply_join_option, invite_join_option, mute_all_member,
-       app_defined_data::text AS app_defined_data, group_attrs::text AS group_attrs, custom_keys,
-       managed_columns, attrs_fingerprint, attrs_checked_age_s, desired_digest, live_digest, wanted
+SELECT group_id, wanted, live_digest, attrs_fingerprint, attrs_checked_age_s, shape, manages_attrs
 FROM joined
 WHERE wanted OR page_end
 ORDER BY group_id;
 
 -- name: read_failed_page
 -- The groups the last run left failed, driven from syncer's own records (usually few).
-SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
-       d.apply_join_option, d.invite_join_option, d.mute_all_member,
-       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
-       CASE WHEN jsonb_typeof(d.app_defined_data) = 'object'
-            THEN ARRAY(SELECT jsonb_object_keys(d.app_defined_data)) END AS custom_keys,
-       array_remove(ARRAY[
-           CASE WHEN d.name IS NOT NULL THEN 'name' END,
-           CASE WHEN d.introduction IS NOT NULL THEN 'introduction' END,
-           CASE WHEN d.notification IS NOT NULL THEN 'notification' END,
-           CASE WHEN d.face_url IS NOT NULL THEN 'face_url' END,
-           CASE WHEN d.max_member_num IS NOT NULL THEN 'max_member_num' END,
-           CASE WHEN d.apply_join_option IS NOT NULL THEN 'apply_join_option' END,
-           CASE WHEN d.invite_join_option IS NOT NULL THEN 'invite_join_option' END,
-           CASE WHEN d.mute_all_member IS NOT NULL THEN 'mute_all_member' END], NULL) AS managed_columns,
-       s.attrs_fingerprint,
+SELECT d.group_id, true AS wanted, NULL::text AS live_digest, s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       md5(row(d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
-                  d.apply_join_option, d.invite_join_option, d.mute_all_member, d.app_defined_data,
-                  d.group_attrs)::text) AS desired_digest, NULL::text AS live_digest,
-       true AS wanted
+       jsonb_build_array(
+           array_remove(ARRAY[
+               CASE WHEN d.name IS NOT NULL THEN 'name' END,
+               CASE WHEN d.introduction IS NOT NULL THEN 'introduction' END,
+               CASE WHEN d.notification IS NOT NULL THEN 'notification' END,
+               CASE WHEN d.face_url IS NOT NULL THEN 'face_url' END,
+               CASE WHEN d.max_member_num IS NOT NULL THEN 'max_member_num' END,
+               CASE WHEN d.apply_join_option IS NOT NULL THEN 'apply_join_option' END,
+               CASE WHEN d.invite_join_option IS NOT NULL THEN 'invite_join_option' END,
+               CASE WHEN d.mute_all_member IS NOT NULL THEN 'mute_all_member' END], NULL),
+           CASE WHEN jsonb_typeof(d.app_defined_data) = 'object'
+                THEN (SELECT coalesce(jsonb_agg(k), '[]') FROM jsonb_object_keys(d.app_defined_data) AS k)
+                ELSE '[]' END)::text AS shape,
+       coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
 FROM group_sync_state AS s
 JOIN desired_group_profiles AS d ON d.group_id = s.group_id
 WHERE s.vendor = 'tencent' AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
   AND ($4 = 1 OR ('x' || left(md5(s.group_id), 8))::bit(32)::bigint % $4 = $5)
 ORDER BY s.group_id
 LIMIT $3;
+
+-- name: read_desired_rows
+-- Every column of the rows named ($1), with the digest of their managed columns (the same
+-- expression as read_desired_page's): what validation and the diff need, read only for the
+-- groups a run must look at in full.
+SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
+       d.apply_join_option, d.invite_join_option, d.mute_all_member,
+       d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
+       md5(row(d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
+               d.apply_join_option, d.invite_join_option, d.mute_all_member, d.app_defined_data,
+               d.group_attrs)::text) AS desired_digest
+FROM desired_group_profiles AS d
+WHERE d.group_id = ANY($1::text[]);
 
 -- name: count_desired
 -- How many desired rows fall to this shard ($1 count, $2 index): the progress display's total.

@@ -31,36 +31,37 @@ else:
 
 
 class DesiredRow:
-    """One desired row as its vendor's query answered it, with the group's recorded state.
+    """One desired row as its vendor's page query answered it, with the group's recorded state.
 
-    ``raw`` is the row's columns by name; ``group``, the vendor's model of it, is decoded on
-    first use: a row found as it was last seen in line never needs it.
+    ``raw``: the page's columns, what settles a group found as it was last seen in line (see
+    sql/vendors/). ``full``: every column of the row, read (:meth:`PgStore.complete`) only for
+    the groups a run must look at in full; ``group``, the vendor's model of it, is decoded from
+    ``full`` on first use.
     """
 
-    __slots__ = ("_decode", "_group", "desired_digest", "group_id", "raw", "state", "wanted")
+    __slots__ = ("_decode", "_group", "full", "group_id", "raw", "state", "wanted")
 
-    def __init__(
-        self,
-        raw: Row,
-        decode: Callable[[Row], Desired],
-        state: SyncState,
-        *,
-        wanted: bool = True,
-        desired_digest: str | None = None,
-    ) -> None:
+    def __init__(self, raw: Row, decode: Callable[[Row], Desired], state: SyncState, *, wanted: bool = True) -> None:
         self.raw = raw
+        self.full: Row | None = None
         self._decode = decode
         self._group: Desired | None = None
         self.group_id: str = raw["group_id"]
         self.state = state
         self.wanted = wanted  # False: the page's last row, returned only to carry the cursor on
-        self.desired_digest = desired_digest  # the row's managed columns, digested by the vendor's query
 
     @property
     def group(self) -> Desired:
         if self._group is None:
-            self._group = self._decode(self.raw)
+            if self.full is None:
+                raise RuntimeError(f"desired row {self.group_id!r} was not read in full")
+            self._group = self._decode(self.full)
         return self._group
+
+    @property
+    def desired_digest(self) -> str | None:
+        """The digest of the row's managed columns, as read in full."""
+        return None if self.full is None else self.full["desired_digest"]
 
     @property
     def seen_in_line(self) -> bool:
@@ -110,6 +111,8 @@ class Store(Protocol):
         since: datetime | None = None,
         shard: Shard = UNSHARDED,
     ) -> list[DesiredRow]: ...
+
+    async def complete(self, rows: Sequence[DesiredRow]) -> None: ...
 
     async def count_desired(self, shard: Shard = UNSHARDED) -> int: ...
 
@@ -296,10 +299,23 @@ class PgStore:
                 decode,
                 SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"], r["live_digest"]),
                 wanted=r["wanted"],
-                desired_digest=r["desired_digest"],
             )
             for r in records
         ]
+
+    async def complete(self, rows: Sequence[DesiredRow]) -> None:
+        """Read every column of those ``rows`` not yet read in full, in one query. A row deleted
+        since its page was read stays without (``full`` None)."""
+        missing = [row for row in rows if row.full is None]
+        if not missing:
+            return
+        source = self.source
+        sql = vendor_query(source.vendor, "read_desired_rows")
+        ids = [row.group_id for row in missing]
+        records = await self._run(f"reading {source.vendor}'s desired rows", lambda c: c.fetch(sql, ids))
+        found = {r["group_id"]: r for r in records}
+        for row in missing:
+            row.full = found.get(row.group_id)
 
     async def count_desired(self, shard: Shard = UNSHARDED) -> int:
         sql = vendor_query(self.source.vendor, "count_desired")

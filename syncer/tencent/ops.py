@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from syncer import jsoncodec
 from syncer.db.store import Row
 from syncer.errors import CredentialsError, VendorError
 from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX
@@ -23,15 +25,16 @@ class Caller(Protocol):
 def response_filter(rows: Sequence[Row]) -> dict[str, Any]:
     """Only the base fields this batch manages, plus Type; only managed custom keys; no members.
 
-    ``rows``: desired rows as sql/vendors/tencent.sql reads them, undecoded: their
-    ``managed_columns`` name the base columns not NULL, and ``custom_keys`` the custom fields,
-    so that a batch of rows found unchanged is read without decoding any of them.
+    ``rows``: desired rows as sql/vendors/tencent.sql's pages answer them, undecoded: their
+    ``shape`` names the base columns set and the custom fields, so that a batch of rows found
+    unchanged is read without decoding any of them.
     """
     columns: set[str] = set()
     keys: dict[str, None] = {}  # in first-seen order
     for row in rows:
-        columns.update(row["managed_columns"])
-        keys.update(dict.fromkeys(row["custom_keys"] or ()))
+        row_columns, row_keys = _shape(row["shape"])
+        columns |= row_columns
+        keys.update(row_keys)
     base = ["Type", *(name for column, name in BASE_FIELDS.items() if column in columns)]
     if "mute_all_member" in columns:
         base.append("ShutUpAllMember")  # older deployments know the mute field by this name
@@ -39,6 +42,13 @@ def response_filter(rows: Sequence[Row]) -> dict[str, Any]:
     if keys:
         flt["AppDefinedDataFilter_Group"] = list(keys)
     return flt
+
+
+@functools.lru_cache(maxsize=256)
+def _shape(shape: str) -> tuple[frozenset[str], dict[str, None]]:
+    # Rows of one table mostly share a handful of shapes: each is parsed once.
+    columns, keys = jsoncodec.loads(shape)
+    return frozenset(columns), dict.fromkeys(str(k) for k in keys)
 
 
 def parse_live(info: Mapping[str, Any]) -> LiveGroup:

@@ -102,9 +102,8 @@ class TencentVendor:
         if not same_as_last_seen(row, live):
             return False
         # The attribute set is not in the batch read: it was in line when the group was last
-        # seen so (the desired set is the same since), but is re-read once it is due. (The row
-        # was valid then: its group_attrs are a JSON object or not managed, SQL NULL or null.)
-        if row.raw["group_attrs"] in (None, "null"):
+        # seen so (the desired set is the same since), but is re-read once it is due.
+        if not row.raw["manages_attrs"]:
             return True
         age = row.state.attrs_checked_age_s
         return not self._settings.check_attrs and age is not None and age <= self._settings.attr_recheck_s
