@@ -248,6 +248,27 @@ def render(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def own_cost(results: list[Result]) -> str:
+    """The worker's own cost of a no-op run, from the two sizes of the same scenario: what each
+    further 10,000 groups cost (start-up and connecting cancel out), and the headroom that leaves
+    at the vendor's limit, where 200 reads/s carry 10,000 groups/s."""
+    by_name = {r.scenario.name: r for r in results}
+    small, large = by_name.get("memory 100k"), by_name.get("memory 1M")
+    if small is None or large is None:
+        return ""
+    groups = large.scenario.n - small.scenario.n
+    cpu = large.cpu_s - small.cpu_s
+    reads = large.calls.get("get_group_info", 0) - small.calls.get("get_group_info", 0)
+    per_10k = cpu / groups * 10_000
+    fixed = small.cpu_s - per_10k * small.scenario.n / 10_000
+    return (
+        f"\n\nThe worker's own cost of a no-op run (memory 1M less memory 100k): {per_10k:.3f} CPU-s per "
+        f"further 10,000 groups, {reads / cpu:.0f} get_group_info calls per CPU-second, {fixed:.2f} CPU-s "
+        f"fixed (start-up, connecting). At 200 reads/s (10,000 groups/s) that is {per_10k:.0%} of a core: "
+        f"{1 / per_10k:.1f}× headroom."
+    )
+
+
 def machine() -> str:
     cpu = next(
         (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln),
@@ -286,7 +307,7 @@ def main() -> int:
         done = asyncio.run(_child(scenario.name))
         results.append(Result(scenario, **done))
         print(render(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-    table = render(results)
+    table = render(results) + own_cost(results)
     print(f"\nmachine: {machine()}\n\n{table}")
     notes = "\n".join(f"- {s.name}: {s.note}" for s in SCENARIOS if not args.only or s.name in args.only)
     if args.write:

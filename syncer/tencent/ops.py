@@ -31,8 +31,8 @@ def response_filter(rows: Sequence[Row]) -> dict[str, Any]:
     """
     columns: set[str] = set()
     keys: dict[str, None] = {}  # in first-seen order
-    for row in rows:
-        row_columns, row_keys = _shape(row["shape"])
+    for shape in dict.fromkeys(row["shape"] for row in rows):  # rows mostly share one or two
+        row_columns, row_keys = _shape(shape)
         columns |= row_columns
         keys.update(row_keys)
     base = ["Type", *(name for column, name in BASE_FIELDS.items() if column in columns)]
@@ -90,8 +90,10 @@ async def fetch_live(client: Caller, rows: Sequence[Row]) -> dict[str, LiveAnswe
             found[group_id] = ReadError(code, f"code {code}: {info.get('ErrorInfo', '')}")
         else:
             found[group_id] = LiveAnswer.of(info, [info.get(k) for k in _LOOKED_AT])
-    for row in rows:
-        found.setdefault(row["group_id"], ReadError(None, "the answer did not include this group"))
+    missing = [row["group_id"] for row in rows if row["group_id"] not in found]
+    if missing:
+        failure = ReadError(None, "the answer did not include this group")
+        found.update(dict.fromkeys(missing, failure))
     return found
 
 
