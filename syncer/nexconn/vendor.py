@@ -102,7 +102,7 @@ class NexconnVendor:
         found: dict[str, object] = {}
         for profile in (answer.get("result") or {}).get("profiles") or ():
             if isinstance(profile, dict):
-                looked_at = [profile.get(k) for k in _LOOKED_AT]
+                looked_at = tuple(map(profile.get, _LOOKED_AT))
                 found[str(profile.get("channelId"))] = LiveAnswer.of(profile, looked_at)
         for channel_id in ids:
             # The list answers only the channels that exist.

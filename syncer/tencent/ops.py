@@ -89,7 +89,7 @@ async def fetch_live(client: Caller, rows: Sequence[Row]) -> dict[str, LiveAnswe
         if code:
             found[group_id] = ReadError(code, f"code {code}: {info.get('ErrorInfo', '')}")
         else:
-            found[group_id] = LiveAnswer.of(info, [info.get(k) for k in _LOOKED_AT])
+            found[group_id] = LiveAnswer.of(info, tuple(map(info.get, _LOOKED_AT)))
     missing = [row["group_id"] for row in rows if row["group_id"] not in found]
     if missing:
         failure = ReadError(None, "the answer did not include this group")
