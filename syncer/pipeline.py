@@ -36,6 +36,7 @@ class RunReport:
     groups_read: int = 0
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     groups_with_warnings: int = 0
+    unchanged: int = 0  # in sync, settled by digest: as they were when last seen in line
     would_change: int = 0  # plan mode: groups with at least one write planned
     calls: dict[str, int] = field(default_factory=dict)
     peak_sends_per_second: dict[str, int] = field(default_factory=dict)
@@ -223,6 +224,7 @@ class Reconciler:
                 status=report.status,
                 groups_read=report.groups_read,
                 **{str(k): report.outcomes[k] for k in Outcome},
+                unchanged=report.unchanged,
                 calls=report.calls,
                 throttled=report.throttled,
                 retries=report.retries,
@@ -337,6 +339,7 @@ class Reconciler:
 
     async def _finish_unchanged(self, recorder: _Recorder, group_ids: list[str]) -> None:
         self.report.outcomes[Outcome.IN_SYNC] += len(group_ids)
+        self.report.unchanged += len(group_ids)
         for observer in self._observers:
             observer.groups_unchanged(len(group_ids))
         if not self._dry_run:

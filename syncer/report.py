@@ -50,6 +50,7 @@ def print_summary(report: RunReport, out: IO[str], *, as_json: bool = False) -> 
             "status": report.status,
             "groups_read": report.groups_read,
             **{str(k): o[k] for k in Outcome},
+            "unchanged": report.unchanged,
             "would_change": report.would_change if report.mode == "plan" else None,
             "groups_with_warnings": report.groups_with_warnings,
             "calls": report.calls,
@@ -64,7 +65,7 @@ def print_summary(report: RunReport, out: IO[str], *, as_json: bool = False) -> 
     lines = [
         f"{title}: {report.status} in {report.duration_s:.2f} s",
         f"  groups read    {report.groups_read}",
-        f"  in sync        {o[Outcome.IN_SYNC]}",
+        f"  in sync        {o[Outcome.IN_SYNC]} ({report.unchanged} as last seen, by digest)",
     ]
     if report.mode == "plan":
         lines.append(f"  would change   {report.would_change}")

@@ -106,10 +106,10 @@ def test_response_filter_names_only_managed_fields_and_keys() -> None:
     assert "AppDefinedDataFilter_Group" not in response_filter([_raw("c", name="x")])
 
 
-def test_the_queries_name_every_base_column_as_managed_when_set() -> None:
-    """sql/vendors/tencent.sql lists the base columns for the answer's filter: the same as BASE_FIELDS."""
-    sql = (Path(__file__).parents[1] / "sql" / "vendors" / "tencent.sql").read_text()
-    for alias in ("p", "d"):
-        named = re.findall(rf"CASE WHEN {alias}\.(\w+) IS NOT NULL THEN '(\w+)' END", sql)
-        assert named and all(column == name for column, name in named)
-        assert [name for _, name in named] == list(BASE_FIELDS)
+def test_the_shape_function_names_every_base_column_as_managed_when_set() -> None:
+    """syncer_tencent_shape (the answer's filter, in SQL) lists the base columns: the same as BASE_FIELDS."""
+    sql = (Path(__file__).parents[1] / "sql" / "migrations" / "005_unchanged.sql").read_text()
+    shape = sql[sql.index("FUNCTION syncer_tencent_shape") :]
+    named = re.findall(r"CASE WHEN d\.(\w+) IS NOT NULL THEN '(\w+)' END", shape)
+    assert named and all(column == name for column, name in named)
+    assert [name for _, name in named] == list(BASE_FIELDS)

@@ -22,6 +22,8 @@ SELECT 'index', indexdef FROM pg_indexes WHERE schemaname = 'public'
 UNION ALL
 SELECT 'constraint', conrelid::regclass || ' ' || pg_get_constraintdef(oid)
 FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'function', pg_get_functiondef(oid) FROM pg_proc WHERE pronamespace = 'public'::regnamespace
 ORDER BY 1, 2
 """
 
@@ -85,7 +87,12 @@ def test_every_query_is_loaded_by_name() -> None:
     assert {"last_completed_run", "upsert_group_states", "finish_run", "recent_runs"} <= set(queries())
     assert all("$" in sql or "SELECT" in sql or "CREATE" in sql for sql in queries().values())
     for vendor in VENDORS:
-        assert set(vendor_queries(vendor)) == {"read_desired_page", "read_failed_page", "read_desired_rows", "count_desired"}, vendor
+        assert set(vendor_queries(vendor)) == {
+            "read_desired_page",
+            "read_failed_page",
+            "read_desired_rows",
+            "count_desired",
+        }, vendor
 
 
 @pytest.mark.parametrize(

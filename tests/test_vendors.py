@@ -132,8 +132,12 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
     vendor.seed(emulator, data)
     await vendor.load(db, data.desired)
     settings = vendor.settings(db, emulator, **fast(emulator))
-    assert (await sync(settings)).exit_code == 0
-    assert (await sync(settings)).outcomes["in_sync"] == 120
+    first = await sync(settings)
+    assert first.exit_code == 0 and first.unchanged == 0  # nothing seen in line before
+    second = await sync(settings)
+    # Only the groups the first run found in line (not those it wrote) are settled by digest.
+    assert second.outcomes["in_sync"] == 120 and second.unchanged == first.outcomes["in_sync"] > 0
+    assert (await sync(settings)).unchanged == 120
     table, key = vendor.table
     conn = await asyncpg.connect(db)
     try:
@@ -153,6 +157,7 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
 
     assert third.exit_code == 2, third
     assert (third.outcomes["updated"], third.outcomes["rejected"], third.outcomes["in_sync"]) == (2, 1, 117)
+    assert third.unchanged == 117
     wanted = {outside: next(r for r in data.desired if r.group_id == outside).name, renamed: "renamed in the database"}
     assert {g: vendor.live(emulator, g).name for g in wanted} == wanted
     written = {g for r in emulator.log[before:] if r.command != vendor.read for g in r.group_ids}

@@ -20,9 +20,7 @@
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
     SELECT d.*, d.channel_id AS group_id,
-           md5(row(d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm, d.remove_perm,
-                   d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
-                   d.ext_profile)::text) AS desired_digest
+           syncer_nexconn_digest(d) AS desired_digest
     FROM desired_group_channels AS d
     WHERE d.channel_id >= $1 AND (d.channel_id <> $1 OR $2)
     ORDER BY d.channel_id
@@ -70,9 +68,7 @@ LIMIT $3;
 SELECT d.channel_id AS group_id, d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm,
        d.remove_perm, d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
        d.ext_profile::text AS ext_profile,
-       md5(row(d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm, d.remove_perm,
-               d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
-               d.ext_profile)::text) AS desired_digest
+       syncer_nexconn_digest(d) AS desired_digest
 FROM desired_group_channels AS d
 WHERE d.channel_id = ANY($1::text[]);
 

@@ -7,8 +7,8 @@
 --   live_digest: the digest of the vendor's answer recorded when the group was last seen in line,
 --     only while the row is still the one seen then (its md5 unchanged), else NULL;
 --   attrs_fingerprint, attrs_checked_age_s: what is known of its attribute set;
---   shape: for the batch read's filter, a JSON array of the base columns set (as
---     syncer/tencent/models.py's BASE_FIELDS names them) and the app_defined_data keys;
+--   shape: for the batch read's filter, the base columns set and the app_defined_data keys
+--     (syncer_tencent_shape, in sql/migrations/005_unchanged.sql);
 --   manages_attrs: group_attrs is set (not NULL, not JSON null).
 -- read_desired_rows answers every column of the rows the pipeline must look at in full.
 
@@ -24,10 +24,7 @@
 --   32 bits of md5(group_id), see syncer/sharding.py) falls to it.
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
-    SELECT d.*,
-           md5(row(d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
-                   d.apply_join_option, d.invite_join_option, d.mute_all_member, d.app_defined_data,
-                   d.group_attrs)::text) AS desired_digest
+    SELECT d.*, syncer_tencent_digest(d) AS desired_digest, syncer_tencent_shape(d) AS shape
     FROM desired_group_profiles AS d
     WHERE d.group_id >= $1 AND (d.group_id <> $1 OR $2)
     ORDER BY d.group_id
@@ -35,20 +32,6 @@ WITH page AS (
 ), joined AS (
     SELECT p.*, s.attrs_fingerprint,
            CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
-           -- The base columns, as syncer/tencent/models.py's BASE_FIELDS names them.
-           jsonb_build_array(
-               array_remove(ARRAY[
-                   CASE WHEN p.name IS NOT NULL THEN 'name' END,
-                   CASE WHEN p.introduction IS NOT NULL THEN 'introduction' END,
-                   CASE WHEN p.notification IS NOT NULL THEN 'notification' END,
-                   CASE WHEN p.face_url IS NOT NULL THEN 'face_url' END,
-                   CASE WHEN p.max_member_num IS NOT NULL THEN 'max_member_num' END,
-                   CASE WHEN p.apply_join_option IS NOT NULL THEN 'apply_join_option' END,
-                   CASE WHEN p.invite_join_option IS NOT NULL THEN 'invite_join_option' END,
-                   CASE WHEN p.mute_all_member IS NOT NULL THEN 'mute_all_member' END], NULL),
-               CASE WHEN jsonb_typeof(p.app_defined_data) = 'object'
-                    THEN (SELECT coalesce(jsonb_agg(k), '[]') FROM jsonb_object_keys(p.app_defined_data) AS k)
-                    ELSE '[]' END)::text AS shape,
            coalesce(jsonb_typeof(p.group_attrs) <> 'null', false) AS manages_attrs,
            extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
            s.last_run_id IS DISTINCT FROM $4 AND CASE $5
@@ -76,19 +59,7 @@ ORDER BY group_id;
 -- The groups the last run left failed, driven from syncer's own records (usually few).
 SELECT d.group_id, true AS wanted, NULL::text AS live_digest, s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       jsonb_build_array(
-           array_remove(ARRAY[
-               CASE WHEN d.name IS NOT NULL THEN 'name' END,
-               CASE WHEN d.introduction IS NOT NULL THEN 'introduction' END,
-               CASE WHEN d.notification IS NOT NULL THEN 'notification' END,
-               CASE WHEN d.face_url IS NOT NULL THEN 'face_url' END,
-               CASE WHEN d.max_member_num IS NOT NULL THEN 'max_member_num' END,
-               CASE WHEN d.apply_join_option IS NOT NULL THEN 'apply_join_option' END,
-               CASE WHEN d.invite_join_option IS NOT NULL THEN 'invite_join_option' END,
-               CASE WHEN d.mute_all_member IS NOT NULL THEN 'mute_all_member' END], NULL),
-           CASE WHEN jsonb_typeof(d.app_defined_data) = 'object'
-                THEN (SELECT coalesce(jsonb_agg(k), '[]') FROM jsonb_object_keys(d.app_defined_data) AS k)
-                ELSE '[]' END)::text AS shape,
+       syncer_tencent_shape(d) AS shape,
        coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
 FROM group_sync_state AS s
 JOIN desired_group_profiles AS d ON d.group_id = s.group_id
@@ -104,9 +75,7 @@ LIMIT $3;
 SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
        d.apply_join_option, d.invite_join_option, d.mute_all_member,
        d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
-       md5(row(d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
-               d.apply_join_option, d.invite_join_option, d.mute_all_member, d.app_defined_data,
-               d.group_attrs)::text) AS desired_digest
+       syncer_tencent_digest(d) AS desired_digest
 FROM desired_group_profiles AS d
 WHERE d.group_id = ANY($1::text[]);
 
