@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -113,3 +114,17 @@ def test_the_shape_function_names_every_base_column_as_managed_when_set() -> Non
     named = re.findall(r"CASE WHEN d\.(\w+) IS NOT NULL THEN '(\w+)' END", shape)
     assert named and all(column == name for column, name in named)
     assert [name for _, name in named] == list(BASE_FIELDS)
+
+
+def test_attribute_fingerprints_keep_the_spelling_they_were_recorded_with() -> None:
+    """Fingerprints already in group_sync_state were taken over json.dumps' spelling: a change of
+    spelling would make every recorded set look changed, and cost one attribute read per group."""
+    tricky = [
+        {"b": "2", "a": "1"},
+        {"ctl": "\x00\x01\x1f\x7f\t\n\r\b\f", "quote": '"\\/'},
+        {"中文": "値", "emoji": "😀", "sep": "\u2028\u2029", "bom": "\ufeff"},
+        {"": "", "Z": "z", "a": "A", "é": "e", "😀": "astral key"},
+    ]
+    for attrs in tricky:
+        stdlib = json.dumps(attrs, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        assert attrs_fingerprint(attrs) == hashlib.sha256(stdlib).hexdigest(), attrs

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from syncer import jsoncodec
 from syncer.models import FieldChange, GroupPlan
 from syncer.tencent.api import TYPE_RESTRICTED_FIELDS
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup, LiveGroup
@@ -25,8 +25,9 @@ def desired_base_value(row: DesiredGroup, column: str) -> Any:
 
 def attrs_fingerprint(attrs: Mapping[str, str]) -> str:
     """A stable digest of an attribute set: equal sets, equal fingerprints, whatever the key order."""
-    canonical = json.dumps(dict(attrs), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # jsoncodec.canonical spells a str → str mapping byte for byte as json.dumps(sort_keys=True,
+    # ensure_ascii=False, compact) did when the fingerprints already recorded were taken.
+    return hashlib.sha256(jsoncodec.canonical(dict(attrs))).hexdigest()
 
 
 def plan_group(row: DesiredGroup, live: LiveGroup) -> GroupPlan:
