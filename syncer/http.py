@@ -367,6 +367,12 @@ class HttpClient:
             conn.close()
             self._all.discard(conn)
 
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         for conn in self._all:
             conn.close()

@@ -60,6 +60,17 @@ async def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncI
         await listener.wait_closed()
 
 
+def replying(data: bytes, *, keep_open: bool) -> Handler:
+    """A handler that answers every request with ``data``, then keeps the connection or closes it."""
+
+    async def handler(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(data)
+        await writer.drain()
+        return keep_open
+
+    return handler
+
+
 def answer(body: bytes, *extra: str, status: str = "200 OK") -> bytes:
     head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}", *extra]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
@@ -73,17 +84,13 @@ async def ok(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
 
 async def test_a_post_carries_body_query_and_headers_and_connections_are_kept_alive() -> None:
     sent: list[int] = []
-    async with serving(ok) as (server, url):
-        client = HttpClient(limit=4, timeout_s=5)
-        try:
-            params = {"usersig": "eJw+/=*-_x", "random": "42"}
-            for i in range(3):
-                got = await client.post(
-                    url, b"[%d]" % i, params=params, headers={"X-Test": "yes"}, on_sent=lambda: sent.append(1)
-                )
-                assert (got.status, got.body) == (200, b'{"echo": [%d]}' % i)
-        finally:
-            await client.close()
+    async with serving(ok) as (server, url), HttpClient(limit=4, timeout_s=5) as client:
+        params = {"usersig": "eJw+/=*-_x", "random": "42"}
+        for i in range(3):
+            got = await client.post(
+                url, b"[%d]" % i, params=params, headers={"X-Test": "yes"}, on_sent=lambda: sent.append(1)
+            )
+            assert (got.status, got.body) == (200, b'{"echo": [%d]}' % i)
     assert server.connections == 1  # one connection, kept alive for all three
     assert len(sent) == 3
     head, body = server.requests[0]
@@ -108,65 +115,40 @@ async def test_chunked_answers_are_joined_and_trailers_skipped() -> None:
         await writer.drain()
         return True
 
-    async with serving(chunked) as (server, url):
-        client = HttpClient(limit=2, timeout_s=5)
-        try:
-            first = await client.post(url, b"{}")
-            second = await client.post(url, b"{}")
-        finally:
-            await client.close()
+    async with serving(chunked) as (server, url), HttpClient(limit=2, timeout_s=5) as client:
+        first = await client.post(url, b"{}")
+        second = await client.post(url, b"{}")
     assert first.body == second.body == b'{"a": "bc"}'
     assert server.connections == 1
 
 
 async def test_an_answer_read_until_close_and_connection_close_open_a_new_connection_next_time() -> None:
-    async def http10(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + b'{"until": "close"}')
-        await writer.drain()
-        return False
-
-    async def close_after(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(answer(b"{}", "Connection: close"))
-        await writer.drain()
-        return False
-
+    http10 = replying(
+        b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + b'{"until": "close"}', keep_open=False
+    )
+    close_after = replying(answer(b"{}", "Connection: close"), keep_open=False)
     for handler, expected in ((http10, b'{"until": "close"}'), (close_after, b"{}")):
-        async with serving(handler) as (server, url):
-            client = HttpClient(limit=2, timeout_s=5)
-            try:
-                assert (await client.post(url, b"{}")).body == expected
-                assert (await client.post(url, b"{}")).body == expected
-            finally:
-                await client.close()
+        async with serving(handler) as (server, url), HttpClient(limit=2, timeout_s=5) as client:
+            assert (await client.post(url, b"{}")).body == expected
+            assert (await client.post(url, b"{}")).body == expected
         assert server.connections == 2, handler
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
-    async def once(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(answer(b"{}"))  # says keep-alive (the default), then closes anyway
-        await writer.drain()
-        return False
-
-    async with serving(once) as (server, url):
-        client = HttpClient(limit=2, timeout_s=5)
-        try:
-            await client.post(url, b"{}")
-            await asyncio.sleep(0.05)  # the close reaches the client while the connection is idle
-            assert (await client.post(url, b"{}")).status == 200
-        finally:
-            await client.close()
+    # Says keep-alive (the default), then closes anyway.
+    closing = replying(answer(b"{}"), keep_open=False)
+    async with serving(closing) as (server, url), HttpClient(limit=2, timeout_s=5) as client:
+        await client.post(url, b"{}")
+        await asyncio.sleep(0.05)  # the close reaches the client while the connection is idle
+        assert (await client.post(url, b"{}")).status == 200
     assert server.connections == 2
 
 
 async def test_idle_connections_past_the_idle_timeout_are_replaced() -> None:
-    async with serving(ok) as (server, url):
-        client = HttpClient(limit=2, timeout_s=5, idle_timeout_s=0.01)
-        try:
-            await client.post(url, b"1")
-            await asyncio.sleep(0.05)
-            await client.post(url, b"2")
-        finally:
-            await client.close()
+    async with serving(ok) as (server, url), HttpClient(limit=2, timeout_s=5, idle_timeout_s=0.01) as client:
+        await client.post(url, b"1")
+        await asyncio.sleep(0.05)
+        await client.post(url, b"2")
     assert server.connections == 2
 
 
@@ -183,18 +165,9 @@ async def test_idle_connections_past_the_idle_timeout_are_replaced() -> None:
     ],
 )
 async def test_nonsense_or_a_cut_answer_is_no_answer_and_the_connection_is_dropped(reply: bytes) -> None:
-    async def bad(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(reply)
-        await writer.drain()
-        return False
-
-    async with serving(bad) as (_, url):
-        client = HttpClient(limit=2, timeout_s=5)
-        try:
-            with pytest.raises(NoAnswer):
-                await client.post(url, b"{}")
-        finally:
-            await client.close()
+    async with serving(replying(reply, keep_open=False)) as (_, url), HttpClient(limit=2, timeout_s=5) as client:
+        with pytest.raises(NoAnswer):
+            await client.post(url, b"{}")
 
 
 async def test_a_slow_answer_times_out_and_its_connection_is_not_reused() -> None:
@@ -209,32 +182,18 @@ async def test_a_slow_answer_times_out_and_its_connection_is_not_reused() -> Non
         await writer.drain()
         return True
 
-    async with serving(slow_first) as (server, url):
-        client = HttpClient(limit=2, timeout_s=0.2)
-        try:
-            with pytest.raises(TimeoutError):
-                await client.post(url, b"{}")
-            assert (await client.post(url, b"{}")).status == 200  # on a fresh connection
-        finally:
-            await client.close()
+    async with serving(slow_first) as (server, url), HttpClient(limit=2, timeout_s=0.2) as client:
+        with pytest.raises(TimeoutError):
+            await client.post(url, b"{}")
+        assert (await client.post(url, b"{}")).status == 200  # on a fresh connection
     assert server.connections == 2
 
 
 async def test_informational_answers_are_skipped_and_gzip_is_decoded() -> None:
     payload = b'{"zipped": true}'
-
-    async def continued(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
-        packed = gzip.compress(payload)
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(packed, "Content-Encoding: gzip"))
-        await writer.drain()
-        return True
-
-    async with serving(continued) as (_, url):
-        client = HttpClient(limit=2, timeout_s=5)
-        try:
-            assert (await client.post(url, b"{}")).body == payload
-        finally:
-            await client.close()
+    continued = b"HTTP/1.1 100 Continue\r\n\r\n" + answer(gzip.compress(payload), "Content-Encoding: gzip")
+    async with serving(replying(continued, keep_open=True)) as (_, url), HttpClient(limit=2, timeout_s=5) as client:
+        assert (await client.post(url, b"{}")).body == payload
 
 
 async def test_connecting_nowhere_is_an_os_error() -> None:
@@ -242,14 +201,11 @@ async def test_connecting_nowhere_is_an_os_error() -> None:
     port = listener.sockets[0].getsockname()[1]
     listener.close()
     await listener.wait_closed()
-    client = HttpClient(limit=2, timeout_s=5)
-    try:
+    async with HttpClient(limit=2, timeout_s=5) as client:
         with pytest.raises(OSError):
             await client.post(f"http://127.0.0.1:{port}/x", b"{}")
         with pytest.raises(NoAnswer, match="only http"):
             await client.post("ftp://example.com/x", b"{}")
-    finally:
-        await client.close()
 
 
 async def test_tls_verifies_the_server_and_keeps_the_connection_alive() -> None:
@@ -259,17 +215,11 @@ async def test_tls_verifies_the_server_and_keeps_the_connection_alive() -> None:
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
     async with serving(ok, tls=server_context) as (server, url):
-        client = HttpClient(limit=2, timeout_s=5, ssl_context=trusting)
-        try:
+        async with HttpClient(limit=2, timeout_s=5, ssl_context=trusting) as client:
             assert (await client.post(url, b"1")).body == b'{"echo": 1}'
             assert (await client.post(url, b"2")).body == b'{"echo": 2}'
-        finally:
-            await client.close()
         assert server.connections == 1
         # The system's trust store does not know this test CA: the handshake must fail.
-        stranger = HttpClient(limit=2, timeout_s=5)
-        try:
+        async with HttpClient(limit=2, timeout_s=5) as stranger:
             with pytest.raises(ssl.SSLCertVerificationError):
                 await stranger.post(url, b"1")
-        finally:
-            await stranger.close()
