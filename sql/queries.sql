@@ -43,21 +43,22 @@ WHERE run_id = $1;
 -- name: upsert_group_states
 -- One round trip for a whole batch of outcomes ($9: the vendor). attrs_fingerprint: a digest records that set as
 -- live now; '' forgets what was known (the next run reads the attributes); NULL leaves it be.
--- desired_digest and live_digest ($10, $11): set for a group seen in line, cleared by anything else.
+-- desired_digest, live_digest and answer_digest ($10, $11, $12): set for a group seen in line,
+-- cleared by anything else.
 INSERT INTO group_sync_state AS s (
     vendor, group_id, last_run_id, outcome, error_code, error_message, warnings, attempts,
     last_success_at, last_applied, last_applied_at, attrs_fingerprint, attrs_checked_at, updated_at,
-    desired_digest, live_digest)
+    desired_digest, live_digest, answer_digest)
 SELECT $9, u.group_id, $1, u.outcome, u.error_code, u.error_message, u.warnings::jsonb,
        CASE WHEN u.outcome IN ('in_sync', 'updated') THEN 0 ELSE 1 END,
        CASE WHEN u.outcome IN ('in_sync', 'updated') THEN now() END,
        u.applied::jsonb, CASE WHEN u.applied IS NOT NULL THEN now() END,
        u.attrs_fingerprint, CASE WHEN u.attrs_fingerprint <> '' THEN now() END,
-       now(), u.desired_digest, u.live_digest
+       now(), u.desired_digest, u.live_digest, u.answer_digest
 FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $10::text[],
-            $11::text[])
+            $11::text[], $12::text[])
      AS u(group_id, outcome, error_code, error_message, warnings, applied, attrs_fingerprint, desired_digest,
-          live_digest)
+          live_digest, answer_digest)
 ON CONFLICT (vendor, group_id) DO UPDATE SET
     last_run_id = EXCLUDED.last_run_id,
     outcome = EXCLUDED.outcome,
@@ -73,17 +74,20 @@ ON CONFLICT (vendor, group_id) DO UPDATE SET
                             ELSE EXCLUDED.attrs_checked_at END,
     updated_at = now(),
     desired_digest = EXCLUDED.desired_digest,
-    live_digest = EXCLUDED.live_digest;
+    live_digest = EXCLUDED.live_digest,
+    answer_digest = EXCLUDED.answer_digest;
 
 -- name: record_unchanged_groups
--- Groups found exactly as they were last seen in line (of vendor $2), by run $1: their outcome,
--- digests and everything else stay; only which run saw them, and when, move on. Their IDs come
--- as one text, one per line ($3): a routine run sends little else for most of its groups, and
--- one string is encoded in an eighth of the CPU of a text[] (asyncpg encodes arrays element by
--- element). Every such ID passed validation, which admits no line break in an ID.
-UPDATE group_sync_state
-SET last_run_id = $1, last_success_at = now(), updated_at = now()
-WHERE vendor = $2 AND group_id = ANY(string_to_array($3, E'\n'));
+-- Groups found exactly as they were last seen in line (of vendor $2), by run $1: their outcome
+-- and digests stay, except the digest of the batch answer they were found in this time ($4);
+-- which run saw them, and when, move on. IDs and answer digests come as one text each, one
+-- per line, in the same order ($3, $4): a routine run sends little else for most of its
+-- groups, and one string is encoded in an eighth of the CPU of a text[] (asyncpg encodes arrays
+-- element by element). Every such ID passed validation, which admits no line break in an ID.
+UPDATE group_sync_state AS s
+SET last_run_id = $1, last_success_at = now(), updated_at = now(), answer_digest = nullif(u.answer_digest, '')
+FROM unnest(string_to_array($3, E'\n'), string_to_array($4, E'\n')) AS u(group_id, answer_digest)
+WHERE s.vendor = $2 AND s.group_id = u.group_id;
 
 -- name: schema_versions
 SELECT version FROM syncer_migrations ORDER BY version;

@@ -78,6 +78,7 @@ CREATE TABLE group_sync_state (
     updated_at        timestamptz NOT NULL DEFAULT now(),
     desired_digest    text,                        -- the desired row when last seen in line (md5, by the vendor's read)
     live_digest       text,                        -- the vendor's answer for the group then (syncer/vendor.py)
+    answer_digest     text,                        -- the whole batch answer it was seen in then
     CONSTRAINT group_sync_state_pkey PRIMARY KEY (vendor, group_id)
 );
 

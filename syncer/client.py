@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
@@ -26,6 +28,26 @@ from syncer.settings import Settings
 
 log = structlog.get_logger("syncer.client")
 _JSON_BODY = {"Content-Type": "application/json"}
+# Bumped if what an answer's digest covers changes: every recorded digest then stops matching.
+_ANSWER_DIGEST = hashlib.sha256(b"syncer.answer.1\n")
+
+
+def answer_digest(body: bytes) -> str:
+    """The digest of an answer's body, byte for byte as the vendor sent it (decompressed): 128
+    bits of SHA-256, which CPUs with SHA extensions take in half the time of BLAKE2b (about
+    15 µs for a 20 KB batch answer)."""
+    digest = _ANSWER_DIGEST.copy()
+    digest.update(body)
+    return digest.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAnswer:
+    """A successful read's answer with its digest (:func:`answer_digest`). ``decoded`` is None
+    when the body was the very one the caller named as expected: it is not decoded again."""
+
+    digest: str
+    decoded: dict[str, Any] | None
 
 
 class CodeClass(enum.Enum):
@@ -90,6 +112,10 @@ class Wire(Protocol):
     def scrub(self, text: str) -> str:
         """``text`` without anything secret (a signature in a URL, say)."""
         ...
+
+
+# `same_as` of a call whose answer is not digested (writes, mostly): no digest can equal it.
+_NO_DIGEST = object()
 
 
 def http_failure(command: str, status: int) -> CallFailed:
@@ -197,14 +223,25 @@ class VendorClient:
         ``group_id`` names the group a call targets, for a per-group limit. Writes are absolute
         values (never increments), so re-sending one after an unknown outcome is always safe.
         """
+        answer = await self._gated(command, body, group_id, _NO_DIGEST)
+        assert answer.decoded is not None
+        return answer.decoded
+
+    async def read(self, command: str, body: dict[str, Any], *, same_as: str | None) -> ReadAnswer:
+        """As :meth:`call`, for a read whose answer's digest the caller records. When the body
+        is byte for byte the one whose digest is ``same_as`` (an earlier successful answer), it
+        is not decoded: the caller knows what it says."""
+        return await self._gated(command, body, None, same_as)
+
+    async def _gated(self, command: str, body: dict[str, Any], group_id: str | None, same_as: object) -> ReadAnswer:
         if self._credentials_ok:
-            return await self._call(command, body, group_id)
+            return await self._call(command, body, group_id, same_as)
         async with self._gate:
             if self._refused is not None:
                 raise self._refused
             if not self._credentials_ok:
                 try:
-                    answer = await self._call(command, body, group_id)
+                    answer = await self._call(command, body, group_id, same_as)
                 except CredentialsError as exc:
                     self._refused = exc
                     raise
@@ -214,16 +251,16 @@ class VendorClient:
                     raise
                 self._credentials_ok = True
                 return answer
-        return await self._call(command, body, group_id)
+        return await self._call(command, body, group_id, same_as)
 
-    async def _call(self, command: str, body: dict[str, Any], group_id: str | None) -> dict[str, Any]:
+    async def _call(self, command: str, body: dict[str, Any], group_id: str | None, same_as: object) -> ReadAnswer:
         resigned = False
         fallback = False
         last: CallFailed | None = None
         self.first_attempts += 1
         for attempt in range(1, self._settings.max_attempts + 1):
             try:
-                return await self._send_once(command, body, group_id, fallback=fallback)
+                return await self._send_once(command, body, group_id, same_as, fallback=fallback)
             except CallFailed as failure:
                 last = failure
                 code = failure.code
@@ -275,8 +312,8 @@ class VendorClient:
             self.peak_sends_per_second[command] = len(recent)
 
     async def _send_once(
-        self, command: str, body: dict[str, Any], group_id: str | None, *, fallback: bool
-    ) -> dict[str, Any]:
+        self, command: str, body: dict[str, Any], group_id: str | None, same_as: object, *, fallback: bool
+    ) -> ReadAnswer:
         if self._http is None:
             raise RuntimeError("VendorClient used outside 'async with'")
         async with self._in_flight[command]:
@@ -313,6 +350,12 @@ class VendorClient:
                 now = asyncio.get_running_loop().time()
                 for slot in slots:
                     slot.mark_sent(now)
+        digest = ""
+        if same_as is not _NO_DIGEST:
+            digest = answer_digest(answer.body)
+            if digest == same_as and answer.status == 200:
+                self._answered(command, "0", started)
+                return ReadAnswer(digest, None)
         try:
             decoded = self._wire.decode(command, answer.status, answer.body)
         except CallFailed as failure:
@@ -321,7 +364,7 @@ class VendorClient:
             self._answered(command, failure.label, started)
             raise
         self._answered(command, "0", started)
-        return decoded
+        return ReadAnswer(digest, decoded)
 
     def _answer_came(self, slots: list[Slot]) -> None:
         """The vendor stamped this call between its send and now, less the fastest round trip

@@ -22,9 +22,6 @@ class SyncState:
 
     attrs_fingerprint: str | None = None
     attrs_checked_age_s: float | None = None  # seconds since attributes were last confirmed live
-    # The digest of the vendor's answer when the group was last seen in line; only while the
-    # desired row is still the one seen then (None otherwise).
-    live_digest: str | None = None
 
 
 class Outcome(enum.StrEnum):
@@ -76,6 +73,7 @@ class GroupResult:
     # and the vendor's answer's. While both stay the same, later runs need not look closer.
     desired_digest: str | None = None
     live_digest: str | None = None
+    answer_digest: str | None = None  # the whole batch answer's (see syncer/vendor.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from syncer.db.store import DesiredRow, RunTotals, Selection, Store
 from syncer.errors import Interrupted, SyncerError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.settings import Settings
-from syncer.vendor import Vendor
+from syncer.vendor import Vendor, expected_answer, same_as_last_seen
 
 log = structlog.get_logger("syncer.pipeline")
 
@@ -37,6 +37,9 @@ class RunReport:
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     groups_with_warnings: int = 0
     unchanged: int = 0  # in sync, settled by digest: as they were when last seen in line
+    # Batch reads answered byte for byte as when every group in them was last seen in line:
+    # each settled its whole batch undecoded.
+    batches_unchanged: int = 0
     would_change: int = 0  # plan mode: groups with at least one write planned
     calls: dict[str, int] = field(default_factory=dict)
     peak_sends_per_second: dict[str, int] = field(default_factory=dict)
@@ -94,6 +97,7 @@ class _Recorder:
         self._batch_size = batch_size
         self._buffer: list[GroupResult] = []
         self._unchanged: list[str] = []
+        self._answer_digests: list[str] = []  # of each unchanged group, in the same order
         self._lock = asyncio.Lock()
 
     async def add(self, result: GroupResult) -> None:
@@ -101,8 +105,9 @@ class _Recorder:
         if len(self._buffer) + len(self._unchanged) >= self._batch_size:
             await self.flush()
 
-    async def add_unchanged(self, group_ids: Sequence[str]) -> None:
+    async def add_unchanged(self, group_ids: Sequence[str], answer_digests: Sequence[str]) -> None:
         self._unchanged.extend(group_ids)
+        self._answer_digests.extend(answer_digests)
         if len(self._buffer) + len(self._unchanged) >= self._batch_size:
             await self.flush()
 
@@ -110,12 +115,13 @@ class _Recorder:
         async with self._lock:
             batch, self._buffer = self._buffer, []
             unchanged, self._unchanged = self._unchanged, []
+            digests, self._answer_digests = self._answer_digests, []
             if self._run_id is None:
                 return
             if batch:
                 await self._store.record_groups(self._run_id, batch)
             if unchanged:
-                await self._store.record_unchanged(self._run_id, unchanged)
+                await self._store.record_unchanged(self._run_id, unchanged, digests)
 
 
 class Reconciler:
@@ -225,6 +231,7 @@ class Reconciler:
                 groups_read=report.groups_read,
                 **{str(k): report.outcomes[k] for k in Outcome},
                 unchanged=report.unchanged,
+                batches_unchanged=report.batches_unchanged,
                 calls=report.calls,
                 throttled=report.throttled,
                 retries=report.retries,
@@ -287,6 +294,7 @@ class Reconciler:
 
                 after: str | None = None
                 batch: list[DesiredRow] = []
+                batch_max = self._vendor.batch_max
                 while not self._stop.is_set():
                     page = await self._store.read_desired_page(
                         after,
@@ -299,19 +307,22 @@ class Reconciler:
                     if not page:
                         break
                     after = page[-1].group_id
+                    wanted = [row for row in page if row.wanted]  # not the cursor's row
                     # Rows not seen in line as they are now are validated: read those in full.
-                    await self._store.complete([r for r in page if r.wanted and not r.seen_in_line])
-                    for row in page:
-                        if not row.wanted or (row.full is None and not row.seen_in_line):
-                            continue  # the cursor's row, or a row deleted since its page was read
-                        self.report.groups_read += 1
+                    await self._store.complete([row for row in wanted if not row.seen_in_line])
+                    for row in wanted:
                         # A row last seen in line, unchanged since, was valid then and is now.
-                        problems = None if row.seen_in_line else self._vendor.validate(row.group)
-                        if problems:
-                            await self._finish_group(recorder, self._rejected(row.group_id, problems))
-                            continue
+                        if not row.seen_in_line:
+                            if row.full is None:
+                                continue  # deleted since its page was read
+                            problems = self._vendor.validate(row.group)
+                            if problems:
+                                self.report.groups_read += 1
+                                await self._finish_group(recorder, self._rejected(row.group_id, problems))
+                                continue
+                        self.report.groups_read += 1
                         batch.append(row)
-                        if len(batch) == self._vendor.batch_max:
+                        if len(batch) == batch_max:
                             await submit(batch)
                             batch = []
                 if batch and not self._stop.is_set():
@@ -337,28 +348,35 @@ class Reconciler:
         if not self._dry_run:
             await recorder.add(result)
 
-    async def _finish_unchanged(self, recorder: _Recorder, group_ids: list[str]) -> None:
+    async def _finish_unchanged(self, recorder: _Recorder, group_ids: list[str], answer_digests: list[str]) -> None:
         self.report.outcomes[Outcome.IN_SYNC] += len(group_ids)
         self.report.unchanged += len(group_ids)
         for observer in self._observers:
             observer.groups_unchanged(len(group_ids))
         if not self._dry_run:
-            await recorder.add_unchanged(group_ids)
+            await recorder.add_unchanged(group_ids, answer_digests)
 
     async def _batch(self, batch: list[DesiredRow], recorder: _Recorder, slots: asyncio.Semaphore) -> None:
         try:
+            vendor = self._vendor
+            same_as = expected_answer(batch, vendor.settles_by_digest)
             try:
-                live = await self._vendor.fetch_live(batch)
+                live = await vendor.fetch_live(batch, same_as=same_as)
             except Interrupted:
                 return  # stopping: the next run reads these groups
-            # Most groups of a routine run are as they were last seen in line: those are done
-            # at a glance. Others that need no call are settled inline, and only the groups that
-            # must read more or write get a task.
+            if live.groups is None:
+                # The very answer every group of the batch was last seen in line in.
+                self.report.batches_unchanged += 1
+                await self._finish_unchanged(recorder, [row.group_id for row in batch], [live.digest] * len(batch))
+                return
+            # Most other groups of a routine run are as they were last seen in line: those are
+            # done at a glance. Others that need no call are settled inline, and only the groups
+            # that must read more or write get a task.
             unchanged: list[str] = []
             rest = []
             for row in batch:
-                state = live[row.group_id]
-                if self._vendor.unchanged(row, state):
+                state = live.groups[row.group_id]
+                if same_as_last_seen(row, state) and vendor.settles_by_digest(row):
                     unchanged.append(row.group_id)
                 else:
                     rest.append((row, state))
@@ -367,13 +385,13 @@ class Reconciler:
             for row, state in rest:
                 if row.full is None:
                     continue  # deleted since its page was read: no longer this run's to sync
-                done = self._vendor.settle_without_calls(row, state, dry_run=self._dry_run)
+                done = vendor.settle_without_calls(row, state, dry_run=self._dry_run)
                 if done is not None:
                     await self._finish_group(recorder, done)
                 else:
                     pending.append(self._group(row, state))
             if unchanged:
-                await self._finish_unchanged(recorder, unchanged)
+                await self._finish_unchanged(recorder, unchanged, [live.digest] * len(unchanged))
             for result in await asyncio.gather(*pending):
                 if result is not None:
                     await self._finish_group(recorder, result)

@@ -51,6 +51,7 @@ def print_summary(report: RunReport, out: IO[str], *, as_json: bool = False) -> 
             "groups_read": report.groups_read,
             **{str(k): o[k] for k in Outcome},
             "unchanged": report.unchanged,
+            "batches_unchanged": report.batches_unchanged,
             "would_change": report.would_change if report.mode == "plan" else None,
             "groups_with_warnings": report.groups_with_warnings,
             "calls": report.calls,

@@ -10,7 +10,7 @@ and its signing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,28 +35,61 @@ class ReadError:
 
 @dataclass(slots=True)  # not frozen: one per group read, and a frozen __init__ costs twice as much
 class LiveAnswer:
-    """What a batch read answered for one group, as the vendor sent it, with its digest.
+    """What a batch read answered for one group, as the vendor sent it, with its digest and
+    the digest of the whole batch answer it came in.
 
-    Most groups of a routine run are settled by the digest alone; a vendor decodes ``raw`` into
+    Most groups of a routine run are settled by a digest alone; a vendor decodes ``raw`` into
     its own live model only for the others.
     """
 
     raw: Mapping[str, Any]
     digest: str
+    answer_digest: str  # "" when the batch answer came in parts (split for its size)
 
     @classmethod
-    def of(cls, raw: Mapping[str, Any], looked_at: Sequence[Any]) -> LiveAnswer:
+    def of(cls, raw: Mapping[str, Any], looked_at: Sequence[Any], answer_digest: str) -> LiveAnswer:
         """``looked_at``: the values of ``raw`` the vendor's diff reads, in a fixed order, which
         alone are digested, so that a field that moves on its own (a member count, a
         last-message time) does not make every group look changed."""
         digest = hashlib.blake2b(jsoncodec.canonical(looked_at), digest_size=16, person=_DIGEST_PERSON).hexdigest()
-        return cls(raw, digest)
+        return cls(raw, digest, answer_digest)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBatch:
+    """What one batch read answered.
+
+    ``groups``: per group ID, a :class:`LiveAnswer` or a :class:`ReadError`; None when the
+    answer was byte for byte the one the read was told to expect (``same_as``): every group of
+    the batch is then as it was when last seen in line, and nothing was decoded.
+    ``digest``: the whole answer's ("" when it came in parts).
+    """
+
+    digest: str
+    groups: Mapping[str, object] | None
 
 
 def same_as_last_seen(row: DesiredRow, live: object) -> bool:
     """The desired row and the vendor's answer are both what they were when the group was last
     seen in line: nothing a diff looks at has changed since."""
-    return isinstance(live, LiveAnswer) and live.digest == row.state.live_digest
+    return isinstance(live, LiveAnswer) and live.digest == row.live_digest
+
+
+def expected_answer(batch: Sequence[DesiredRow], settles_by_digest: Callable[[DesiredRow], bool]) -> str | None:
+    """The digest of the batch answer every group of ``batch`` was last seen in line in, if
+    they all were in the same one, their desired rows are unchanged since, and each would be
+    settled by its digest: a byte-identical answer then settles the whole batch, undecoded.
+
+    Sound because a batch answer names every group it answers for: one that matches is the
+    very answer each of these groups was found in line in, so each diff would find it so again.
+    """
+    expected = batch[0].answer_digest if batch else None
+    if expected is None:
+        return None
+    for row in batch:
+        if row.answer_digest != expected or not settles_by_digest(row):
+            return None
+    return expected
 
 
 def in_line(row: DesiredRow, live: LiveAnswer, warnings: Sequence[str] = (), **recorded: Any) -> GroupResult:
@@ -66,6 +99,7 @@ def in_line(row: DesiredRow, live: LiveAnswer, warnings: Sequence[str] = (), **r
     if not warnings:
         result.desired_digest = row.desired_digest
         result.live_digest = live.digest
+        result.answer_digest = live.answer_digest or None
     return result
 
 
@@ -83,16 +117,16 @@ class Vendor(Protocol):
         """Every problem with the row, each naming its field; empty when it may be sent."""
         ...
 
-    async def fetch_live(self, batch: Sequence[DesiredRow]) -> Mapping[str, object]:
-        """What the vendor answered for each group of the batch (up to ``batch_max``): a
-        :class:`LiveAnswer`, or a :class:`ReadError`."""
+    async def fetch_live(self, batch: Sequence[DesiredRow], *, same_as: str | None = None) -> LiveBatch:
+        """What the vendor answered for the batch (up to ``batch_max`` groups), read with
+        :meth:`VendorClient.read`, which is told to expect an answer whose digest is ``same_as``."""
         ...
 
-    def unchanged(self, row: DesiredRow, live: object) -> bool:
-        """The group is in line with no call and no diff: its desired row and the vendor's answer
-        are both as they were when it was last seen in line (see :func:`same_as_last_seen`), and
-        nothing else (attributes due for a re-check, say) asks for a closer look. Pure and cheap:
-        most groups of a routine run end here."""
+    def settles_by_digest(self, row: DesiredRow) -> bool:
+        """Whether the group needs no call and no diff when the vendor answers for it as it did
+        when it was last seen in line (see :func:`same_as_last_seen`): nothing else (attributes
+        due for a re-check, say) asks for a closer look. Pure and cheap: most groups of a
+        routine run end here."""
         ...
 
     def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:

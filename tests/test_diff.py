@@ -7,9 +7,12 @@ import json
 import re
 from pathlib import Path
 
+from syncer.client import answer_digest
+from syncer.db.store import DesiredRow
 from syncer.tencent.diff import attrs_fingerprint, plan_group
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup, LiveGroup
 from syncer.tencent.ops import parse_live, response_filter
+from syncer.vendor import expected_answer
 
 
 def live(**base: object) -> LiveGroup:
@@ -128,3 +131,28 @@ def test_attribute_fingerprints_keep_the_spelling_they_were_recorded_with() -> N
     for attrs in tricky:
         stdlib = json.dumps(attrs, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         assert attrs_fingerprint(attrs) == hashlib.sha256(stdlib).hexdigest(), attrs
+
+
+def _page_row(group_id: str, answer: str | None, *, live: str | None = "d") -> DesiredRow:
+    raw = {"group_id": group_id, "wanted": True, "live_digest": live, "answer_digest": answer}
+    return DesiredRow(raw, lambda row: row)  # type: ignore[arg-type, return-value]
+
+
+def test_a_batch_expects_the_answer_all_its_groups_were_last_seen_in_line_in() -> None:
+    batch = [_page_row(f"g{i}", "A") for i in range(3)]
+    assert expected_answer(batch, lambda row: True) == "A"
+    # One group seen in another answer, or not seen in line as it is now, or one that needs a
+    # closer look whatever the answer (attributes due, say): no expectation, every group is read.
+    assert expected_answer([*batch, _page_row("g3", "B")], lambda row: True) is None
+    assert expected_answer([*batch, _page_row("g3", None)], lambda row: True) is None
+    assert expected_answer([_page_row("g3", None), *batch], lambda row: True) is None
+    assert expected_answer(batch, lambda row: row.group_id != "g1") is None
+    assert expected_answer([], lambda row: True) is None
+
+
+def test_an_answer_digest_covers_every_byte() -> None:
+    body = json.dumps({"GroupInfo": [{"GroupId": "g1", "Name": "a"}]}).encode()
+    assert answer_digest(body) == answer_digest(bytes(body))
+    assert len(answer_digest(body)) == 32
+    assert answer_digest(body) != answer_digest(body.replace(b'"a"', b'"b"'))
+    assert answer_digest(body) != answer_digest(body + b" ")

@@ -137,7 +137,10 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
     second = await sync(settings)
     # Only the groups the first run found in line (not those it wrote) are settled by digest.
     assert second.outcomes["in_sync"] == 120 and second.unchanged == first.outcomes["in_sync"] > 0
-    assert (await sync(settings)).unchanged == 120
+    # Every group of every batch was seen in line in the answer it gets again: each batch is
+    # settled by the whole answer's digest, undecoded.
+    settled = await sync(settings)
+    assert settled.unchanged == 120 and settled.batches_unchanged == math.ceil(120 / 50)
     table, key = vendor.table
     conn = await asyncpg.connect(db)
     try:
@@ -152,12 +155,21 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
         before = len(emulator.log)
         third = await sync(settings)
         seen_in_line = {r["group_id"] for r in await conn.fetch(digests, vendor.name)}
+        answers = {
+            r["group_id"]: r["answer_digest"]
+            for r in await conn.fetch(
+                "SELECT group_id, answer_digest FROM group_sync_state WHERE vendor = $1", vendor.name
+            )
+        }
     finally:
         await conn.close()
 
     assert third.exit_code == 2, third
     assert (third.outcomes["updated"], third.outcomes["rejected"], third.outcomes["in_sync"]) == (2, 1, 117)
     assert third.unchanged == 117
+    # The answers changed (a group changed outside syncer; a rejected row moved the batches along):
+    # the groups as they were are settled one by one, by their own digests.
+    assert third.batches_unchanged == 0
     wanted = {outside: next(r for r in data.desired if r.group_id == outside).name, renamed: "renamed in the database"}
     assert {g: vendor.live(emulator, g).name for g in wanted} == wanted
     written = {g for r in emulator.log[before:] if r.command != vendor.read for g in r.group_ids}
@@ -165,6 +177,9 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
     assert broken not in {g for r in emulator.log[before:] for g in r.group_ids}
     # Written or rejected: not seen in line this run, so the next looks at them in full again.
     assert seen_in_line == set(ids) - {outside, renamed, broken}
+    # The groups found as they were carry this run's answer digests, for the next run's check.
+    assert answers[outside] is None and answers[ids[0]] is not None
+    assert len({answers[g] for g in ids if g not in (outside, renamed, broken)}) == math.ceil(119 / 50)
 
 
 async def test_bad_rows_are_rejected_naming_group_and_field_and_cost_no_call(

@@ -4,6 +4,7 @@
 -- The page reads answer what a run needs to settle a channel found as it was last seen in line,
 -- and no more: group_id (the channel ID), wanted, live_digest (the digest of the answer recorded
 -- when the channel was last seen in line, only while the row's md5 is still the one seen then),
+-- answer_digest (the whole batch answer's then, same condition),
 -- attrs_fingerprint and attrs_checked_age_s (unused: Nexconn has no separate attribute read).
 -- read_desired_rows answers every column of the rows the pipeline must look at in full.
 
@@ -28,6 +29,7 @@ WITH page AS (
 ), joined AS (
     SELECT p.*, s.attrs_fingerprint,
            CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
+           CASE WHEN s.desired_digest = p.desired_digest THEN s.answer_digest END AS answer_digest,
            extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
            s.last_run_id IS DISTINCT FROM $4 AND CASE $5
                WHEN 'all' THEN true
@@ -45,14 +47,15 @@ WITH page AS (
         LIMIT 1
     ) AS s ON true
 )
-SELECT group_id, wanted, live_digest, attrs_fingerprint, attrs_checked_age_s
+SELECT group_id, wanted, live_digest, answer_digest, attrs_fingerprint, attrs_checked_age_s
 FROM joined
 WHERE wanted OR page_end
 ORDER BY group_id;
 
 -- name: read_failed_page
 -- The channels the last run left failed, driven from syncer's own records (usually few).
-SELECT s.group_id, true AS wanted, NULL::text AS live_digest, s.attrs_fingerprint,
+SELECT s.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest,
+       s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
 FROM group_sync_state AS s
 JOIN desired_group_channels AS d ON d.channel_id = s.group_id

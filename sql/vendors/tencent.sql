@@ -6,6 +6,7 @@
 --   group_id, wanted;
 --   live_digest: the digest of the vendor's answer recorded when the group was last seen in line,
 --     only while the row is still the one seen then (its md5 unchanged), else NULL;
+--   answer_digest: the digest of the whole batch answer it was then seen in (same condition);
 --   attrs_fingerprint, attrs_checked_age_s: what is known of its attribute set;
 --   shape: for the batch read's filter, the base columns set and the app_defined_data keys
 --     (syncer_tencent_shape, in sql/migrations/005_unchanged.sql);
@@ -32,6 +33,7 @@ WITH page AS (
 ), joined AS (
     SELECT p.*, s.attrs_fingerprint,
            CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
+           CASE WHEN s.desired_digest = p.desired_digest THEN s.answer_digest END AS answer_digest,
            coalesce(jsonb_typeof(p.group_attrs) <> 'null', false) AS manages_attrs,
            extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
            s.last_run_id IS DISTINCT FROM $4 AND CASE $5
@@ -50,14 +52,15 @@ WITH page AS (
         LIMIT 1
     ) AS s ON true
 )
-SELECT group_id, wanted, live_digest, attrs_fingerprint, attrs_checked_age_s, shape, manages_attrs
+SELECT group_id, wanted, live_digest, answer_digest, attrs_fingerprint, attrs_checked_age_s, shape, manages_attrs
 FROM joined
 WHERE wanted OR page_end
 ORDER BY group_id;
 
 -- name: read_failed_page
 -- The groups the last run left failed, driven from syncer's own records (usually few).
-SELECT d.group_id, true AS wanted, NULL::text AS live_digest, s.attrs_fingerprint,
+SELECT d.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest,
+       s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
        syncer_tencent_shape(d) AS shape,
        coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs

@@ -36,19 +36,32 @@ class DesiredRow:
     ``raw``: the page's columns, what settles a group found as it was last seen in line (see
     sql/vendors/). ``full``: every column of the row, read (:meth:`PgStore.complete`) only for
     the groups a run must look at in full; ``group``, the vendor's model of it, is decoded from
-    ``full`` on first use.
+    ``full`` on first use. A run makes one of these for every group it reads, so it holds the
+    page's row and reads what it needs from it when asked, rather than copying it out.
     """
 
-    __slots__ = ("_decode", "_group", "full", "group_id", "raw", "state", "wanted")
+    __slots__ = ("_decode", "_group", "_state", "full", "group_id", "raw")
 
-    def __init__(self, raw: Row, decode: Callable[[Row], Desired], state: SyncState, *, wanted: bool = True) -> None:
+    def __init__(self, raw: Row, decode: Callable[[Row], Desired]) -> None:
         self.raw = raw
         self.full: Row | None = None
         self._decode = decode
         self._group: Desired | None = None
+        self._state: SyncState | None = None
         self.group_id: str = raw["group_id"]
-        self.state = state
-        self.wanted = wanted  # False: the page's last row, returned only to carry the cursor on
+
+    @property
+    def wanted(self) -> bool:
+        """False: the page's last row, returned only to carry the cursor on."""
+        wanted: bool = self.raw["wanted"]
+        return wanted
+
+    @property
+    def state(self) -> SyncState:
+        if self._state is None:
+            raw = self.raw
+            self._state = SyncState(raw["attrs_fingerprint"], raw["attrs_checked_age_s"])
+        return self._state
 
     @property
     def group(self) -> Desired:
@@ -66,7 +79,21 @@ class DesiredRow:
     @property
     def seen_in_line(self) -> bool:
         """The row is the one a run last saw in line (so it was valid then, and is now)."""
-        return self.state.live_digest is not None
+        return self.raw["live_digest"] is not None
+
+    @property
+    def live_digest(self) -> str | None:
+        """The digest of the vendor's answer for the group when it was last seen in line, while
+        the row is still the one seen then."""
+        digest: str | None = self.raw["live_digest"]
+        return digest
+
+    @property
+    def answer_digest(self) -> str | None:
+        """The digest of the batch answer the group was last seen in line in, while the row is
+        still the one seen then."""
+        digest: str | None = self.raw["answer_digest"]
+        return digest
 
 
 class Row(Protocol):
@@ -124,7 +151,7 @@ class Store(Protocol):
 
     async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None: ...
 
-    async def record_unchanged(self, run_id: int, group_ids: Sequence[str]) -> None: ...
+    async def record_unchanged(self, run_id: int, group_ids: Sequence[str], answer_digests: Sequence[str]) -> None: ...
 
     async def finish_run(self, run_id: int, totals: RunTotals) -> None: ...
 
@@ -140,6 +167,14 @@ async def _translated(what: str, operation: Awaitable[T]) -> T:
 
 def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    """What the pool does to a connection handed back, besides rolling back a transaction left
+    open (which it always does): nothing. syncer's queries leave no session state on pooled
+    connections (no SET, LISTEN, cursors or session-level advisory locks: the run lock has a
+    connection of its own), and asyncpg's default reset is a round trip that cost as much CPU
+    as the query before it, twice per page of a run."""
 
 
 class PgStore:
@@ -160,7 +195,9 @@ class PgStore:
     @classmethod
     async def connect(cls, url: str, *, max_size: int = 4, source: DesiredSource | None = None) -> PgStore:
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, command_timeout=60)
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=max_size, command_timeout=60, reset=_nothing_to_reset
+            )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, ValueError) as exc:
             raise DatabaseError(
                 f"cannot connect to Postgres at {redact_url(url)}: {type(exc).__name__}: {exc}"
@@ -293,15 +330,7 @@ class PgStore:
             args = (after or "", after is None, limit, run_id or 0, selection, since, shard.count, shard.index)
         records = await self._run(f"reading {source.vendor}'s desired rows", lambda c: c.fetch(sql, *args))
         decode = source.decode
-        return [
-            DesiredRow(
-                r,
-                decode,
-                SyncState(r["attrs_fingerprint"], r["attrs_checked_age_s"], r["live_digest"]),
-                wanted=r["wanted"],
-            )
-            for r in records
-        ]
+        return [DesiredRow(r, decode) for r in records]
 
     async def complete(self, rows: Sequence[DesiredRow]) -> None:
         """Read every column of those ``rows`` not yet read in full, in one query. A row deleted
@@ -353,15 +382,19 @@ class PgStore:
             self.source.vendor,
             [r.desired_digest for r in results],
             [r.live_digest for r in results],
+            [r.answer_digest for r in results],
         )
         await self._run("recording group outcomes", lambda c: c.execute(query("upsert_group_states"), *args))
 
-    async def record_unchanged(self, run_id: int, group_ids: Sequence[str]) -> None:
-        """Groups this run found exactly as they were last seen in line."""
+    async def record_unchanged(self, run_id: int, group_ids: Sequence[str], answer_digests: Sequence[str]) -> None:
+        """Groups this run found exactly as they were last seen in line, each with the digest of
+        the batch answer it was found in ("" for none)."""
         if not group_ids:
             return
-        sql, vendor, ids = query("record_unchanged_groups"), self.source.vendor, "\n".join(group_ids)
-        await self._run("recording group outcomes", lambda c: c.execute(sql, run_id, vendor, ids))
+        assert len(group_ids) == len(answer_digests)
+        sql, vendor = query("record_unchanged_groups"), self.source.vendor
+        ids, digests = "\n".join(group_ids), "\n".join(answer_digests)
+        await self._run("recording group outcomes", lambda c: c.execute(sql, run_id, vendor, ids, digests))
 
     async def finish_run(self, run_id: int, totals: RunTotals) -> None:
         await self._run(

@@ -17,7 +17,7 @@ from syncer.nexconn.diff import plan_channel
 from syncer.nexconn.models import DesiredChannel, LiveChannel
 from syncer.nexconn.validation import validate
 from syncer.settings import Settings
-from syncer.vendor import LiveAnswer, ReadError, in_line, same_as_last_seen
+from syncer.vendor import LiveAnswer, LiveBatch, ReadError, in_line
 
 log = structlog.get_logger("syncer.nexconn")
 _PERMISSION_COLUMNS = {key: column for column, (key, _) in PERMISSIONS.items()}
@@ -89,28 +89,30 @@ class NexconnVendor:
     def validate(self, desired: Desired) -> list[str]:
         return validate(_channel(desired))
 
-    async def fetch_live(self, batch: Sequence[DesiredRow]) -> Mapping[str, object]:
+    async def fetch_live(self, batch: Sequence[DesiredRow], *, same_as: str | None = None) -> LiveBatch:
         assert 0 < len(batch) <= CHANNEL_BATCH_MAX
         ids = [row.group_id for row in batch]
         try:
-            answer = await self.client.call("profile_list", {"channelIds": ids})
+            answer = await self.client.read("profile_list", {"channelIds": ids}, same_as=same_as)
         except CredentialsError:
             raise
         except VendorError as exc:
             failure = ReadError(exc.code, str(exc), not_found=exc.code == CHANNEL_NOT_FOUND)
-            return {i: failure for i in ids}
+            return LiveBatch("", {i: failure for i in ids})
+        if answer.decoded is None:
+            return LiveBatch(answer.digest, None)
         found: dict[str, object] = {}
-        for profile in (answer.get("result") or {}).get("profiles") or ():
+        for profile in (answer.decoded.get("result") or {}).get("profiles") or ():
             if isinstance(profile, dict):
                 looked_at = tuple(map(profile.get, _LOOKED_AT))
-                found[str(profile.get("channelId"))] = LiveAnswer.of(profile, looked_at)
+                found[str(profile.get("channelId"))] = LiveAnswer.of(profile, looked_at, answer.digest)
         for channel_id in ids:
             # The list answers only the channels that exist.
             found.setdefault(channel_id, ReadError(None, "no such channel: profile/list did not return it", True))
-        return found
+        return LiveBatch(answer.digest, found)
 
-    def unchanged(self, row: DesiredRow, live: object) -> bool:
-        return same_as_last_seen(row, live)
+    def settles_by_digest(self, row: DesiredRow) -> bool:
+        return True  # a channel's whole profile is in the batch read
 
     def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
         if dry_run or not isinstance(live, LiveAnswer):

@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from syncer import jsoncodec
+from syncer.client import ReadAnswer
 from syncer.db.store import Row
 from syncer.errors import CredentialsError, VendorError
 from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX
 from syncer.tencent.models import BASE_FIELDS, LiveGroup
-from syncer.vendor import LiveAnswer, ReadError
+from syncer.vendor import LiveAnswer, LiveBatch, ReadError
 
 # What plan_group reads of a group's answer (through parse_live): its digest is taken over these.
 _LOOKED_AT = ("Type", *BASE_FIELDS.values(), "ShutUpAllMember", "AppDefinedData")
@@ -20,6 +21,8 @@ _LOOKED_AT = ("Type", *BASE_FIELDS.values(), "ShutUpAllMember", "AppDefinedData"
 
 class Caller(Protocol):
     async def call(self, command: str, body: dict[str, Any], *, group_id: str | None = None) -> dict[str, Any]: ...
+
+    async def read(self, command: str, body: dict[str, Any], *, same_as: str | None) -> ReadAnswer: ...
 
 
 def response_filter(rows: Sequence[Row]) -> dict[str, Any]:
@@ -65,35 +68,49 @@ def parse_live(info: Mapping[str, Any]) -> LiveGroup:
     return LiveGroup(str(info.get("GroupId")), str(info.get("Type", "")), base, custom)
 
 
-async def fetch_live(client: Caller, rows: Sequence[Row]) -> dict[str, LiveAnswer | ReadError]:
+async def fetch_live(client: Caller, rows: Sequence[Row], same_as: str | None = None) -> LiveBatch:
     """Read up to 50 groups (desired rows, undecoded) in one call; an answer over 1 MB (10018)
     splits the batch in halves. Each group's answer comes undecoded (see :func:`parse_live`),
-    with its digest."""
+    with its digest; an answer whose digest is ``same_as`` is not decoded at all."""
     assert 0 < len(rows) <= GROUP_BATCH_MAX
     body = {"GroupIdList": [r["group_id"] for r in rows], "ResponseFilter": response_filter(rows)}
     try:
-        answer = await client.call("get_group_info", body)
+        answer = await client.read("get_group_info", body, same_as=same_as)
     except CredentialsError:
         raise
     except VendorError as exc:
         if exc.code == ANSWER_TOO_LARGE and len(rows) > 1:
             mid = len(rows) // 2
             halves = await asyncio.gather(fetch_live(client, rows[:mid]), fetch_live(client, rows[mid:]))
-            return {**halves[0], **halves[1]}
+            # Two answers: no one digest names them both.
+            return LiveBatch("", _split_parts(halves))
         failure = ReadError(exc.code, str(exc))
-        return {r["group_id"]: failure for r in rows}
+        return LiveBatch("", {r["group_id"]: failure for r in rows})
+    if answer.decoded is None:
+        return LiveBatch(answer.digest, None)
+    digest = answer.digest
     found: dict[str, LiveAnswer | ReadError] = {}
-    for info in answer.get("GroupInfo") or ():
+    for info in answer.decoded.get("GroupInfo") or ():
         group_id = str(info.get("GroupId"))
         code = int(info.get("ErrorCode", 0))
         if code:
             found[group_id] = ReadError(code, f"code {code}: {info.get('ErrorInfo', '')}")
         else:
-            found[group_id] = LiveAnswer.of(info, tuple(map(info.get, _LOOKED_AT)))
+            found[group_id] = LiveAnswer.of(info, tuple(map(info.get, _LOOKED_AT)), digest)
     missing = [row["group_id"] for row in rows if row["group_id"] not in found]
     if missing:
         failure = ReadError(None, "the answer did not include this group")
         found.update(dict.fromkeys(missing, failure))
+    return LiveBatch(digest, found)
+
+
+def _split_parts(halves: Sequence[LiveBatch]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for half in halves:
+        assert half.groups is not None  # read without same_as: always decoded
+        for group_id, live in half.groups.items():
+            # A part's digest names that part alone: recorded, it would never match a whole answer.
+            found[group_id] = LiveAnswer(live.raw, live.digest, "") if isinstance(live, LiveAnswer) else live
     return found
 
 

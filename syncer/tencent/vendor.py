@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +20,7 @@ from syncer.tencent.diff import attrs_fingerprint, plan_group
 from syncer.tencent.models import DesiredGroup, LiveGroup
 from syncer.tencent.ops import fetch_live, parse_live, read_attrs, write_attrs, write_base
 from syncer.tencent.validation import validate
-from syncer.vendor import LiveAnswer, ReadError, in_line, same_as_last_seen
+from syncer.vendor import LiveAnswer, LiveBatch, ReadError, in_line
 
 log = structlog.get_logger("syncer.tencent")
 
@@ -82,8 +82,8 @@ class TencentVendor:
     def validate(self, desired: Desired) -> list[str]:
         return validate(_group(desired))
 
-    async def fetch_live(self, batch: Sequence[DesiredRow]) -> Mapping[str, object]:
-        return await fetch_live(self.client, [row.raw for row in batch])
+    async def fetch_live(self, batch: Sequence[DesiredRow], *, same_as: str | None = None) -> LiveBatch:
+        return await fetch_live(self.client, [row.raw for row in batch], same_as)
 
     def _fingerprint(self, row: DesiredRow) -> str | None:
         attrs = _group(row.group).group_attrs
@@ -98,14 +98,12 @@ class TencentVendor:
             or state.attrs_checked_age_s > self._settings.attr_recheck_s
         )
 
-    def unchanged(self, row: DesiredRow, live: object) -> bool:
-        if not same_as_last_seen(row, live):
-            return False
+    def settles_by_digest(self, row: DesiredRow) -> bool:
         # The attribute set is not in the batch read: it was in line when the group was last
         # seen so (the desired set is the same since), but is re-read once it is due.
         if not row.raw["manages_attrs"]:
             return True
-        age = row.state.attrs_checked_age_s
+        age = row.raw["attrs_checked_age_s"]
         return not self._settings.check_attrs and age is not None and age <= self._settings.attr_recheck_s
 
     def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
