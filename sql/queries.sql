@@ -79,14 +79,16 @@ ON CONFLICT (vendor, group_id) DO UPDATE SET
 
 -- name: record_unchanged_groups
 -- Groups found exactly as they were last seen in line (of vendor $2), by run $1: their outcome
--- and digests stay, except the digest of the batch answer they were found in this time ($4);
--- which run saw them, and when, move on. IDs and answer digests come as one text each, one
--- per line, in the same order ($3, $4): a routine run sends little else for most of its
--- groups, and one string is encoded in an eighth of the CPU of a text[] (asyncpg encodes arrays
--- element by element). Every such ID passed validation, which admits no line break in an ID.
+-- and digests stay, except the digest of the batch answer they were found in this time; which
+-- run saw them, and when, move on. They come by batch: $3 each batch's IDs as one text, one per
+-- line (a batch read whole as the page query answered it is recorded without ever being split),
+-- $4 the digest of its answer ('' for none). A routine run sends little else for most of its
+-- groups, and asyncpg encodes a text[] element by element. Every such ID passed validation,
+-- which admits no line break in an ID.
 UPDATE group_sync_state AS s
-SET last_run_id = $1, last_success_at = now(), updated_at = now(), answer_digest = nullif(u.answer_digest, '')
-FROM unnest(string_to_array($3, E'\n'), string_to_array($4, E'\n')) AS u(group_id, answer_digest)
+SET last_run_id = $1, last_success_at = now(), updated_at = now(), answer_digest = nullif(b.answer_digest, '')
+FROM unnest($3::text[], $4::text[]) AS b(group_ids, answer_digest)
+     CROSS JOIN LATERAL unnest(string_to_array(b.group_ids, E'\n')) AS u(group_id)
 WHERE s.vendor = $2 AND s.group_id = u.group_id;
 
 -- name: schema_versions

@@ -18,11 +18,11 @@ from typing import Any, Protocol
 
 import structlog
 
-from syncer.db.store import DesiredRow, RunTotals, Selection, Store
+from syncer.db.store import DesiredRow, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
 from syncer.errors import Interrupted, SyncerError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.settings import Settings
-from syncer.vendor import Vendor, expected_answer, same_as_last_seen
+from syncer.vendor import LiveBatch, Vendor, expected_answer, same_as_last_seen
 
 log = structlog.get_logger("syncer.pipeline")
 
@@ -96,32 +96,32 @@ class _Recorder:
         self._run_id = run_id
         self._batch_size = batch_size
         self._buffer: list[GroupResult] = []
-        self._unchanged: list[str] = []
-        self._answer_digests: list[str] = []  # of each unchanged group, in the same order
+        self._unchanged: list[UnchangedBatch] = []
+        self._unchanged_groups = 0
         self._lock = asyncio.Lock()
 
     async def add(self, result: GroupResult) -> None:
         self._buffer.append(result)
-        if len(self._buffer) + len(self._unchanged) >= self._batch_size:
+        if len(self._buffer) + self._unchanged_groups >= self._batch_size:
             await self.flush()
 
-    async def add_unchanged(self, group_ids: Sequence[str], answer_digests: Sequence[str]) -> None:
-        self._unchanged.extend(group_ids)
-        self._answer_digests.extend(answer_digests)
-        if len(self._buffer) + len(self._unchanged) >= self._batch_size:
+    async def add_unchanged(self, batch: UnchangedBatch, count: int) -> None:
+        self._unchanged.append(batch)
+        self._unchanged_groups += count
+        if len(self._buffer) + self._unchanged_groups >= self._batch_size:
             await self.flush()
 
     async def flush(self) -> None:
         async with self._lock:
             batch, self._buffer = self._buffer, []
             unchanged, self._unchanged = self._unchanged, []
-            digests, self._answer_digests = self._answer_digests, []
+            self._unchanged_groups = 0
             if self._run_id is None:
                 return
             if batch:
                 await self._store.record_groups(self._run_id, batch)
             if unchanged:
-                await self._store.record_unchanged(self._run_id, unchanged, digests)
+                await self._store.record_unchanged(self._run_id, unchanged)
 
 
 class Reconciler:
@@ -288,9 +288,9 @@ class Reconciler:
         try:
             async with asyncio.TaskGroup() as tasks:
 
-                async def submit(batch: list[DesiredRow]) -> None:
+                async def submit(batch: list[DesiredRow] | SeenBatch) -> None:
                     await slots.acquire()
-                    tasks.create_task(self._batch(batch, recorder, slots))
+                    tasks.create_task(self._holding(slots, batch, recorder))
 
                 after: str | None = None
                 batch: list[DesiredRow] = []
@@ -303,14 +303,20 @@ class Reconciler:
                         selection=selection,
                         since=self._since,
                         shard=self._settings.shard,
+                        whole_batch=batch_max,
                     )
                     if not page:
                         break
-                    after = page[-1].group_id
-                    wanted = [row for row in page if row.wanted]  # not the cursor's row
+                    after = page[-1].raw["group_id"]
+                    rows: list[DesiredRow] = []
+                    for item in page:
+                        if isinstance(item, SeenBatch):
+                            await submit(item)  # a whole batch as last seen in line: read as one
+                        elif item.wanted:  # not only the cursor's row
+                            rows.append(item)
                     # Rows not seen in line as they are now are validated: read those in full.
-                    await self._store.complete([row for row in wanted if not row.seen_in_line])
-                    for row in wanted:
+                    await self._store.complete([row for row in rows if not row.seen_in_line])
+                    for row in rows:
                         # A row last seen in line, unchanged since, was valid then and is now.
                         if not row.seen_in_line:
                             if row.full is None:
@@ -348,55 +354,88 @@ class Reconciler:
         if not self._dry_run:
             await recorder.add(result)
 
-    async def _finish_unchanged(self, recorder: _Recorder, group_ids: list[str], answer_digests: list[str]) -> None:
-        self.report.outcomes[Outcome.IN_SYNC] += len(group_ids)
-        self.report.unchanged += len(group_ids)
+    async def _finish_unchanged(self, recorder: _Recorder, group_ids: str, count: int, answer_digest: str) -> None:
+        """``count`` groups (``group_ids``, one per line) found as last seen in line, in the
+        batch answer whose digest is ``answer_digest``."""
+        self.report.outcomes[Outcome.IN_SYNC] += count
+        self.report.unchanged += count
         for observer in self._observers:
-            observer.groups_unchanged(len(group_ids))
+            observer.groups_unchanged(count)
         if not self._dry_run:
-            await recorder.add_unchanged(group_ids, answer_digests)
+            await recorder.add_unchanged(UnchangedBatch(group_ids, answer_digest), count)
 
-    async def _batch(self, batch: list[DesiredRow], recorder: _Recorder, slots: asyncio.Semaphore) -> None:
+    async def _holding(
+        self, slots: asyncio.Semaphore, batch: list[DesiredRow] | SeenBatch, recorder: _Recorder
+    ) -> None:
         try:
-            vendor = self._vendor
+            if isinstance(batch, SeenBatch):
+                await self._seen_batch(batch, recorder)
+            else:
+                await self._batch(batch, recorder)
+        except Interrupted:
+            return  # stopping: the next run reads these groups
+        finally:
+            slots.release()
+
+    async def _seen_batch(self, seen: SeenBatch, recorder: _Recorder) -> None:
+        """A whole batch last seen in line in one answer: one read settles it if the answer is
+        byte for byte that one. Otherwise, or with attributes due for their re-check, each of
+        its groups is looked at on its own."""
+        vendor = self._vendor
+        group_ids = seen.group_ids
+        live = None
+        if vendor.settles_by_digest(seen.raw):
+            live = await vendor.fetch_live(group_ids, (seen.raw,), same_as=seen.answer_digest)
+            if live.groups is None:
+                self.report.groups_read += len(group_ids)
+                self.report.batches_unchanged += 1
+                await self._finish_unchanged(recorder, seen.group_ids_text, len(group_ids), live.digest)
+                return
+        rows = await self._store.read_seen_rows(group_ids)  # a row deleted since is left out
+        self.report.groups_read += len(rows)
+        if rows:
+            await self._batch(rows, recorder, live)
+
+    async def _batch(self, batch: list[DesiredRow], recorder: _Recorder, live: LiveBatch | None = None) -> None:
+        """Read the batch (unless ``live``: its answer, read already), then settle each group."""
+        vendor = self._vendor
+        if live is None:
             same_as = expected_answer(batch, vendor.settles_by_digest)
-            try:
-                live = await vendor.fetch_live(batch, same_as=same_as)
-            except Interrupted:
-                return  # stopping: the next run reads these groups
+            live = await vendor.fetch_live([row.group_id for row in batch], [row.raw for row in batch], same_as=same_as)
             if live.groups is None:
                 # The very answer every group of the batch was last seen in line in.
                 self.report.batches_unchanged += 1
-                await self._finish_unchanged(recorder, [row.group_id for row in batch], [live.digest] * len(batch))
+                ids = "\n".join(row.group_id for row in batch)
+                await self._finish_unchanged(recorder, ids, len(batch), live.digest)
                 return
-            # Most other groups of a routine run are as they were last seen in line: those are
-            # done at a glance. Others that need no call are settled inline, and only the groups
-            # that must read more or write get a task.
-            unchanged: list[str] = []
-            rest = []
-            for row in batch:
-                state = live.groups[row.group_id]
-                if same_as_last_seen(row, state) and vendor.settles_by_digest(row):
-                    unchanged.append(row.group_id)
-                else:
-                    rest.append((row, state))
-            await self._store.complete([row for row, _ in rest])
-            pending = []
-            for row, state in rest:
-                if row.full is None:
-                    continue  # deleted since its page was read: no longer this run's to sync
-                done = vendor.settle_without_calls(row, state, dry_run=self._dry_run)
-                if done is not None:
-                    await self._finish_group(recorder, done)
-                else:
-                    pending.append(self._group(row, state))
-            if unchanged:
-                await self._finish_unchanged(recorder, unchanged, [live.digest] * len(unchanged))
-            for result in await asyncio.gather(*pending):
-                if result is not None:
-                    await self._finish_group(recorder, result)
-        finally:
-            slots.release()
+        # Most other groups of a routine run are as they were last seen in line: those are
+        # done at a glance. Others that need no call are settled inline, and only the groups
+        # that must read more or write get a task.
+        groups = live.groups
+        assert groups is not None  # an answer not settled whole is decoded
+        unchanged: list[str] = []
+        rest = []
+        for row in batch:
+            state = groups[row.group_id]
+            if same_as_last_seen(row, state) and vendor.settles_by_digest(row.raw):
+                unchanged.append(row.group_id)
+            else:
+                rest.append((row, state))
+        await self._store.complete([row for row, _ in rest])
+        pending = []
+        for row, state in rest:
+            if row.full is None:
+                continue  # deleted since its page was read: no longer this run's to sync
+            done = vendor.settle_without_calls(row, state, dry_run=self._dry_run)
+            if done is not None:
+                await self._finish_group(recorder, done)
+            else:
+                pending.append(self._group(row, state))
+        if unchanged:
+            await self._finish_unchanged(recorder, "\n".join(unchanged), len(unchanged), live.digest)
+        for result in await asyncio.gather(*pending):
+            if result is not None:
+                await self._finish_group(recorder, result)
 
     async def _group(self, row: DesiredRow, live: object) -> GroupResult | None:
         """The group's outcome, or None if a stop came before its work was done."""

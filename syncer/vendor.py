@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from syncer import jsoncodec
 from syncer.client import VendorClient
-from syncer.db.store import DesiredRow, DesiredSource
+from syncer.db.store import DesiredRow, DesiredSource, Row
 from syncer.models import Desired, GroupPlan, GroupResult, Outcome
 
 # Bumped when what a group's answer means for its diff changes (a field newly managed, say):
@@ -75,7 +75,7 @@ def same_as_last_seen(row: DesiredRow, live: object) -> bool:
     return isinstance(live, LiveAnswer) and live.digest == row.live_digest
 
 
-def expected_answer(batch: Sequence[DesiredRow], settles_by_digest: Callable[[DesiredRow], bool]) -> str | None:
+def expected_answer(batch: Sequence[DesiredRow], settles_by_digest: Callable[[Row], bool]) -> str | None:
     """The digest of the batch answer every group of ``batch`` was last seen in line in, if
     they all were in the same one, their desired rows are unchanged since, and each would be
     settled by its digest: a byte-identical answer then settles the whole batch, undecoded.
@@ -87,7 +87,7 @@ def expected_answer(batch: Sequence[DesiredRow], settles_by_digest: Callable[[De
     if expected is None:
         return None
     for row in batch:
-        if row.answer_digest != expected or not settles_by_digest(row):
+        if row.answer_digest != expected or not settles_by_digest(row.raw):
             return None
     return expected
 
@@ -117,16 +117,20 @@ class Vendor(Protocol):
         """Every problem with the row, each naming its field; empty when it may be sent."""
         ...
 
-    async def fetch_live(self, batch: Sequence[DesiredRow], *, same_as: str | None = None) -> LiveBatch:
-        """What the vendor answered for the batch (up to ``batch_max`` groups), read with
-        :meth:`VendorClient.read`, which is told to expect an answer whose digest is ``same_as``."""
+    async def fetch_live(
+        self, group_ids: Sequence[str], page_rows: Sequence[Row], *, same_as: str | None = None
+    ) -> LiveBatch:
+        """What the vendor answered for the batch (up to ``batch_max`` groups, in this order),
+        read with :meth:`VendorClient.read`, which is told to expect an answer whose digest is
+        ``same_as``. ``page_rows``: the batch's rows as the page query answered them (one row for
+        a :class:`SeenBatch`), for what the read asks for."""
         ...
 
-    def settles_by_digest(self, row: DesiredRow) -> bool:
-        """Whether the group needs no call and no diff when the vendor answers for it as it did
-        when it was last seen in line (see :func:`same_as_last_seen`): nothing else (attributes
-        due for a re-check, say) asks for a closer look. Pure and cheap: most groups of a
-        routine run end here."""
+    def settles_by_digest(self, page_row: Row) -> bool:
+        """Whether the group (or every group of a :class:`SeenBatch`) needs no call and no diff
+        when the vendor answers for it as it did when it was last seen in line: nothing else
+        (attributes due for a re-check, say) asks for a closer look. Pure and cheap: most
+        groups of a routine run end here."""
         ...
 
     def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:

@@ -146,7 +146,7 @@ def test_a_batch_expects_the_answer_all_its_groups_were_last_seen_in_line_in() -
     assert expected_answer([*batch, _page_row("g3", "B")], lambda row: True) is None
     assert expected_answer([*batch, _page_row("g3", None)], lambda row: True) is None
     assert expected_answer([_page_row("g3", None), *batch], lambda row: True) is None
-    assert expected_answer(batch, lambda row: row.group_id != "g1") is None
+    assert expected_answer(batch, lambda row: row["group_id"] != "g1") is None
     assert expected_answer([], lambda row: True) is None
 
 

@@ -91,6 +91,7 @@ def test_every_query_is_loaded_by_name() -> None:
             "read_desired_page",
             "read_failed_page",
             "read_desired_rows",
+            "read_seen_rows",
             "count_desired",
         }, vendor
 
@@ -121,10 +122,10 @@ async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(
         )
         page = vendor_query(vendor, "read_desired_page")
         await conn.execute(
-            f"PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer) AS {page}"
+            f"PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer, integer) AS {page}"
         )
         plan = "\n".join(
-            r[0] for r in await conn.fetch("EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1)")
+            r[0] for r in await conn.fetch("EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1, 50)")
         )
     finally:
         await conn.close()

@@ -18,6 +18,11 @@
 --   $5 'all', or 'changed' (updated since $6, never synced, or not in line last time);
 --   $7 shard count, $8 shard index: a shard wants only the groups whose stable hash (the first
 --   32 bits of md5(group_id), see syncer/sharding.py) falls to it.
+--   $9 the batch size: a whole batch of wanted rows that a run last saw in line in one answer
+--   (each row's answer_digest the same, and the row unchanged since) comes back as one row: its
+--   first group_id, that answer_digest, and group_ids, every ID of it in order, one per line.
+--   Read again as that batch, one answer settles them all if it is the same, and the worker
+--   touches none of them one by one. Such rows are not wanted one by one.
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
     SELECT d.*, d.channel_id AS group_id,
@@ -46,15 +51,26 @@ WITH page AS (
         WHERE g.vendor = 'nexconn' AND g.group_id = p.group_id
         LIMIT 1
     ) AS s ON true
+), counted AS (
+    -- How many wanted rows of the page were last seen in line in the same batch answer, as they are now.
+    SELECT j.*, count(*) FILTER (WHERE j.wanted) OVER (PARTITION BY j.answer_digest) = $9
+                AND j.answer_digest IS NOT NULL AND j.wanted AS in_seen_batch
+    FROM joined AS j
 )
-SELECT group_id, wanted, live_digest, answer_digest, attrs_fingerprint, attrs_checked_age_s
-FROM joined
-WHERE wanted OR page_end
+SELECT group_id, wanted AND NOT in_seen_batch AS wanted, live_digest, answer_digest, attrs_fingerprint,
+       attrs_checked_age_s, NULL::text AS group_ids
+FROM counted
+WHERE (wanted AND NOT in_seen_batch) OR page_end
+UNION ALL
+SELECT min(group_id), true, NULL, answer_digest, NULL, NULL, string_agg(group_id, E'\n' ORDER BY group_id)
+FROM counted
+WHERE in_seen_batch
+GROUP BY answer_digest
 ORDER BY group_id;
 
 -- name: read_failed_page
 -- The channels the last run left failed, driven from syncer's own records (usually few).
-SELECT s.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest,
+SELECT s.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest, NULL::text AS group_ids,
        s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
 FROM group_sync_state AS s
@@ -63,6 +79,19 @@ WHERE s.vendor = 'nexconn' AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.
   AND ($4 = 1 OR ('x' || left(md5(s.group_id), 8))::bit(32)::bigint % $4 = $5)
 ORDER BY s.group_id
 LIMIT $3;
+
+-- name: read_seen_rows
+-- The page rows of the channels named ($1), as read_desired_page answers them one by one
+-- (answer_digest aside): a batch whose answer was not the one it was last seen in line in, each of
+-- its channels looked at on its own.
+SELECT d.channel_id AS group_id, true AS wanted,
+       CASE WHEN s.desired_digest = syncer_nexconn_digest(d) THEN s.live_digest END AS live_digest,
+       NULL::text AS answer_digest, NULL::text AS group_ids, s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
+FROM desired_group_channels AS d
+LEFT JOIN group_sync_state AS s ON s.vendor = 'nexconn' AND s.group_id = d.channel_id
+WHERE d.channel_id = ANY($1::text[])
+ORDER BY d.channel_id;
 
 -- name: read_desired_rows
 -- Every column of the rows named ($1), with the digest of their managed columns (the same

@@ -23,6 +23,13 @@
 --   $5 'all', or 'changed' (updated since $6, never synced, or not in line last time);
 --   $7 shard count, $8 shard index: a shard wants only the groups whose stable hash (the first
 --   32 bits of md5(group_id), see syncer/sharding.py) falls to it.
+--   $9 the batch size: a whole batch of wanted rows that a run last saw in line in one answer
+--   (each row's answer_digest the same, and the row unchanged since) comes back as one row: its
+--   first group_id, that answer_digest, and group_ids, every ID of it in order, one per line
+--   (for Tencent, also the batch's distinct shapes, one per line, whether any row manages
+--   attributes, and the oldest attrs_checked_age_s among those that do, infinity if never).
+--   Read again as that batch, one answer settles them all if it is the same, and the worker
+--   touches none of them one by one. Such rows are not wanted one by one.
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
     SELECT d.*, syncer_tencent_digest(d) AS desired_digest, syncer_tencent_shape(d) AS shape
@@ -51,15 +58,29 @@ WITH page AS (
         WHERE g.vendor = 'tencent' AND g.group_id = p.group_id
         LIMIT 1
     ) AS s ON true
+), counted AS (
+    -- How many wanted rows of the page were last seen in line in the same batch answer, as they are now.
+    SELECT j.*, count(*) FILTER (WHERE j.wanted) OVER (PARTITION BY j.answer_digest) = $9
+                AND j.answer_digest IS NOT NULL AND j.wanted AS in_seen_batch
+    FROM joined AS j
 )
-SELECT group_id, wanted, live_digest, answer_digest, attrs_fingerprint, attrs_checked_age_s, shape, manages_attrs
-FROM joined
-WHERE wanted OR page_end
+SELECT group_id, wanted AND NOT in_seen_batch AS wanted, live_digest, answer_digest, attrs_fingerprint,
+       attrs_checked_age_s, shape, manages_attrs, NULL::text AS group_ids
+FROM counted
+WHERE (wanted AND NOT in_seen_batch) OR page_end
+UNION ALL
+SELECT min(group_id), true, NULL, answer_digest, NULL,
+       max(CASE WHEN manages_attrs THEN coalesce(attrs_checked_age_s, 'infinity') END),
+       string_agg(DISTINCT shape, E'\n'), bool_or(manages_attrs),
+       string_agg(group_id, E'\n' ORDER BY group_id)
+FROM counted
+WHERE in_seen_batch
+GROUP BY answer_digest
 ORDER BY group_id;
 
 -- name: read_failed_page
 -- The groups the last run left failed, driven from syncer's own records (usually few).
-SELECT d.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest,
+SELECT d.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest, NULL::text AS group_ids,
        s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
        syncer_tencent_shape(d) AS shape,
@@ -70,6 +91,21 @@ WHERE s.vendor = 'tencent' AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.
   AND ($4 = 1 OR ('x' || left(md5(s.group_id), 8))::bit(32)::bigint % $4 = $5)
 ORDER BY s.group_id
 LIMIT $3;
+
+-- name: read_seen_rows
+-- The page rows of the groups named ($1), as read_desired_page answers them one by one
+-- (answer_digest aside): a batch whose answer was not the one it was last seen in line in, or
+-- whose attributes are due for their re-check, each of its groups looked at on its own.
+SELECT d.group_id, true AS wanted,
+       CASE WHEN s.desired_digest = syncer_tencent_digest(d) THEN s.live_digest END AS live_digest,
+       NULL::text AS answer_digest, NULL::text AS group_ids, s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
+       syncer_tencent_shape(d) AS shape,
+       coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
+FROM desired_group_profiles AS d
+LEFT JOIN group_sync_state AS s ON s.vendor = 'tencent' AND s.group_id = d.group_id
+WHERE d.group_id = ANY($1::text[])
+ORDER BY d.group_id;
 
 -- name: read_desired_rows
 -- Every column of the rows named ($1), with the digest of their managed columns (the same

@@ -96,6 +96,44 @@ class DesiredRow:
         return digest
 
 
+class SeenBatch:
+    """A whole batch of groups a run last saw in line in one batch answer, each desired row
+    unchanged since, as one row of the page query (see sql/vendors/: read_desired_page). Read
+    again as that batch, one answer byte for byte the same settles them all; only otherwise are
+    they looked at one by one (:meth:`PgStore.read_seen_rows`).
+
+    ``raw``: the page query's row; its ``group_ids`` are the batch's IDs in order, one per line.
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Row) -> None:
+        self.raw = raw
+
+    @property
+    def group_ids_text(self) -> str:
+        text: str = self.raw["group_ids"]
+        return text
+
+    @property
+    def group_ids(self) -> list[str]:
+        return self.group_ids_text.split("\n")
+
+    @property
+    def answer_digest(self) -> str:
+        digest: str = self.raw["answer_digest"]
+        return digest
+
+
+@dataclass(frozen=True, slots=True)
+class UnchangedBatch:
+    """Groups found exactly as they were last seen in line, all in one batch answer: their IDs,
+    one per line, and the digest of that answer ("" for none)."""
+
+    group_ids: str
+    answer_digest: str
+
+
 class Row(Protocol):
     """A row of a query's answer, by column name."""
 
@@ -137,7 +175,10 @@ class Store(Protocol):
         selection: Selection = "all",
         since: datetime | None = None,
         shard: Shard = UNSHARDED,
-    ) -> list[DesiredRow]: ...
+        whole_batch: int = 0,
+    ) -> list[DesiredRow | SeenBatch]: ...
+
+    async def read_seen_rows(self, group_ids: Sequence[str]) -> list[DesiredRow]: ...
 
     async def complete(self, rows: Sequence[DesiredRow]) -> None: ...
 
@@ -151,7 +192,7 @@ class Store(Protocol):
 
     async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None: ...
 
-    async def record_unchanged(self, run_id: int, group_ids: Sequence[str], answer_digests: Sequence[str]) -> None: ...
+    async def record_unchanged(self, run_id: int, batches: Sequence[UnchangedBatch]) -> None: ...
 
     async def finish_run(self, run_id: int, totals: RunTotals) -> None: ...
 
@@ -312,8 +353,12 @@ class PgStore:
         selection: Selection = "all",
         since: datetime | None = None,
         shard: Shard = UNSHARDED,
-    ) -> list[DesiredRow]:
+        whole_batch: int = 0,
+    ) -> list[DesiredRow | SeenBatch]:
         """The next ``limit`` rows in group_id order after ``after`` (None: from the start).
+
+        ``whole_batch``: the vendor's batch size. The rows of a whole batch that a run last saw in
+        line in one answer, each unchanged since, come as one :class:`SeenBatch` (0: never).
 
         ``selection``: every row, only those the last run left ``failed``, or only those
         ``changed`` since ``since`` (plus never synced and not in line). Rows already recorded
@@ -328,7 +373,17 @@ class PgStore:
         else:
             sql = vendor_query(source.vendor, "read_desired_page")
             args = (after or "", after is None, limit, run_id or 0, selection, since, shard.count, shard.index)
+            args += (whole_batch,)
         records = await self._run(f"reading {source.vendor}'s desired rows", lambda c: c.fetch(sql, *args))
+        decode = source.decode
+        return [DesiredRow(r, decode) if r["group_ids"] is None else SeenBatch(r) for r in records]
+
+    async def read_seen_rows(self, group_ids: Sequence[str]) -> list[DesiredRow]:
+        """The page rows of the groups named, one by one, in group_id order: those of a
+        :class:`SeenBatch` that must be looked at group by group (a row deleted since is missing)."""
+        source = self.source
+        sql = vendor_query(source.vendor, "read_seen_rows")
+        records = await self._run(f"reading {source.vendor}'s desired rows", lambda c: c.fetch(sql, group_ids))
         decode = source.decode
         return [DesiredRow(r, decode) for r in records]
 
@@ -386,14 +441,13 @@ class PgStore:
         )
         await self._run("recording group outcomes", lambda c: c.execute(query("upsert_group_states"), *args))
 
-    async def record_unchanged(self, run_id: int, group_ids: Sequence[str], answer_digests: Sequence[str]) -> None:
-        """Groups this run found exactly as they were last seen in line, each with the digest of
-        the batch answer it was found in ("" for none)."""
-        if not group_ids:
+    async def record_unchanged(self, run_id: int, batches: Sequence[UnchangedBatch]) -> None:
+        """Groups this run found exactly as they were last seen in line, by the batch answer they
+        were found in."""
+        if not batches:
             return
-        assert len(group_ids) == len(answer_digests)
         sql, vendor = query("record_unchanged_groups"), self.source.vendor
-        ids, digests = "\n".join(group_ids), "\n".join(answer_digests)
+        ids, digests = [b.group_ids for b in batches], [b.answer_digest for b in batches]
         await self._run("recording group outcomes", lambda c: c.execute(sql, run_id, vendor, ids, digests))
 
     async def finish_run(self, run_id: int, totals: RunTotals) -> None:

@@ -89,9 +89,11 @@ class NexconnVendor:
     def validate(self, desired: Desired) -> list[str]:
         return validate(_channel(desired))
 
-    async def fetch_live(self, batch: Sequence[DesiredRow], *, same_as: str | None = None) -> LiveBatch:
-        assert 0 < len(batch) <= CHANNEL_BATCH_MAX
-        ids = [row.group_id for row in batch]
+    async def fetch_live(
+        self, group_ids: Sequence[str], page_rows: Sequence[Row], *, same_as: str | None = None
+    ) -> LiveBatch:
+        assert 0 < len(group_ids) <= CHANNEL_BATCH_MAX
+        ids = list(group_ids)
         try:
             answer = await self.client.read("profile_list", {"channelIds": ids}, same_as=same_as)
         except CredentialsError:
@@ -111,7 +113,7 @@ class NexconnVendor:
             found.setdefault(channel_id, ReadError(None, "no such channel: profile/list did not return it", True))
         return LiveBatch(answer.digest, found)
 
-    def settles_by_digest(self, row: DesiredRow) -> bool:
+    def settles_by_digest(self, page_row: Row) -> bool:
         return True  # a channel's whole profile is in the batch read
 
     def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:

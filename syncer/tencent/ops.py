@@ -29,8 +29,9 @@ def response_filter(rows: Sequence[Row]) -> dict[str, Any]:
     """Only the base fields this batch manages, plus Type; only managed custom keys; no members.
 
     ``rows``: desired rows as sql/vendors/tencent.sql's pages answer them, undecoded: their
-    ``shape`` names the base columns set and the custom fields, so that a batch of rows found
-    unchanged is read without decoding any of them.
+    ``shape`` names the base columns set and the custom fields (a seen batch's row: each of its
+    distinct shapes, one per line), so that a batch of rows found unchanged is read without
+    decoding any of them.
     """
     columns: set[str] = set()
     keys: dict[str, None] = {}  # in first-seen order
@@ -48,10 +49,15 @@ def response_filter(rows: Sequence[Row]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=256)
-def _shape(shape: str) -> tuple[frozenset[str], dict[str, None]]:
+def _shape(shapes: str) -> tuple[frozenset[str], dict[str, None]]:
     # Rows of one table mostly share a handful of shapes: each is parsed once.
-    columns, keys = jsoncodec.loads(shape)
-    return frozenset(columns), dict.fromkeys(str(k) for k in keys)
+    columns: set[str] = set()
+    keys: dict[str, None] = {}
+    for shape in shapes.split("\n"):
+        shape_columns, shape_keys = jsoncodec.loads(shape)
+        columns.update(shape_columns)
+        keys.update(dict.fromkeys(str(k) for k in shape_keys))
+    return frozenset(columns), keys
 
 
 def parse_live(info: Mapping[str, Any]) -> LiveGroup:
@@ -68,24 +74,29 @@ def parse_live(info: Mapping[str, Any]) -> LiveGroup:
     return LiveGroup(str(info.get("GroupId")), str(info.get("Type", "")), base, custom)
 
 
-async def fetch_live(client: Caller, rows: Sequence[Row], same_as: str | None = None) -> LiveBatch:
-    """Read up to 50 groups (desired rows, undecoded) in one call; an answer over 1 MB (10018)
-    splits the batch in halves. Each group's answer comes undecoded (see :func:`parse_live`),
-    with its digest; an answer whose digest is ``same_as`` is not decoded at all."""
-    assert 0 < len(rows) <= GROUP_BATCH_MAX
-    body = {"GroupIdList": [r["group_id"] for r in rows], "ResponseFilter": response_filter(rows)}
+async def fetch_live(
+    client: Caller, group_ids: Sequence[str], rows: Sequence[Row], same_as: str | None = None
+) -> LiveBatch:
+    """Read up to 50 groups in one call; ``rows``: their desired rows (undecoded: only their
+    shapes are read, for the filter). An answer over 1 MB (10018) splits the batch in halves.
+    Each group's answer comes undecoded (see :func:`parse_live`), with its digest; an answer
+    whose digest is ``same_as`` is not decoded at all."""
+    assert 0 < len(group_ids) <= GROUP_BATCH_MAX
+    body = {"GroupIdList": list(group_ids), "ResponseFilter": response_filter(rows)}
     try:
         answer = await client.read("get_group_info", body, same_as=same_as)
     except CredentialsError:
         raise
     except VendorError as exc:
-        if exc.code == ANSWER_TOO_LARGE and len(rows) > 1:
-            mid = len(rows) // 2
-            halves = await asyncio.gather(fetch_live(client, rows[:mid]), fetch_live(client, rows[mid:]))
+        if exc.code == ANSWER_TOO_LARGE and len(group_ids) > 1:
+            mid = len(group_ids) // 2
+            halves = await asyncio.gather(
+                fetch_live(client, group_ids[:mid], rows), fetch_live(client, group_ids[mid:], rows)
+            )
             # Two answers: no one digest names them both.
             return LiveBatch("", _split_parts(halves))
         failure = ReadError(exc.code, str(exc))
-        return LiveBatch("", {r["group_id"]: failure for r in rows})
+        return LiveBatch("", dict.fromkeys(group_ids, failure))
     if answer.decoded is None:
         return LiveBatch(answer.digest, None)
     digest = answer.digest
@@ -97,7 +108,7 @@ async def fetch_live(client: Caller, rows: Sequence[Row], same_as: str | None = 
             found[group_id] = ReadError(code, f"code {code}: {info.get('ErrorInfo', '')}")
         else:
             found[group_id] = LiveAnswer.of(info, tuple(map(info.get, _LOOKED_AT)), digest)
-    missing = [row["group_id"] for row in rows if row["group_id"] not in found]
+    missing = [group_id for group_id in group_ids if group_id not in found]
     if missing:
         failure = ReadError(None, "the answer did not include this group")
         found.update(dict.fromkeys(missing, failure))

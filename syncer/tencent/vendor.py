@@ -82,8 +82,10 @@ class TencentVendor:
     def validate(self, desired: Desired) -> list[str]:
         return validate(_group(desired))
 
-    async def fetch_live(self, batch: Sequence[DesiredRow], *, same_as: str | None = None) -> LiveBatch:
-        return await fetch_live(self.client, [row.raw for row in batch], same_as)
+    async def fetch_live(
+        self, group_ids: Sequence[str], page_rows: Sequence[Row], *, same_as: str | None = None
+    ) -> LiveBatch:
+        return await fetch_live(self.client, group_ids, page_rows, same_as)
 
     def _fingerprint(self, row: DesiredRow) -> str | None:
         attrs = _group(row.group).group_attrs
@@ -98,12 +100,13 @@ class TencentVendor:
             or state.attrs_checked_age_s > self._settings.attr_recheck_s
         )
 
-    def settles_by_digest(self, row: DesiredRow) -> bool:
+    def settles_by_digest(self, page_row: Row) -> bool:
         # The attribute set is not in the batch read: it was in line when the group was last
-        # seen so (the desired set is the same since), but is re-read once it is due.
-        if not row.raw["manages_attrs"]:
+        # seen so (the desired set is the same since), but is re-read once it is due. (A
+        # SeenBatch's row: whether any group manages attributes, and the oldest check.)
+        if not page_row["manages_attrs"]:
             return True
-        age = row.raw["attrs_checked_age_s"]
+        age = page_row["attrs_checked_age_s"]
         return not self._settings.check_attrs and age is not None and age <= self._settings.attr_recheck_s
 
     def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
