@@ -12,11 +12,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from syncer.db.store import DesiredRow, PgStore, SeenBatch
 from syncer.emulator.server import Emulator
 from syncer.models import Desired
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.seeding import drifted_dataset, insert_desired
 from syncer.settings import Settings
+from syncer.vendors import make_vendor
 
 from .helpers import emulator_process, fast, mismatches, settings_for, sync
 
@@ -141,13 +143,19 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
     # settled by the whole answer's digest, undecoded.
     settled = await sync(settings)
     assert settled.unchanged == 120 and settled.batches_unchanged == math.ceil(120 / 50)
+    # The page query hands each whole batch over as one item (IDs in the order they were read
+    # in); the last, partial batch comes row by row.
+    ids = sorted(r.group_id for r in data.desired)
+    async with PgStore.open(db, make_vendor(settings).desired) as store:
+        page = await store.read_desired_page(None, 500, whole_batch=50)
+    assert [item.group_ids for item in page if isinstance(item, SeenBatch)] == [ids[:50], ids[50:100]]
+    assert [item.group_id for item in page if isinstance(item, DesiredRow) and item.wanted] == ids[100:]
     table, key = vendor.table
     conn = await asyncpg.connect(db)
     try:
         digests = "SELECT group_id FROM group_sync_state WHERE vendor = $1 AND live_digest IS NOT NULL"
         assert len(await conn.fetch(digests, vendor.name)) == 120  # every group: seen in line
 
-        ids = sorted(r.group_id for r in data.desired)
         outside, renamed, broken = ids[7], ids[50], ids[99]
         vendor.live(emulator, outside).name = "changed outside syncer"
         await conn.execute(f"UPDATE {table} SET name = 'renamed in the database' WHERE {key} = $1", renamed)
@@ -167,6 +175,9 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
     assert third.exit_code == 2, third
     assert (third.outcomes["updated"], third.outcomes["rejected"], third.outcomes["in_sync"]) == (2, 1, 117)
     assert third.unchanged == 117
+    # The first batch came whole and was answered otherwise: its groups were looked at one by
+    # one in that same answer, not read again.
+    assert third.calls[vendor.read] == math.ceil(119 / 50)
     # The answers changed (a group changed outside syncer; a rejected row moved the batches along):
     # the groups as they were are settled one by one, by their own digests.
     assert third.batches_unchanged == 0
