@@ -254,11 +254,22 @@ class _Connection(asyncio.Protocol):
         self._finish(bytes(self._body))
 
 
-@functools.lru_cache(maxsize=64)
 def _query_pair(name: str, value: str) -> str:
+    if value.isascii() and value.isalnum():
+        return f"{_quoted_name(name)}={value}"  # a number, say (a per-call random): nothing to quote
+    return _quoted_pair(name, value)
+
+
+@functools.lru_cache(maxsize=64)
+def _quoted_pair(name: str, value: str) -> str:
     # Most parameters repeat call after call (a signature valid for days, an app ID): quoting
     # a long signature character by character cost more than the rest of building a request.
     return urlencode({name: value})
+
+
+@functools.lru_cache(maxsize=64)
+def _quoted_name(name: str) -> str:
+    return urlencode({name: ""})[:-1]
 
 
 def _inflate(body: bytes, wbits: int) -> bytes:

@@ -8,12 +8,12 @@ import gzip
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import trustme
 
-from syncer.http import HttpClient, NoAnswer
+from syncer.http import HttpClient, NoAnswer, _query_pair
 
 Handler = Callable[[bytes, bytes, asyncio.StreamWriter], Awaitable[bool]]
 
@@ -223,3 +223,17 @@ async def test_tls_verifies_the_server_and_keeps_the_connection_alive() -> None:
         async with HttpClient(limit=2, timeout_s=5) as stranger:
             with pytest.raises(ssl.SSLCertVerificationError):
                 await stranger.post(url, b"1")
+
+
+def test_query_pairs_are_spelled_as_urlencode_spells_them() -> None:
+    # Plain values skip quoting (a per-call random number, say); everything else is quoted once.
+    for name, value in [
+        ("random", "4294967295"),
+        ("sdkappid", "1400000000"),
+        ("usersig", "eJyrVgrxCdYrSy1SslIy0jNQ*+/="),
+        ("contenttype", "json"),
+        ("a b", "c&d"),
+        ("x", "ü²"),
+        ("empty", ""),
+    ]:
+        assert _query_pair(name, value) == urlencode({name: value}), (name, value)
