@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench.py                 # every scenario (about 15 minutes)
     .venv/bin/python bench/bench.py --only main     # one scenario by name
+    .venv/bin/python bench/bench.py --only "own cost"   # the worker's own CPU per 10,000 groups
 
 Each scenario seeds Postgres (an embedded one unless SYNCER_BENCH_DATABASE_URL names a server)
 and an emulator in a process of its own. It brings syncer's records up to date, as an earlier
@@ -20,6 +21,7 @@ import math
 import os
 import platform
 import resource
+import statistics
 import sys
 import time
 import uuid
@@ -261,24 +263,54 @@ def render(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def own_cost(results: list[Result]) -> str:
-    """The worker's own cost of a no-op run, from the two sizes of the same scenario: what each
-    further 10,000 groups cost (start-up and connecting cancel out), and the headroom that leaves
-    at the vendor's limit, where 200 reads/s carry 10,000 groups/s."""
-    by_name = {r.scenario.name: r for r in results}
-    small, large = by_name.get("memory 100k"), by_name.get("memory 1M")
-    if small is None or large is None:
-        return ""
-    groups = large.scenario.n - small.scenario.n
-    cpu = large.cpu_s - small.cpu_s
-    reads = large.calls.get("get_group_info", 0) - small.calls.get("get_group_info", 0)
-    per_10k = cpu / groups * 10_000
-    fixed = small.cpu_s - per_10k * small.scenario.n / 10_000
+# The worker's own cost: no-op runs (every group as last seen in line), limits raised, at two
+# sizes, each run several times; the difference of the medians is what further groups cost,
+# start-up and connecting cancelling out. CPU seconds on a shared machine vary by ±20 % from one
+# run to the next, hence the repeats.
+OWN_COST_SIZES = (20_000, 200_000)
+OWN_COST_REPEATS = 5
+
+
+async def own_cost_runs(server_url: str, n: int) -> list[tuple[float, int]]:
+    """CPU seconds and get_group_info calls of OWN_COST_REPEATS no-op runs over ``n`` groups."""
+    s = Scenario(f"own cost {n}", n, latency_ms=0, attrs=False, limit=100_000)
+    args = ["--latency-ms", "0", "--rate-limit", str(s.limit), "--synthetic-groups", str(n)]
+    runs = []
+    async with database(server_url) as db, emulator_process(*args) as remote:
+        await prepare(db, remote, s)
+        for _ in range(OWN_COST_REPEATS):
+            await remote.post("reset-log")
+            _, exit_code, _, cpu, _ = await timed_run(db, remote, s)
+            reads = sum(1 for record in await remote.get("log") if record["command"] == "get_group_info")
+            if exit_code != 0:
+                raise RuntimeError(f"own cost: a no-op run over {n} groups exited {exit_code}")
+            runs.append((cpu, reads))
+    return runs
+
+
+async def own_cost() -> str:
+    """What each further 10,000 groups of a no-op run cost the worker, and the headroom that
+    leaves at the vendor's limit, where 200 reads/s carry 10,000 groups/s."""
+    configure_logging("warning", "json")
+    server = os.environ.get("SYNCER_BENCH_DATABASE_URL")
+    if server:
+        small, large = [await own_cost_runs(server, n) for n in OWN_COST_SIZES]
+    else:
+        with embedded_postgres() as url:
+            small, large = [await own_cost_runs(url, n) for n in OWN_COST_SIZES]
+    n_small, n_large = OWN_COST_SIZES
+    cpu_small, cpu_large = statistics.median(c for c, _ in small), statistics.median(c for c, _ in large)
+    reads = large[0][1] - small[0][1]
+    per_10k = (cpu_large - cpu_small) / (n_large - n_small) * 10_000
+    fixed = cpu_small - per_10k * n_small / 10_000
+    spread = ", ".join(f"{c:.2f}" for c, _ in small), ", ".join(f"{c:.2f}" for c, _ in large)
     return (
-        f"\n\nThe worker's own cost of a no-op run (memory 1M less memory 100k): {per_10k:.3f} CPU-s per "
-        f"further 10,000 groups, {reads / cpu:.0f} get_group_info calls per CPU-second, {fixed:.2f} CPU-s "
-        f"fixed (start-up, connecting). At 200 reads/s (10,000 groups/s) that is {per_10k:.0%} of a core: "
-        f"{1 / per_10k:.1f}× headroom."
+        f"The worker's own cost of a no-op run (limits raised; median of {OWN_COST_REPEATS} runs at "
+        f"{n_large:,} groups less the median at {n_small:,}): **{per_10k:.3f} CPU-s per further 10,000 "
+        f"groups**, {reads / (cpu_large - cpu_small):.0f} get_group_info calls per CPU-second, "
+        f"{fixed:.2f} CPU-s fixed (start-up, connecting). At 200 reads/s (10,000 groups/s) that is "
+        f"{per_10k:.1%} of a core: **{1 / per_10k:.1f}× headroom**. Each run's CPU seconds: "
+        f"{spread[0]} ({n_small:,} groups); {spread[1]} ({n_large:,} groups)."
     )
 
 
@@ -303,7 +335,7 @@ async def run_one(name: str) -> Result:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", action="append", help="scenario name (repeatable)")
+    parser.add_argument("--only", action="append", help='scenario name, or "own cost" (repeatable)')
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--write", type=Path, help="also write the table to this Markdown file")
     args = parser.parse_args()
@@ -320,7 +352,10 @@ def main() -> int:
         done = asyncio.run(_child(scenario.name))
         results.append(Result(scenario, **done))
         print(render(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-    table = render(results) + own_cost(results)
+    table = render(results) if results else ""
+    if not args.only or "own cost" in args.only:
+        print("running own cost …", file=sys.stderr, flush=True)
+        table = (table + "\n\n" + asyncio.run(own_cost())).strip()
     print(f"\nmachine: {machine()}\n\n{table}")
     notes = "\n".join(f"- {s.name}: {s.note}" for s in SCENARIOS if not args.only or s.name in args.only)
     if args.write:

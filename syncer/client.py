@@ -41,7 +41,7 @@ def answer_digest(body: bytes) -> str:
     return digest.hexdigest()[:32]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per call, and a frozen __init__ costs twice as much
 class ReadAnswer:
     """A successful read's answer with its digest (:func:`answer_digest`). ``decoded`` is None
     when the body was the very one the caller named as expected: it is not decoded again."""

@@ -33,7 +33,7 @@ class NoAnswer(Exception):
     """The request got no complete, well-formed answer: whether it reached the server is unknown."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per call, and a frozen __init__ costs twice as much
 class Answer:
     status: int
     body: bytes
@@ -114,16 +114,30 @@ class _Connection(asyncio.Protocol):
 
     # -- one exchange --------------------------------------------------------------------------
 
-    async def exchange(self, request: bytes, on_sent: Callable[[], None] | None) -> Answer:
+    async def exchange(self, request: bytes, on_sent: Callable[[], None] | None, deadline: float) -> Answer:
+        """Send ``request`` and wait for its answer until ``deadline`` (the loop's clock): then
+        :class:`TimeoutError`, and the connection is closed."""
         assert self.transport is not None
         if self.closed:
             raise NoAnswer("the connection closed before the request was sent")
-        self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Answer] = loop.create_future()
+        self._waiter = waiter
         self._reset()
         self.transport.write(request)
         if on_sent is not None:
             on_sent()
-        return await self._waiter
+        # One timer on the answer (asyncio.timeout() around the exchange cost several times as much).
+        timer = loop.call_at(deadline, self._time_out)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+
+    def _time_out(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(TimeoutError())
+        self.close()
 
     @property
     def reusable(self) -> bool:
@@ -175,9 +189,11 @@ class _Connection(asyncio.Protocol):
             del self._buffer[: end + 4]
             self._read_head(head)
         if self._length is not None:
-            if len(self._buffer) >= self._length:
-                body = bytes(self._buffer[: self._length])
-                del self._buffer[: self._length]
+            buffer, length = self._buffer, self._length
+            if len(buffer) >= length:
+                with memoryview(buffer) as view:
+                    body = bytes(view[:length])  # one copy of a body that may be large
+                del buffer[:length]
                 self._finish(body)
         elif self._chunked:
             self._read_chunks()
@@ -337,10 +353,15 @@ class HttpClient:
             lines += [f"{name}: {value}" for name, value in headers.items()]
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
         request = "\r\n".join(lines).encode("latin-1") + body
-        async with self._slots, asyncio.timeout(self._timeout_s):
-            conn = await self._connection(origin)
+        async with self._slots:
+            # The timeout bounds the whole exchange, connecting included.
+            deadline = asyncio.get_running_loop().time() + self._timeout_s
+            conn = self._idle_connection(origin)
+            if conn is None:
+                async with asyncio.timeout_at(deadline):
+                    conn = await self._connect(origin)
             try:
-                answer = await conn.exchange(request, on_sent)
+                answer = await conn.exchange(request, on_sent, deadline)
             except BaseException:
                 conn.close()
                 self._all.discard(conn)
@@ -348,7 +369,7 @@ class HttpClient:
             self._release(origin, conn)
             return answer
 
-    async def _connection(self, origin: _Origin) -> _Connection:
+    def _idle_connection(self, origin: _Origin) -> _Connection | None:
         idle = self._idle.get(origin.key)
         now = time.monotonic()
         while idle:
@@ -358,6 +379,9 @@ class HttpClient:
                 self._all.discard(conn)
                 continue
             return conn
+        return None
+
+    async def _connect(self, origin: _Origin) -> _Connection:
         loop = asyncio.get_running_loop()
         tls = None
         if origin.scheme == "https":

@@ -101,6 +101,8 @@ class RunMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self._calls: dict[tuple[str, str], Counter] = {}
+        self._latency: dict[str, Histogram] = {}
         self._groups = _GroupOutcomes()
         r.register(self._groups)
         self.groups_total = Gauge(
@@ -123,8 +125,15 @@ class RunMetrics:
     # -- the client's hook ------------------------------------------------------------------------
 
     def on_answer(self, command: str, result: str, seconds: float) -> None:
-        self.calls.labels(command, result).inc()
-        self.call_seconds.labels(command).observe(seconds)
+        # Each series' child is looked up once: labels() takes a lock and builds a key per call.
+        calls = self._calls.get((command, result))
+        if calls is None:
+            calls = self._calls[command, result] = self.calls.labels(command, result)
+        latency = self._latency.get(command)
+        if latency is None:
+            latency = self._latency[command] = self.call_seconds.labels(command)
+        calls.inc()
+        latency.observe(seconds)
 
     # -- RunObserver --------------------------------------------------------------------------------
 

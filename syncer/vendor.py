@@ -55,7 +55,7 @@ class LiveAnswer:
         return cls(raw, digest, answer_digest)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per batch, and a frozen __init__ costs twice as much
 class LiveBatch:
     """What one batch read answered.
 

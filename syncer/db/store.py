@@ -125,7 +125,7 @@ class SeenBatch:
         return digest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per batch, and a frozen __init__ costs twice as much
 class UnchangedBatch:
     """Groups found exactly as they were last seen in line, all in one batch answer: their IDs,
     one per line, and the digest of that answer ("" for none)."""

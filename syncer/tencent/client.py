@@ -67,7 +67,9 @@ class TencentWire:
         sdkappid, secret_key = settings.require_vendor()
         self._settings = settings
         self._sdkappid = sdkappid
-        self._rng = rng or random.SystemRandom()
+        # The per-call random only tells calls apart (the UserSig authenticates): a plain PRNG,
+        # seeded from the OS, rather than a system call per call.
+        self._rng = rng or random.Random()
         self._usersig = UserSigCache(
             secret_key,
             sdkappid,
