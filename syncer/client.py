@@ -28,6 +28,9 @@ from syncer.settings import Settings
 
 log = structlog.get_logger("syncer.client")
 _JSON_BODY = {"Content-Type": "application/json"}
+# Calls held by a limiter leave in groups at most this often (see SlidingWindowLimiter): at 200
+# calls/s, about 5 at a time. Measured on a no-op run at 200 reads/s: a third less CPU.
+_COALESCE_S = 0.025
 # Bumped if what an answer's digest covers changes: every recorded digest then stops matching.
 _ANSWER_DIGEST = hashlib.sha256(b"syncer.answer.1\n")
 
@@ -168,7 +171,9 @@ class VendorClient:
                 f"calls/s cannot be shared among {settings.shard.count} shards: use fewer shards or a higher limit"
             )
         window = 1.0 + settings.limiter_margin_s
-        self._limiters = {c: SlidingWindowLimiter(n, window, burst_divisor=10) for c, n in self.limits.items()}
+        self._limiters = {
+            c: SlidingWindowLimiter(n, window, burst_divisor=10, coalesce_s=_COALESCE_S) for c, n in self.limits.items()
+        }
         self._group_limiter = KeyedLimiter(settings.attr_writes_per_group, window)
         # Bounded per command, so that callers queued on one saturated command cannot take
         # every connection from the others.

@@ -101,20 +101,36 @@ class SlidingWindowLimiter:
     ``burst_divisor`` > 1 adds the finer window of ``ceil(2 * limit / burst_divisor)`` per
     ``period / burst_divisor``; the outer guarantee does not depend on it.
 
+    ``coalesce_s``: a call that must wait waits at least this long, so that those queued behind
+    it find their slots free too and leave with it. At 200 calls/s a slot frees every 5 ms; woken
+    for each, an idle worker spends more CPU waking than sending. Grouped, the calls leave a few
+    at a time (and their answers come back so), at the same rate and within the same windows.
+
     :meth:`acquire` counts the call as sent at once. :meth:`reserve` hands back a pending
     :class:`Slot` for the caller to mark when the request really left (after connecting, say),
     so that time spent between the limiter and the wire can never compress a window.
     """
 
-    def __init__(self, limit: int, period: float = 1.0, *, burst_divisor: int = 1, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        limit: int,
+        period: float = 1.0,
+        *,
+        burst_divisor: int = 1,
+        coalesce_s: float = 0.0,
+        clock: Clock | None = None,
+    ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         if period <= 0:
             raise ValueError("period must be positive")
         if burst_divisor < 1:
             raise ValueError("burst_divisor must be at least 1")
+        if coalesce_s < 0:
+            raise ValueError("coalesce_s must not be negative")
         self.limit = limit
         self.period = period
+        self.coalesce_s = coalesce_s
         self._clock: Clock = clock or LoopClock()
         self._windows = [_Window(limit, period)]
         if burst_divisor > 1 and limit > burst_divisor:
@@ -157,7 +173,7 @@ class SlidingWindowLimiter:
         # A task cancelled while it waits gives up its place and consumes no slot.
         async with self._lock:
             while (wait := self.next_free_in()) > 0:
-                await self._clock.sleep(wait)
+                await self._clock.sleep(max(wait, self.coalesce_s))
             return self._take(pending=True)
 
     async def acquire(self) -> Slot:
