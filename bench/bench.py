@@ -1,6 +1,6 @@
 """The benchmark: syncer against its floor, the vendor's rate limits.
 
-    .venv/bin/python bench/bench.py                 # every scenario (about 15 minutes)
+    .venv/bin/python bench/bench.py                 # every scenario (about 20 minutes)
     .venv/bin/python bench/bench.py --only main     # one scenario by name
     .venv/bin/python bench/bench.py --only "own cost"   # the worker's own CPU per 10,000 groups
 

@@ -292,22 +292,16 @@ class Reconciler:
                     await slots.acquire()
                     tasks.create_task(self._holding(slots, batch, recorder))
 
-                after: str | None = None
                 batch: list[DesiredRow] = []
                 batch_max = self._vendor.batch_max
+                next_page = asyncio.ensure_future(self._page(None, selection))
                 while not self._stop.is_set():
-                    page = await self._store.read_desired_page(
-                        after,
-                        self._settings.page_size,
-                        run_id=self.report.run_id,
-                        selection=selection,
-                        since=self._since,
-                        shard=self._settings.shard,
-                        whole_batch=batch_max,
-                    )
+                    page = await next_page
                     if not page:
                         break
-                    after = page[-1].raw["group_id"]
+                    # Read the next page while this one's batches go out.
+                    next_page = asyncio.ensure_future(self._page(page[-1].raw["group_id"], selection))
+                    next_page.add_done_callback(_unawaited)
                     rows: list[DesiredRow] = []
                     for item in page:
                         if isinstance(item, SeenBatch):
@@ -333,12 +327,24 @@ class Reconciler:
                             batch = []
                 if batch and not self._stop.is_set():
                     await submit(batch)
+                next_page.cancel()  # stopping: the pages not read yet are the next run's
         except BaseExceptionGroup as group:
             # Surface the first of our own errors (a fatal one stops every batch).
             for exc in _leaves(group):
                 if isinstance(exc, SyncerError):
                     raise exc from None
             raise
+
+    async def _page(self, after: str | None, selection: Selection) -> list[DesiredRow | SeenBatch]:
+        return await self._store.read_desired_page(
+            after,
+            self._settings.page_size,
+            run_id=self.report.run_id,
+            selection=selection,
+            since=self._since,
+            shard=self._settings.shard,
+            whole_batch=self._vendor.batch_max,
+        )
 
     def _rejected(self, group_id: str, problems: list[str]) -> GroupResult:
         message = f"group {group_id!r}: " + "; ".join(problems)
@@ -449,6 +455,13 @@ class Reconciler:
             if self._on_plan is not None:
                 self._on_plan(plan)
         return result
+
+
+def _unawaited(page: asyncio.Future[Any]) -> None:
+    # A page read ahead that nobody awaits (the run stopped, or failed first): its error, if
+    # any, is the run's no longer.
+    if not page.cancelled():
+        page.exception()
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> Sequence[BaseException]:
