@@ -110,10 +110,11 @@ def test_response_filter_names_only_managed_fields_and_keys() -> None:
     assert "AppDefinedDataFilter_Group" not in response_filter([_raw("c", name="x")])
 
 
-def test_the_shape_function_names_every_base_column_as_managed_when_set() -> None:
-    """syncer_tencent_shape (the answer's filter, in SQL) lists the base columns: the same as BASE_FIELDS."""
-    sql = (Path(__file__).parents[1] / "sql" / "migrations" / "005_unchanged.sql").read_text()
-    shape = sql[sql.index("FUNCTION syncer_tencent_shape") :]
+def test_the_shape_names_every_base_column_as_managed_when_set() -> None:
+    """syncer_tencent_desired's shape (the answer's filter, in SQL) lists the base columns: the
+    same as BASE_FIELDS."""
+    sql = (Path(__file__).parents[1] / "sql" / "migrations" / "006_answer_digest.sql").read_text()
+    shape = sql[sql.index("VIEW syncer_tencent_desired") : sql.index("VIEW syncer_nexconn_desired")]
     named = re.findall(r"CASE WHEN d\.(\w+) IS NOT NULL THEN '(\w+)' END", shape)
     assert named and all(column == name for column, name in named)
     assert [name for _, name in named] == list(BASE_FIELDS)

@@ -24,6 +24,8 @@ SELECT 'constraint', conrelid::regclass || ' ' || pg_get_constraintdef(oid)
 FROM pg_constraint WHERE connamespace = 'public'::regnamespace
 UNION ALL
 SELECT 'function', pg_get_functiondef(oid) FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'view', viewname || ': ' || definition FROM pg_views WHERE schemaname = 'public'
 ORDER BY 1, 2
 """
 

@@ -25,9 +25,8 @@
 --   touches none of them one by one. Such rows are not wanted one by one.
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
-    SELECT d.*, d.channel_id AS group_id,
-           syncer_nexconn_digest(d) AS desired_digest
-    FROM desired_group_channels AS d
+    SELECT d.*, d.channel_id AS group_id
+    FROM syncer_nexconn_desired AS d
     WHERE d.channel_id >= $1 AND (d.channel_id <> $1 OR $2)
     ORDER BY d.channel_id
     LIMIT $3
@@ -85,10 +84,10 @@ LIMIT $3;
 -- (answer_digest aside): a batch whose answer was not the one it was last seen in line in, each of
 -- its channels looked at on its own.
 SELECT d.channel_id AS group_id, true AS wanted,
-       CASE WHEN s.desired_digest = syncer_nexconn_digest(d) THEN s.live_digest END AS live_digest,
+       CASE WHEN s.desired_digest = d.desired_digest THEN s.live_digest END AS live_digest,
        NULL::text AS answer_digest, NULL::text AS group_ids, s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
-FROM desired_group_channels AS d
+FROM syncer_nexconn_desired AS d
 LEFT JOIN group_sync_state AS s ON s.vendor = 'nexconn' AND s.group_id = d.channel_id
 WHERE d.channel_id = ANY($1::text[])
 ORDER BY d.channel_id;
@@ -100,8 +99,8 @@ ORDER BY d.channel_id;
 SELECT d.channel_id AS group_id, d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm,
        d.remove_perm, d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
        d.ext_profile::text AS ext_profile,
-       syncer_nexconn_digest(d) AS desired_digest
-FROM desired_group_channels AS d
+       d.desired_digest
+FROM syncer_nexconn_desired AS d
 WHERE d.channel_id = ANY($1::text[]);
 
 -- name: count_desired

@@ -9,7 +9,7 @@
 --   answer_digest: the digest of the whole batch answer it was then seen in (same condition);
 --   attrs_fingerprint, attrs_checked_age_s: what is known of its attribute set;
 --   shape: for the batch read's filter, the base columns set and the app_defined_data keys
---     (syncer_tencent_shape, in sql/migrations/005_unchanged.sql);
+--     (the view syncer_tencent_desired, in sql/migrations/006_answer_digest.sql);
 --   manages_attrs: group_attrs is set (not NULL, not JSON null).
 -- read_desired_rows answers every column of the rows the pipeline must look at in full.
 
@@ -32,8 +32,8 @@
 --   touches none of them one by one. Such rows are not wanted one by one.
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
-    SELECT d.*, syncer_tencent_digest(d) AS desired_digest, syncer_tencent_shape(d) AS shape
-    FROM desired_group_profiles AS d
+    SELECT d.*
+    FROM syncer_tencent_desired AS d
     WHERE d.group_id >= $1 AND (d.group_id <> $1 OR $2)
     ORDER BY d.group_id
     LIMIT $3
@@ -83,10 +83,9 @@ ORDER BY group_id;
 SELECT d.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest, NULL::text AS group_ids,
        s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       syncer_tencent_shape(d) AS shape,
-       coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
+       d.shape, coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
 FROM group_sync_state AS s
-JOIN desired_group_profiles AS d ON d.group_id = s.group_id
+JOIN syncer_tencent_desired AS d ON d.group_id = s.group_id
 WHERE s.vendor = 'tencent' AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
   AND ($4 = 1 OR ('x' || left(md5(s.group_id), 8))::bit(32)::bigint % $4 = $5)
 ORDER BY s.group_id
@@ -97,12 +96,11 @@ LIMIT $3;
 -- (answer_digest aside): a batch whose answer was not the one it was last seen in line in, or
 -- whose attributes are due for their re-check, each of its groups looked at on its own.
 SELECT d.group_id, true AS wanted,
-       CASE WHEN s.desired_digest = syncer_tencent_digest(d) THEN s.live_digest END AS live_digest,
+       CASE WHEN s.desired_digest = d.desired_digest THEN s.live_digest END AS live_digest,
        NULL::text AS answer_digest, NULL::text AS group_ids, s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       syncer_tencent_shape(d) AS shape,
-       coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
-FROM desired_group_profiles AS d
+       d.shape, coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
+FROM syncer_tencent_desired AS d
 LEFT JOIN group_sync_state AS s ON s.vendor = 'tencent' AND s.group_id = d.group_id
 WHERE d.group_id = ANY($1::text[])
 ORDER BY d.group_id;
@@ -114,8 +112,8 @@ ORDER BY d.group_id;
 SELECT d.group_id, d.name, d.introduction, d.notification, d.face_url, d.max_member_num,
        d.apply_join_option, d.invite_join_option, d.mute_all_member,
        d.app_defined_data::text AS app_defined_data, d.group_attrs::text AS group_attrs,
-       syncer_tencent_digest(d) AS desired_digest
-FROM desired_group_profiles AS d
+       d.desired_digest
+FROM syncer_tencent_desired AS d
 WHERE d.group_id = ANY($1::text[]);
 
 -- name: count_desired
