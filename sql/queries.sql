@@ -82,11 +82,11 @@ ON CONFLICT (vendor, group_id) DO UPDATE SET
 -- and digests stay, except the digest of the batch answer they were found in this time; which
 -- run saw them, and when, move on. They come by batch: $3 each batch's IDs as one text, one per
 -- line (a batch read whole as the page query answered it is recorded without ever being split),
--- $4 the digest of its answer ('' for none). A routine run sends little else for most of its
+-- $4 the digest of its answer (NULL for none). A routine run sends little else for most of its
 -- groups, and asyncpg encodes a text[] element by element. Every such ID passed validation,
 -- which admits no line break in an ID.
 UPDATE group_sync_state AS s
-SET last_run_id = $1, last_success_at = now(), updated_at = now(), answer_digest = nullif(b.answer_digest, '')
+SET last_run_id = $1, last_success_at = now(), updated_at = now(), answer_digest = b.answer_digest
 FROM unnest($3::text[], $4::text[]) AS b(group_ids, answer_digest)
      CROSS JOIN LATERAL unnest(string_to_array(b.group_ids, E'\n')) AS u(group_id)
 WHERE s.vendor = $2 AND s.group_id = u.group_id;

@@ -303,13 +303,15 @@ class Reconciler:
                     next_page = asyncio.ensure_future(self._page(page[-1].raw["group_id"], selection))
                     next_page.add_done_callback(_unawaited)
                     rows: list[DesiredRow] = []
+                    unseen: list[DesiredRow] = []  # not seen in line as they are now: validated
                     for item in page:
                         if isinstance(item, SeenBatch):
                             await submit(item)  # a whole batch as last seen in line: read as one
                         elif item.wanted:  # not only the cursor's row
                             rows.append(item)
-                    # Rows not seen in line as they are now are validated: read those in full.
-                    await self._store.complete([row for row in rows if not row.seen_in_line])
+                            if not item.seen_in_line:
+                                unseen.append(item)
+                    await self._store.complete(unseen)  # validation needs every column
                     for row in rows:
                         # A row last seen in line, unchanged since, was valid then and is now.
                         if not row.seen_in_line:
@@ -360,7 +362,9 @@ class Reconciler:
         if not self._dry_run:
             await recorder.add(result)
 
-    async def _finish_unchanged(self, recorder: _Recorder, group_ids: str, count: int, answer_digest: str) -> None:
+    async def _finish_unchanged(
+        self, recorder: _Recorder, group_ids: str, count: int, answer_digest: str | None
+    ) -> None:
         """``count`` groups (``group_ids``, one per line) found as last seen in line, in the
         batch answer whose digest is ``answer_digest``."""
         self.report.outcomes[Outcome.IN_SYNC] += count

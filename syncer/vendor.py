@@ -44,10 +44,10 @@ class LiveAnswer:
 
     raw: Mapping[str, Any]
     digest: str
-    answer_digest: str  # "" when the batch answer came in parts (split for its size)
+    answer_digest: str | None  # None when the batch answer came in parts (split for its size)
 
     @classmethod
-    def of(cls, raw: Mapping[str, Any], looked_at: Sequence[Any], answer_digest: str) -> LiveAnswer:
+    def of(cls, raw: Mapping[str, Any], looked_at: Sequence[Any], answer_digest: str | None) -> LiveAnswer:
         """``looked_at``: the values of ``raw`` the vendor's diff reads, in a fixed order, which
         alone are digested, so that a field that moves on its own (a member count, a
         last-message time) does not make every group look changed."""
@@ -62,10 +62,10 @@ class LiveBatch:
     ``groups``: per group ID, a :class:`LiveAnswer` or a :class:`ReadError`; None when the
     answer was byte for byte the one the read was told to expect (``same_as``): every group of
     the batch is then as it was when last seen in line, and nothing was decoded.
-    ``digest``: the whole answer's ("" when it came in parts).
+    ``digest``: the whole answer's (None when it came in parts, or failed).
     """
 
-    digest: str
+    digest: str | None
     groups: Mapping[str, object] | None
 
 
@@ -99,7 +99,7 @@ def in_line(row: DesiredRow, live: LiveAnswer, warnings: Sequence[str] = (), **r
     if not warnings:
         result.desired_digest = row.desired_digest
         result.live_digest = live.digest
-        result.answer_digest = live.answer_digest or None
+        result.answer_digest = live.answer_digest
     return result
 
 

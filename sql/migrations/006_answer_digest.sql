@@ -7,7 +7,8 @@ ALTER TABLE group_sync_state ADD COLUMN answer_digest text;
 -- The desired rows as syncer's queries read them, each with the digest of its managed columns
 -- (read_desired_page compares it with the recorded one; read_desired_rows hands it to the run
 -- to record) and, for Tencent, its shape: the base columns set (as BASE_FIELDS in
--- syncer/tencent/models.py names them) and the custom-field keys, for the batch read's filter.
+-- syncer/tencent/models.py names them) and the custom-field keys, for the batch read's filter,
+-- and whether it manages attributes (group_attrs set: not NULL, not JSON null).
 -- Views, not functions of the row: Postgres inlines a view and computes these from the row's
 -- columns, where a function of the whole row was called for each row with the row built for it.
 -- A page of 2,000 rows took half the time. Migration 005's functions stay, unused by this
@@ -28,7 +29,8 @@ SELECT d.*,
                CASE WHEN d.mute_all_member IS NOT NULL THEN 'mute_all_member' END], NULL),
            CASE WHEN jsonb_typeof(d.app_defined_data) = 'object'
                 THEN (SELECT coalesce(jsonb_agg(k), '[]') FROM jsonb_object_keys(d.app_defined_data) AS k)
-                ELSE '[]' END)::text AS shape
+                ELSE '[]' END)::text AS shape,
+       coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
 FROM desired_group_profiles AS d;
 
 CREATE VIEW syncer_nexconn_desired AS

@@ -41,7 +41,6 @@ WITH page AS (
     SELECT p.*, s.attrs_fingerprint,
            CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
            CASE WHEN s.desired_digest = p.desired_digest THEN s.answer_digest END AS answer_digest,
-           coalesce(jsonb_typeof(p.group_attrs) <> 'null', false) AS manages_attrs,
            extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
            s.last_run_id IS DISTINCT FROM $4 AND CASE $5
                WHEN 'all' THEN true
@@ -83,7 +82,7 @@ ORDER BY group_id;
 SELECT d.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest, NULL::text AS group_ids,
        s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       d.shape, coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
+       d.shape, d.manages_attrs
 FROM group_sync_state AS s
 JOIN syncer_tencent_desired AS d ON d.group_id = s.group_id
 WHERE s.vendor = 'tencent' AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
@@ -99,7 +98,7 @@ SELECT d.group_id, true AS wanted,
        CASE WHEN s.desired_digest = d.desired_digest THEN s.live_digest END AS live_digest,
        NULL::text AS answer_digest, NULL::text AS group_ids, s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       d.shape, coalesce(jsonb_typeof(d.group_attrs) <> 'null', false) AS manages_attrs
+       d.shape, d.manages_attrs
 FROM syncer_tencent_desired AS d
 LEFT JOIN group_sync_state AS s ON s.vendor = 'tencent' AND s.group_id = d.group_id
 WHERE d.group_id = ANY($1::text[])

@@ -79,7 +79,7 @@ class DesiredRow:
     @property
     def seen_in_line(self) -> bool:
         """The row is the one a run last saw in line (so it was valid then, and is now)."""
-        return self.raw["live_digest"] is not None
+        return self.live_digest is not None
 
     @property
     def live_digest(self) -> str | None:
@@ -128,10 +128,10 @@ class SeenBatch:
 @dataclass(slots=True)  # not frozen: one per batch, and a frozen __init__ costs twice as much
 class UnchangedBatch:
     """Groups found exactly as they were last seen in line, all in one batch answer: their IDs,
-    one per line, and the digest of that answer ("" for none)."""
+    one per line, and the digest of that answer (None for none)."""
 
     group_ids: str
-    answer_digest: str
+    answer_digest: str | None
 
 
 class Row(Protocol):

@@ -100,7 +100,7 @@ class NexconnVendor:
             raise
         except VendorError as exc:
             failure = ReadError(exc.code, str(exc), not_found=exc.code == CHANNEL_NOT_FOUND)
-            return LiveBatch("", {i: failure for i in ids})
+            return LiveBatch(None, {i: failure for i in ids})
         if answer.decoded is None:
             return LiveBatch(answer.digest, None)
         found: dict[str, object] = {}

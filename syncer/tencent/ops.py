@@ -94,9 +94,9 @@ async def fetch_live(
                 fetch_live(client, group_ids[:mid], rows), fetch_live(client, group_ids[mid:], rows)
             )
             # Two answers: no one digest names them both.
-            return LiveBatch("", _split_parts(halves))
+            return LiveBatch(None, _split_parts(halves))
         failure = ReadError(exc.code, str(exc))
-        return LiveBatch("", dict.fromkeys(group_ids, failure))
+        return LiveBatch(None, dict.fromkeys(group_ids, failure))
     if answer.decoded is None:
         return LiveBatch(answer.digest, None)
     digest = answer.digest
@@ -121,7 +121,7 @@ def _split_parts(halves: Sequence[LiveBatch]) -> dict[str, object]:
         assert half.groups is not None  # read without same_as: always decoded
         for group_id, live in half.groups.items():
             # A part's digest names that part alone: recorded, it would never match a whole answer.
-            found[group_id] = LiveAnswer(live.raw, live.digest, "") if isinstance(live, LiveAnswer) else live
+            found[group_id] = LiveAnswer(live.raw, live.digest, None) if isinstance(live, LiveAnswer) else live
     return found
 
 
