@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from syncer.metrics import RunMetrics, serve_metrics
 from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunObserver, RunReport
 from syncer.progress import Progress, StatusLine
+from syncer.quoting import clip
 from syncer.report import print_plan_group, print_status, print_summary
 from syncer.settings import Secret, Settings, parse_rate_limits, settings_from_env
 from syncer.sharding import Shard
@@ -160,6 +162,21 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     ):
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    max_attempts = get("max_attempts")
+    if max_attempts is not None and max_attempts < 1:
+        raise ConfigError("--max-attempts must be at least 1 (the first attempt counts)")
+    for flag, number in (
+        ("--grace-seconds", get("grace_seconds")),
+        ("--attr-recheck-hours", get("attr_recheck_hours")),
+    ):
+        if number is not None and not number >= 0:  # NaN too
+            raise ConfigError(f"{flag} must not be negative")
+    full_every = get("full_every")
+    if full_every is not None and full_every < 0:
+        raise ConfigError("--full-every must not be negative (0: never)")
+    metrics_port = get("metrics_port")
+    if metrics_port is not None and not 1 <= metrics_port <= 65535:
+        raise ConfigError(f"--metrics-port {metrics_port}: a port is 1 to 65535")
     timeout = get("timeout")
     if timeout is not None and timeout <= 3:
         raise ConfigError("--timeout must be above 3 s: the vendor itself takes up to 3 s to give up")
@@ -181,7 +198,7 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         shard=shard,
         pushgateway_url=Secret(pushgateway.rstrip("/")) if pushgateway else None,
         metrics_job=get("metrics_job"),
-        metrics_port=get("metrics_port"),
+        metrics_port=metrics_port,
         progress=progress,
         database_url=Secret(database_url) if database_url else None,
         **vendor_overrides(args),
@@ -341,7 +358,20 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:
+        # Ctrl-C before the run's own handlers are in place (while importing or starting up).
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`syncer plan --json | head`): nothing more to say, to anyone.
+        # Python would complain of the pipe once more at exit unless stdout is pointed elsewhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _main(argv: list[str]) -> int:
     args = build_parser(next((a for a in argv if not a.startswith("-")), None)).parse_args(argv)
     handler: Handler = args.handler
     try:
@@ -353,5 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncerError as exc:
         print(f"syncer: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:
+        # A bug: one line, not a traceback (SYNCER_LOG_LEVEL=debug shows it).
+        print(f"syncer: internal error: {type(exc).__name__}: {clip(str(exc))}", file=sys.stderr)
+        if os.environ.get("SYNCER_LOG_LEVEL") == "debug":
+            traceback.print_exc()
+        return 1

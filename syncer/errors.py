@@ -57,3 +57,14 @@ class RunLocked(SyncerError):
 class Interrupted(Exception):
     """A stop was asked for before this call was sent. Not a failure: the group stays unrecorded
     and the next run does it."""
+
+
+class Malformed(ValueError):
+    """A value from outside (a desired row's column, a vendor's answer) that is not of the
+    documented shape. Its message names the field and quotes the value (briefly); whoever
+    catches it names the group, which then fails or is rejected while every other proceeds."""
+
+
+class InternalError(SyncerError):
+    """Something syncer did not foresee (a bug): the run stops, recorded as failed, with one
+    line naming it rather than a traceback."""

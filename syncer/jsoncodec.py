@@ -18,7 +18,13 @@ def loads(data: bytes | str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(data)
+    except RecursionError:
+        # Nested deeper than either decoder goes (orjson stops at 1,024 levels): no value of
+        # syncer's is, so it is malformed, not a reason to stop the run.
+        raise ValueError("JSON nested too deep") from None
 
 
 def dumps(value: Any) -> bytes:
@@ -26,7 +32,11 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
+        pass
+    try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
 
 
 def dumps_text(value: Any) -> str:
@@ -38,4 +48,8 @@ def canonical(value: Any) -> bytes:
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:
+        pass
+    try:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None

@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import basic_auth_handler, default_handler, pushadd_to_gateway
 from prometheus_client.registry import Collector
 
+from syncer.errors import ConfigError
 from syncer.models import GroupResult, Outcome
 from syncer.settings import redact_url
 from syncer.sharding import UNSHARDED, Shard
@@ -215,7 +216,13 @@ async def serve_metrics(metrics: RunMetrics, host: str, port: int) -> AsyncItera
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(
+            f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; check --metrics-port (SYNCER_METRICS_PORT)"
+        ) from None
     bound = int(runner.addresses[0][1]) if runner.addresses else port
     log.info("metrics_serving", url=f"http://{host}:{bound}/metrics")
     try:

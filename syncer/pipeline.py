@@ -19,8 +19,9 @@ from typing import Any, Protocol
 import structlog
 
 from syncer.db.store import DesiredRow, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
-from syncer.errors import Interrupted, SyncerError
+from syncer.errors import InternalError, Interrupted, Malformed, SyncerError
 from syncer.models import GroupPlan, GroupResult, Outcome
+from syncer.quoting import clip, quote
 from syncer.settings import Settings
 from syncer.vendor import LiveBatch, Vendor, expected_answer, same_as_last_seen
 
@@ -214,6 +215,12 @@ class Reconciler:
             report.error = str(exc)
             await self._record_safely(recorder)
             raise
+        except Exception as exc:
+            # Never a run left "running": the row ends failed, naming what went wrong.
+            report.status = "failed"
+            report.error = f"internal error: {type(exc).__name__}: {clip(str(exc))}"
+            await self._record_safely(recorder)
+            raise InternalError(report.error) from exc
         finally:
             report.duration_s = time.monotonic() - started
             report.calls = dict(self._client.calls)
@@ -317,7 +324,7 @@ class Reconciler:
                         if not row.seen_in_line:
                             if row.full is None:
                                 continue  # deleted since its page was read
-                            problems = self._vendor.validate(row.group)
+                            problems = self._problems(row)
                             if problems:
                                 self.report.groups_read += 1
                                 await self._finish_group(recorder, self._rejected(row.group_id, problems))
@@ -348,9 +355,17 @@ class Reconciler:
             whole_batch=self._vendor.batch_max,
         )
 
+    def _problems(self, row: DesiredRow) -> list[str]:
+        """Every reason not to send anything for ``row``: a column that does not even decode,
+        or what the vendor's validation finds."""
+        try:
+            return self._vendor.validate(row.group)
+        except Malformed as exc:
+            return [str(exc)]
+
     def _rejected(self, group_id: str, problems: list[str]) -> GroupResult:
-        message = f"group {group_id!r}: " + "; ".join(problems)
-        log.warning("group_rejected", group_id=group_id, error=message)
+        message = f"group {quote(group_id)}: " + "; ".join(problems)
+        log.warning("group_rejected", group_id=clip(group_id), error=message)
         return GroupResult(group_id, Outcome.REJECTED, None, message)
 
     async def _finish_group(self, recorder: _Recorder, result: GroupResult) -> None:
@@ -436,7 +451,10 @@ class Reconciler:
         for row, state in rest:
             if row.full is None:
                 continue  # deleted since its page was read: no longer this run's to sync
-            done = vendor.settle_without_calls(row, state, dry_run=self._dry_run)
+            try:
+                done = vendor.settle_without_calls(row, state, dry_run=self._dry_run)
+            except Exception as exc:
+                done = _unforeseen(row.group_id, exc)
             if done is not None:
                 await self._finish_group(recorder, done)
             else:
@@ -453,12 +471,24 @@ class Reconciler:
             result, plan = await self._vendor.sync_group(row, live, dry_run=self._dry_run)
         except Interrupted:
             return None
+        except SyncerError:
+            raise  # about the run, not this group (credentials refused, say)
+        except Exception as exc:
+            return _unforeseen(row.group_id, exc)
         if self._dry_run and plan is not None:
             if not plan.in_sync:
                 self.report.would_change += 1
             if self._on_plan is not None:
                 self._on_plan(plan)
         return result
+
+
+def _unforeseen(group_id: str, exc: Exception) -> GroupResult:
+    """A group whose handling raised what nothing foresaw (a vendor answer of a shape no check
+    caught, say): it fails, named, and every other group proceeds."""
+    message = f"internal error: {type(exc).__name__}: {clip(str(exc))}"
+    log.error("group_failed", group_id=group_id, code=None, error=message)
+    return GroupResult(group_id, Outcome.FAILED, None, message)
 
 
 def _unawaited(page: asyncio.Future[Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syncer.errors import ConfigError
+from syncer.quoting import clip
 from syncer.sharding import Shard, shard_from_env
 
 DEFAULT_BASE_URL = "https://console.tim.qq.com"
@@ -135,7 +136,13 @@ class Settings:
     def require_database(self) -> str:
         if self.database_url is None:
             raise ConfigError("no database: set SYNCER_DATABASE_URL (or DATABASE_URL), or pass --database-url")
-        return self.database_url.reveal()
+        url = self.database_url.reveal()
+        if urlsplit(url).scheme not in ("postgresql", "postgres"):
+            raise ConfigError(
+                f"the database URL {redact_url(url)} is not a postgresql:// URL: "
+                "check SYNCER_DATABASE_URL (or DATABASE_URL, --database-url)"
+            )
+        return url
 
     def require_vendor(self) -> tuple[int, str]:
         if self.sdkappid is None:
@@ -191,12 +198,14 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     key = env.get("TENCENT_IM_SECRET_KEY")
     pushgateway = env.get("SYNCER_PUSHGATEWAY_URL")
     port_text = env.get("SYNCER_METRICS_PORT", "").strip()
-    if port_text and not port_text.isdigit():
-        raise ConfigError("SYNCER_METRICS_PORT must be a port number")
+    if port_text and not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
+        raise ConfigError(f"SYNCER_METRICS_PORT={clip(port_text)}: a port is 1 to 65535")
     interval = _seconds(env, "SYNCER_PROGRESS_INTERVAL_S", 10.0)
     if interval <= 0:
         raise ConfigError("SYNCER_PROGRESS_INTERVAL_S must be above 0")
     grace = _seconds(env, "SYNCER_GRACE_SECONDS", 25.0)
+    if not grace >= 0:
+        raise ConfigError("SYNCER_GRACE_SECONDS must not be negative")
     nexconn_secret = env.get("NEXCONN_APP_SECRET")
     nexconn_base = (env.get("NEXCONN_BASE_URL") or "").rstrip("/")
     nexconn_backup = (env.get("NEXCONN_BACKUP_URL") or "").rstrip("/")

@@ -9,6 +9,7 @@ import gc
 import signal
 
 from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY, Emulator, EmulatorConfig
+from syncer.errors import ConfigError
 from syncer.seeding import drifted_dataset
 from syncer.settings import Settings, parse_rate_limits
 
@@ -87,7 +88,11 @@ async def cmd_emulator(settings: Settings, args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
-    url = await emulator.start(args.host, args.port)
+    try:
+        url = await emulator.start(args.host, args.port)
+    except OSError as exc:
+        await emulator.stop()
+        raise ConfigError(f"the emulator cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(
         f"emulator listening on {url} (Tencent: SDKAppID {emulator.config.sdkappid}, {len(emulator.groups)} groups; "
         f"Nexconn: App-Key {emulator.config.nexconn_app_key}, {len(emulator.nexconn.channels)} channels)"

@@ -20,6 +20,7 @@ from syncer.nexconn.api import (
     PORTRAIT_URL_MAX,
 )
 from syncer.nexconn.models import DesiredChannel
+from syncer.quoting import clip, quote
 
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9]+")
 _TEXT_LIMITS = (
@@ -34,7 +35,7 @@ def validate(row: DesiredChannel) -> list[str]:
     """Every problem with one desired row, each as ``field: what is wrong (the limit)``."""
     problems = []
     channel_id = row.channel_id
-    if not channel_id:
+    if not isinstance(channel_id, str) or not channel_id:
         problems.append("channel_id: must not be empty")
     else:
         if len(channel_id) > CHANNEL_ID_MAX:
@@ -43,12 +44,18 @@ def validate(row: DesiredChannel) -> list[str]:
             problems.append("channel_id: only letters and digits are accepted")
     for column, limit in _TEXT_LIMITS:
         value = getattr(row, column)
-        if value is not None and len(value) > limit:
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            problems.append(f"{column}: must be text, got {quote(value)}")
+        elif len(value) > limit:
             problems.append(f"{column}: {len(value)} characters, limit {limit} characters")
     for column, (_, highest) in PERMISSIONS.items():
         value = getattr(row, column)
-        if value is not None and not 0 <= value <= highest:
-            problems.append(f"{column}: {value} is not one of 0..{highest}")
+        if value is None:
+            continue
+        if type(value) is not int or not 0 <= value <= highest:
+            problems.append(f"{column}: {quote(value)} is not one of 0..{highest}")
     problems += _validate_ext(row.ext_profile)
     return problems
 
@@ -62,12 +69,13 @@ def _validate_ext(ext: object) -> list[str]:
     if len(ext) > EXT_MAX_PAIRS:
         problems.append(f"ext_profile: {len(ext)} keys, limit {EXT_MAX_PAIRS}")
     for key, value in ext.items():
+        name = f"ext_profile.{clip(key)}"
         if not key.startswith(EXT_PREFIX):
-            problems.append(f"ext_profile.{key}: keys must start with {EXT_PREFIX!r}")
+            problems.append(f"{name}: keys must start with {EXT_PREFIX!r}")
         if len(key) > EXT_KEY_MAX:
-            problems.append(f"ext_profile.{key[:40]}: key of {len(key)} characters, limit {EXT_KEY_MAX}")
+            problems.append(f"{name}: key of {len(key)} characters, limit {EXT_KEY_MAX}")
         if value is not None and not isinstance(value, str):
-            problems.append(f"ext_profile.{key}: value must be a string, not {type(value).__name__}")
+            problems.append(f"{name}: value must be a string, not {type(value).__name__}")
         elif value is not None and len(value) > EXT_VALUE_MAX:
-            problems.append(f"ext_profile.{key}: value of {len(value)} characters, limit {EXT_VALUE_MAX}")
+            problems.append(f"{name}: value of {len(value)} characters, limit {EXT_VALUE_MAX}")
     return problems

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from syncer.client import CallFailed, CodeClass, VendorClient, http_failure, json_answer
+from syncer.quoting import quote
 from syncer.settings import Settings
 from syncer.tencent.api import ATTR_WRITE_COMMANDS, COMMAND_PATHS, THROTTLE_CODES, classify, setting_to_check
 from syncer.tencent.usersig import gen_usersig
@@ -90,19 +91,33 @@ class TencentWire:
         return f"{self._settings.base_url}/{COMMAND_PATHS[command]}", params, {}
 
     def decode(self, command: str, status: int, raw: bytes) -> dict[str, Any]:
+        """A call succeeded only when the answer says so positively: ``ActionStatus`` "OK" and
+        ``ErrorCode`` 0. Anything else that names no error code (``{}``, "FAIL" alone, a code
+        that is not a number) is a failure whose outcome is unknown: a write may have applied."""
         # The vendor answers HTTP 200 with ErrorCode for every error of its own.
         if status != 200:
             raise http_failure(command, status)
         answer = json_answer(command, raw)
-        try:
-            code = int(answer.get("ErrorCode", 0))
-        except (TypeError, ValueError):
+        code = answer.get("ErrorCode")
+        if type(code) is not int:  # bool is an int to isinstance, and no code at all
             raise CallFailed(
-                "answer has no usable ErrorCode", code=None, command=command, outcome_unknown=True, label="bad_answer"
-            ) from None
+                f"answer has no usable ErrorCode ({quote(code)})",
+                code=None,
+                command=command,
+                outcome_unknown=True,
+                label="bad_answer",
+            )
         if code != 0:
-            info = str(answer.get("ErrorInfo", ""))[:300]
+            info = quote(answer.get("ErrorInfo", ""), limit=300)
             raise CallFailed(f"code {code}: {info}", code=code, command=command, throttled=code in THROTTLE_CODES)
+        if answer.get("ActionStatus") != "OK":
+            raise CallFailed(
+                f"answer does not confirm success (ErrorCode 0, ActionStatus {quote(answer.get('ActionStatus'))})",
+                code=None,
+                command=command,
+                outcome_unknown=True,
+                label="bad_answer",
+            )
         return answer
 
     def classify(self, code: int) -> CodeClass:

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 from syncer import jsoncodec
 from syncer.client import ReadAnswer
 from syncer.db.store import Row
-from syncer.errors import CredentialsError, VendorError
+from syncer.errors import CredentialsError, Malformed, VendorError
+from syncer.quoting import clip, quote
 from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX
 from syncer.tencent.models import BASE_FIELDS, LiveGroup
 from syncer.vendor import LiveAnswer, LiveBatch, ReadError
@@ -60,18 +61,42 @@ def _shape(shapes: str) -> tuple[frozenset[str], dict[str, None]]:
     return frozenset(columns), keys
 
 
+# The type each looked-at base field must have in an answer (tencent-facts.md); any other is
+# malformed, never guessed at.
+_TEXT_FIELDS = frozenset(name for column, name in BASE_FIELDS.items() if column not in ("max_member_num",))
+_MUTE_FIELDS = ("MuteAllMember", "ShutUpAllMember")
+
+
 def parse_live(info: Mapping[str, Any]) -> LiveGroup:
+    """One entry of get_group_info's ``GroupInfo``, already known to be an object naming its
+    group. :class:`Malformed` if a field the diff reads is not of its documented type."""
     base = {k: v for k, v in info.items() if k not in ("ErrorCode", "ErrorInfo", "AppDefinedData", "MemberList")}
+    for name, value in base.items():
+        if name in _TEXT_FIELDS or name in _MUTE_FIELDS or name == "Type":
+            if not isinstance(value, str):
+                raise Malformed(f"get_group_info answered {name} as {quote(value)}, not text")
+        elif name == "MaxMemberNum" and type(value) is not int:
+            raise Malformed(f"get_group_info answered MaxMemberNum as {quote(value)}, not a whole number")
     mute = info.get("MuteAllMember", info.get("ShutUpAllMember"))
     base.pop("ShutUpAllMember", None)
     if mute is not None:
         base["MuteAllMember"] = mute
-    custom = {
-        str(item.get("Key")): str(item.get("Value", ""))
-        for item in info.get("AppDefinedData") or ()
-        if isinstance(item, dict)
-    }
-    return LiveGroup(str(info.get("GroupId")), str(info.get("Type", "")), base, custom)
+    return LiveGroup(info["GroupId"], info.get("Type", ""), base, _custom_fields(info.get("AppDefinedData")))
+
+
+def _custom_fields(items: object) -> dict[str, str]:
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise Malformed(f"get_group_info answered AppDefinedData as {quote(items)}, not a list")
+    custom = {}
+    for item in items:
+        key = item.get("Key") if isinstance(item, dict) else None
+        value = item.get("Value", "") if isinstance(item, dict) else None
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise Malformed(f"get_group_info answered an AppDefinedData item {quote(item)}, not {{Key, Value}} text")
+        custom[key] = value
+    return custom
 
 
 async def fetch_live(
@@ -99,20 +124,40 @@ async def fetch_live(
         return LiveBatch(None, dict.fromkeys(group_ids, failure))
     if answer.decoded is None:
         return LiveBatch(answer.digest, None)
-    digest = answer.digest
+    return LiveBatch(answer.digest, _groups_answered(answer.decoded, group_ids, answer.digest))
+
+
+def _groups_answered(
+    decoded: Mapping[str, Any], group_ids: Sequence[str], digest: str
+) -> dict[str, LiveAnswer | ReadError]:
+    """Each asked-for group's entry in a batch answer, or why it has none. An entry not of the
+    documented shape fails its group (or, naming no group it was asked for, is not used)."""
+    infos = decoded.get("GroupInfo")
+    if not isinstance(infos, list):
+        failure = ReadError(None, f"get_group_info answered GroupInfo as {quote(infos)}, not a list")
+        return dict.fromkeys(group_ids, failure)
+    asked = set(group_ids)
     found: dict[str, LiveAnswer | ReadError] = {}
-    for info in answer.decoded.get("GroupInfo") or ():
-        group_id = str(info.get("GroupId"))
-        code = int(info.get("ErrorCode", 0))
-        if code:
-            found[group_id] = ReadError(code, f"code {code}: {info.get('ErrorInfo', '')}")
+    for info in infos:
+        group_id = info.get("GroupId") if isinstance(info, dict) else None
+        if not isinstance(group_id, str) or group_id not in asked or group_id in found:
+            continue  # not an entry for a group this batch asked for (once)
+        assert isinstance(info, dict)
+        code = info.get("ErrorCode")
+        if type(code) is not int:
+            found[group_id] = ReadError(None, f"the answer's ErrorCode for this group is {quote(code)}, not a number")
+        elif code:
+            found[group_id] = ReadError(code, f"code {code}: {clip(str(info.get('ErrorInfo', '')), 300)}")
         else:
-            found[group_id] = LiveAnswer.of(info, tuple(map(info.get, _LOOKED_AT)), digest)
+            try:
+                found[group_id] = LiveAnswer.of(info, tuple(map(info.get, _LOOKED_AT)), digest)
+            except ValueError as exc:  # nested deeper than any value the diff reads
+                found[group_id] = ReadError(None, f"get_group_info answered this group malformed: {exc}")
     missing = [group_id for group_id in group_ids if group_id not in found]
     if missing:
         failure = ReadError(None, "the answer did not include this group")
         found.update(dict.fromkeys(missing, failure))
-    return LiveBatch(digest, found)
+    return found
 
 
 def _split_parts(halves: Sequence[LiveBatch]) -> dict[str, object]:
@@ -126,8 +171,22 @@ def _split_parts(halves: Sequence[LiveBatch]) -> dict[str, object]:
 
 
 async def read_attrs(client: Caller, group_id: str) -> dict[str, str]:
+    """The group's live attribute set. :class:`Malformed` if the answer is not of the
+    documented shape (a list of ``{key, value}`` text)."""
     answer = await client.call("get_group_attr", {"GroupId": group_id})
-    return {str(i["key"]): str(i.get("value", "")) for i in answer.get("GroupAttrAry") or () if "key" in i}
+    items = answer.get("GroupAttrAry")
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise Malformed(f"get_group_attr answered GroupAttrAry as {quote(items)}, not a list")
+    attrs = {}
+    for item in items:
+        key = item.get("key") if isinstance(item, dict) else None
+        value = item.get("value", "") if isinstance(item, dict) else None
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise Malformed(f"get_group_attr answered an attribute {quote(item)}, not {{key, value}} text")
+        attrs[key] = value
+    return attrs
 
 
 async def write_base(client: Caller, payload: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from syncer.quoting import quote
 from syncer.tencent.models import DesiredGroup
 
 GROUP_ID_MAX_BYTES = 48
@@ -71,10 +72,12 @@ def validate(row: DesiredGroup) -> list[str]:
     if row.max_member_num is not None and row.max_member_num <= 0:
         problems.append(f"max_member_num: must be positive, got {row.max_member_num}")
     if row.apply_join_option is not None and row.apply_join_option not in APPLY_JOIN_OPTIONS:
-        problems.append(f"apply_join_option: {row.apply_join_option!r} is not one of {', '.join(APPLY_JOIN_OPTIONS)}")
+        problems.append(
+            f"apply_join_option: {quote(row.apply_join_option)} is not one of {', '.join(APPLY_JOIN_OPTIONS)}"
+        )
     if row.invite_join_option is not None and row.invite_join_option not in INVITE_JOIN_OPTIONS:
         problems.append(
-            f"invite_join_option: {row.invite_join_option!r} is not one of {', '.join(INVITE_JOIN_OPTIONS)}"
+            f"invite_join_option: {quote(row.invite_join_option)} is not one of {', '.join(INVITE_JOIN_OPTIONS)}"
         )
 
     problems += _validate_custom_fields(row.app_defined_data)
@@ -93,15 +96,17 @@ def _validate_custom_fields(data: Any) -> list[str]:
         if key == "":
             problems.append("app_defined_data: a key must not be empty")
         elif (size := utf8_len(key)) > CUSTOM_KEY_MAX_BYTES:
-            problems.append(f"app_defined_data[{key!r}]: key is {size} bytes, limit {CUSTOM_KEY_MAX_BYTES} bytes")
+            problems.append(f"app_defined_data[{quote(key)}]: key is {size} bytes, limit {CUSTOM_KEY_MAX_BYTES} bytes")
         if value is None or value == "":
             continue  # deletes the key
         if not isinstance(value, str):
-            problems.append(f"app_defined_data[{key!r}]: value must be a string or null, got {_json_kind(value)}")
+            problems.append(f"app_defined_data[{quote(key)}]: value must be a string or null, got {_json_kind(value)}")
             continue
         kept += 1
         if (size := utf8_len(value)) > CUSTOM_VALUE_MAX_BYTES:
-            problems.append(f"app_defined_data[{key!r}]: value is {size} bytes, limit {CUSTOM_VALUE_MAX_BYTES} bytes")
+            problems.append(
+                f"app_defined_data[{quote(key)}]: value is {size} bytes, limit {CUSTOM_VALUE_MAX_BYTES} bytes"
+            )
     if kept > CUSTOM_MAX_KEYS:
         problems.append(f"app_defined_data: {kept} keys with values, limit {CUSTOM_MAX_KEYS}")
     return problems
@@ -118,14 +123,14 @@ def _validate_attrs(attrs: Any) -> list[str]:
         if key == "":
             problems.append("group_attrs: a key must not be empty")
         elif (size := utf8_len(key)) > ATTR_KEY_MAX_BYTES:
-            problems.append(f"group_attrs[{key!r}]: key is {size} bytes, limit {ATTR_KEY_MAX_BYTES} bytes")
+            problems.append(f"group_attrs[{quote(key)}]: key is {size} bytes, limit {ATTR_KEY_MAX_BYTES} bytes")
         if not isinstance(value, str):
-            problems.append(f"group_attrs[{key!r}]: value must be a string, got {_json_kind(value)}")
+            problems.append(f"group_attrs[{quote(key)}]: value must be a string, got {_json_kind(value)}")
             continue
         size = utf8_len(value)
         total += size
         if size > ATTR_VALUE_MAX_BYTES:
-            problems.append(f"group_attrs[{key!r}]: value is {size} bytes, limit {ATTR_VALUE_MAX_BYTES} bytes")
+            problems.append(f"group_attrs[{quote(key)}]: value is {size} bytes, limit {ATTR_VALUE_MAX_BYTES} bytes")
     if len(attrs) > ATTR_MAX_KEYS:
         problems.append(f"group_attrs: {len(attrs)} keys, limit {ATTR_MAX_KEYS}")
     if total > ATTR_TOTAL_VALUE_MAX_BYTES:

@@ -12,7 +12,7 @@ import structlog
 from syncer import jsoncodec
 from syncer.client import CallFailed, VendorClient
 from syncer.db.store import DesiredRow, DesiredSource, Row
-from syncer.errors import CredentialsError, VendorError
+from syncer.errors import CredentialsError, Malformed, VendorError
 from syncer.models import Desired, GroupPlan, GroupResult, Outcome
 from syncer.settings import Settings
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
@@ -34,8 +34,14 @@ def _failure(group_id: str, exc: VendorError, what: str) -> GroupResult:
     return GroupResult(group_id, Outcome.FAILED, exc.code, message)
 
 
-def _json(text: str | None) -> Any:
-    return None if text is None else jsoncodec.loads(text)
+def _json(row: Row, column: str) -> Any:
+    text = row[column]
+    if text is None:
+        return None
+    try:
+        return jsoncodec.loads(text)
+    except ValueError as exc:
+        raise Malformed(f"{column}: {exc}") from None
 
 
 def decode_desired(row: Row) -> DesiredGroup:
@@ -50,8 +56,8 @@ def decode_desired(row: Row) -> DesiredGroup:
         apply_join_option=row["apply_join_option"],
         invite_join_option=row["invite_join_option"],
         mute_all_member=row["mute_all_member"],
-        app_defined_data=_json(row["app_defined_data"]),
-        group_attrs=_json(row["group_attrs"]),
+        app_defined_data=_json(row, "app_defined_data"),
+        group_attrs=_json(row, "group_attrs"),
     )
 
 
@@ -115,7 +121,10 @@ class TencentVendor:
         fingerprint = self._fingerprint(row)
         if fingerprint is not None and self._must_read_attrs(row, fingerprint):
             return None
-        plan = plan_group(_group(row.group), parse_live(live.raw))
+        try:
+            plan = plan_group(_group(row.group), parse_live(live.raw))
+        except Malformed:
+            return None  # sync_group words the failure
         if not plan.in_sync or dry_run:
             return None
         for warning in plan.warnings:
@@ -129,7 +138,10 @@ class TencentVendor:
             log.warning("group_read_failed", group_id=group_id, code=live.code, error=live.message)
             return GroupResult(group_id, outcome, live.code, f"get_group_info: {live.message}"), None
         assert isinstance(live, LiveAnswer)
-        group = parse_live(live.raw)
+        try:
+            group = parse_live(live.raw)
+        except Malformed as exc:
+            return self._malformed(group_id, exc), None
 
         fingerprint = self._fingerprint(row)
         attrs_read = False
@@ -141,6 +153,8 @@ class TencentVendor:
                 raise
             except VendorError as exc:
                 return _failure(group_id, exc, "get_group_attr"), None
+            except Malformed as exc:
+                return self._malformed(group_id, exc), None
 
         plan = plan_group(_group(row.group), group)
         for warning in plan.warnings:
@@ -151,6 +165,11 @@ class TencentVendor:
         if plan.in_sync:
             return in_line(row, live, plan.warnings, attrs_fingerprint=fingerprint if attrs_read else None), plan
         return await self._write(plan, group, fingerprint, attrs_read), plan
+
+    @staticmethod
+    def _malformed(group_id: str, exc: Malformed) -> GroupResult:
+        log.warning("group_read_failed", group_id=group_id, code=None, error=str(exc))
+        return GroupResult(group_id, Outcome.FAILED, None, str(exc))
 
     async def _write(self, plan: GroupPlan, live: LiveGroup, fingerprint: str | None, attrs_read: bool) -> GroupResult:
         group_id = plan.group_id
