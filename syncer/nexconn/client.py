@@ -64,7 +64,7 @@ class NexconnWire:
                 raise http_failure(command, status) from None
             raise
         code = answer.get("code")
-        if not isinstance(code, int):
+        if type(code) is not int:  # bool is an int to isinstance
             if status != 200:
                 raise http_failure(command, status)
             raise CallFailed("answer has no code", code=None, command=command, outcome_unknown=True, label="bad_answer")
