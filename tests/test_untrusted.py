@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import hypothesis
 import pytest
 
 from syncer.emulator.server import Emulator
@@ -19,6 +20,7 @@ from syncer.seeding import desired_group, live_from_desired
 from syncer.settings import Settings
 
 from .fakevendor import FakeVendor, json_bytes
+from .test_decoding_properties import tencent_entries
 from .helpers import fast, load_desired, settings_for, sync
 
 
@@ -268,3 +270,33 @@ async def test_a_10_mb_key_is_quoted_in_about_100_bytes_with_its_length(
     message = (await states(db))[ids[1]]["error_message"]
     assert f"{10 << 20:,} bytes" in message
     assert len(message.encode()) < 400, len(message)
+
+
+# -- 6. generated answers, through the whole pipeline -------------------------------------------
+
+
+@hypothesis.settings(
+    max_examples=15, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@hypothesis.given(entry=tencent_entries)
+async def test_generated_answers_through_the_pipeline_end_every_run_with_a_status(
+    db: str, emulator: Emulator, vendor: FakeVendor, entry: dict[str, Any]
+) -> None:
+    if not await states(db):
+        await seed_groups(db, emulator, 4, renamed=2)
+
+    def forged(body: Any, answer: Any) -> bytes:
+        answer["GroupInfo"] = [
+            {**entry, "GroupId": "grp-0000000"} if info["GroupId"] == "grp-0000000" else info
+            for info in answer["GroupInfo"]
+        ]
+        return json_bytes(answer)
+
+    vendor.rewrites["get_group_info"] = forged
+    report = await sync(tencent_settings(db, emulator, vendor))
+    assert report.status in ("succeeded", "partial")
+    last = (await run_rows(db))[-1]
+    assert last["status"] == report.status and last["finished_at"] is not None
+    recorded = await states(db)
+    assert recorded["grp-0000000"]["outcome"] in ("in_sync", "updated", "failed", "not_found")
+    assert {recorded[g]["outcome"] for g in ("grp-0000002", "grp-0000003")} == {"in_sync"}
