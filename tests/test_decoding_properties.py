@@ -43,8 +43,10 @@ tencent_entries = st.builds(
     lambda group_id, fields: {"GroupId": group_id, **fields},
     st.sampled_from(IDS) | json_values,
     _field(
-        ["ErrorCode", "ErrorInfo", "Type", "Name", "Introduction", "Notification", "FaceUrl", "MaxMemberNum"]
-        + ["ApplyJoinOption", "InviteJoinOption", "MuteAllMember", "ShutUpAllMember", "AppDefinedData"]
+        [
+            *("ErrorCode", "ErrorInfo", "Type", "Name", "Introduction", "Notification", "FaceUrl", "MaxMemberNum"),
+            *("ApplyJoinOption", "InviteJoinOption", "MuteAllMember", "ShutUpAllMember", "AppDefinedData"),
+        ]
     )
     | st.builds(
         lambda code, items: {"ErrorCode": code, "AppDefinedData": items},

@@ -20,8 +20,8 @@ from syncer.seeding import desired_group, live_from_desired
 from syncer.settings import Settings
 
 from .fakevendor import FakeVendor, json_bytes
-from .test_decoding_properties import tencent_entries
 from .helpers import fast, load_desired, settings_for, sync
+from .test_decoding_properties import tencent_entries
 
 
 @pytest.fixture
@@ -104,9 +104,7 @@ async def test_a_tencent_write_not_confirmed_by_its_answer_is_a_failure_not_an_u
     assert again.outcomes["updated"] == 3 and again.exit_code == 0
 
 
-@pytest.mark.parametrize(
-    "answer", [{}, {"code": True}, {"code": "0"}, {"result": {}}, {"code": None}], ids=json.dumps
-)
+@pytest.mark.parametrize("answer", [{}, {"code": True}, {"code": "0"}, {"result": {}}, {"code": None}], ids=json.dumps)
 async def test_a_nexconn_write_not_confirmed_by_its_answer_is_a_failure_not_an_update(
     db: str, emulator: Emulator, vendor: FakeVendor, answer: dict[str, Any]
 ) -> None:
@@ -182,7 +180,9 @@ BAD_BATCH_ANSWERS = {
         "AppDefinedData as {'Key': 'tier'}, not a list",
     ),
     "deep JSON in a field": (
-        lambda body, answer: json_bytes(answer).replace(b'"GroupInfo":', b'"Deep":' + _deep(1100).encode() + b',"GroupInfo":'),
+        lambda body, answer: json_bytes(answer).replace(
+            b'"GroupInfo":', b'"Deep":' + _deep(1100).encode() + b',"GroupInfo":'
+        ),
         None,  # the batch's answer does not decode: every group of it fails, no other
     ),
 }
