@@ -25,6 +25,43 @@ SELECT pg_try_advisory_lock($1);
 -- unsharded run holds the app's lock exclusively, so it can run beside no shard.
 SELECT pg_try_advisory_lock_shared($1);
 
+-- name: keep_session
+-- Every syncer connection (the lock's, asked every second, and the pool's, idle between
+-- pages): Postgres 14+ may end idle sessions sooner than that, and must not end these.
+-- (Unknown before 14: nothing to do.)
+SELECT set_config('idle_session_timeout', '0', false)
+WHERE current_setting('idle_session_timeout', true) IS NOT NULL;
+
+-- name: shard_count_gate
+SELECT pg_advisory_xact_lock($1);
+
+-- name: other_shard_count
+-- A live run's shard count ($1: the app's 31-bit key) other than this run's ($2), if any.
+SELECT objid::bigint AS count FROM pg_locks
+WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND classid::bigint = $1 AND objid::bigint <> $2
+LIMIT 1;
+
+-- name: take_shard_count
+SELECT pg_advisory_lock_shared($1::int, $2::int);
+
+-- name: run_locks_held
+-- The advisory locks this session holds: fewer than it took means the lock is no longer held.
+SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted;
+
+-- name: orphaned_runs
+-- Runs of this vendor still 'running' whose lock-holding backend is gone: they may not have
+-- noticed yet that their lock went, and may still be sending.
+SELECT run_id FROM sync_runs AS r
+WHERE vendor = $1 AND status = 'running' AND NOT EXISTS (
+    SELECT 1 FROM pg_stat_activity AS a WHERE a.pid = r.lock_pid AND a.backend_start <= r.started_at);
+
+-- name: abandon_runs
+UPDATE sync_runs SET status = 'abandoned', finished_at = now(),
+    error = coalesce(error, 'abandoned: its run lock went and it never recorded an end')
+WHERE run_id = ANY($1::bigint[]) AND status = 'running';
+
 -- name: run_lock_holder
 SELECT pid FROM pg_locks
 WHERE locktype = 'advisory' AND granted AND objsubid = 1

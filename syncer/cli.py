@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from syncer.db.store import PgStore
+from syncer.db.store import DbTimeouts, PgStore
 from syncer.errors import ConfigError, SyncerError
 from syncer.logs import FORMATS, LEVELS, configure_logging
 from syncer.metrics import RunMetrics, serve_metrics
@@ -245,7 +245,7 @@ async def reconcile(
     *,
     dry_run: bool,
     on_plan: Callable[[GroupPlan], None] | None = None,
-    stop: asyncio.Event | None = None,
+    signals: StopSignals | None = None,
     terminal: StatusLine | None = None,
 ) -> RunReport:
     """One run or plan with everything a deployed run has: metrics, progress, the lock."""
@@ -258,11 +258,19 @@ async def reconcile(
     async with contextlib.AsyncExitStack() as stack:
         if settings.metrics_port is not None:
             await stack.enter_async_context(serve_metrics(metrics, settings.metrics_host, settings.metrics_port))
-        store = await stack.enter_async_context(PgStore.open(settings.require_database(), vendor.desired))
+        timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
+        store = await stack.enter_async_context(PgStore.open(settings.require_database(), vendor.desired, timeouts))
         await store.check_schema()
         await stack.enter_async_context(vendor.client)
         reconciler = Reconciler(
-            settings, store, vendor, dry_run=dry_run, on_plan=on_plan, stop=stop, observers=observers
+            settings,
+            store,
+            vendor,
+            dry_run=dry_run,
+            on_plan=on_plan,
+            stop=None if signals is None else signals.stop,
+            observers=observers,
+            on_phase=None if signals is None else signals.on_phase,
         )
         try:
             return await reconciler.run()
@@ -273,14 +281,27 @@ async def reconcile(
 
 
 class StopSignals:
-    """SIGTERM or SIGINT asks the run to stop gracefully; a second one exits at once."""
+    """SIGTERM or SIGINT asks the run to stop; a second one exits at once.
 
-    def __init__(self) -> None:
+    While the pipeline runs (``phase`` "running"), a stop is graceful: no new call, the calls in
+    flight finish for up to the grace period, outcomes are recorded. In any other phase
+    (connecting, taking the lock, waiting on Postgres) there is nothing to finish: the work is
+    cancelled at once. Whatever the phase, the process is gone by the grace period plus
+    ``_RECORDING_S``, under Kubernetes' kill.
+    """
+
+    _RECORDING_S = 8.0  # after the grace period: recording what finished, then a hard exit
+
+    def __init__(self, grace_period_s: float) -> None:
         self.stop = asyncio.Event()
         self.received: int | None = None
+        self.phase = "starting"
+        self._grace_period_s = grace_period_s
+        self._main: asyncio.Task[Any] | None = None
 
     def __enter__(self) -> StopSignals:
         loop = asyncio.get_running_loop()
+        self._main = asyncio.current_task()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         return self
@@ -290,20 +311,43 @@ class StopSignals:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
 
+    def on_phase(self, phase: str) -> None:
+        self.phase = phase
+
     def _on_signal(self, sig: int) -> None:
+        name = signal.Signals(sig).name
         if self.stop.is_set():
-            sys.stderr.write(f"syncer: second {signal.Signals(sig).name}: exiting at once\n")
+            sys.stderr.write(f"syncer: second {name}: exiting at once\n")
             os._exit(128 + sig)
         self.received = sig
-        sys.stderr.write(
-            f"syncer: {signal.Signals(sig).name}: finishing the calls in flight, then stopping "
-            "(send it again to exit at once)\n"
-        )
         self.stop.set()
+        loop = asyncio.get_running_loop()
+        loop.call_later(self._grace_period_s + self._RECORDING_S, self._exit_now, sig)
+        if self.phase == "running":
+            sys.stderr.write(
+                f"syncer: {name}: finishing the calls in flight, then stopping (send it again to exit at once)\n"
+            )
+        elif self._main is not None:
+            sys.stderr.write(f"syncer: {name}: stopping (no vendor call was in flight)\n")
+            self._main.cancel()
+
+    def _exit_now(self, sig: int) -> None:
+        sys.stderr.write("syncer: still not stopped after the grace period: exiting at once\n")
+        os._exit(128 + sig)
 
     def exit_code(self, otherwise: int) -> int:
         # The conventional 128 + signal number: 143 for SIGTERM, 130 for SIGINT.
         return 128 + self.received if self.received is not None else otherwise
+
+
+async def _stoppable(signals: StopSignals, work: Coroutine[Any, Any, RunReport]) -> RunReport | None:
+    """``work``'s report, or None if a stop cancelled it before the run began."""
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if signals.received is None:
+            raise
+        return None
 
 
 async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
@@ -314,8 +358,12 @@ async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
         def show(plan: GroupPlan) -> None:
             print_plan_group(plan, spool, as_json=args.json)
 
-        with StopSignals() as signals:
-            report = await reconcile(settings, dry_run=True, on_plan=show, stop=signals.stop, terminal=args.terminal)
+        with StopSignals(settings.grace_period_s) as signals:
+            report = await _stoppable(
+                signals, reconcile(settings, dry_run=True, on_plan=show, signals=signals, terminal=args.terminal)
+            )
+        if report is None:
+            return signals.exit_code(1)
         print_summary(report, sys.stdout, as_json=args.json)
         if not args.json and report.would_change:
             sys.stdout.write("\n")
@@ -326,8 +374,10 @@ async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    with StopSignals() as signals:
-        report = await reconcile(settings, dry_run=False, stop=signals.stop, terminal=args.terminal)
+    with StopSignals(settings.grace_period_s) as signals:
+        report = await _stoppable(signals, reconcile(settings, dry_run=False, signals=signals, terminal=args.terminal))
+    if report is None:
+        return signals.exit_code(1)
     print_summary(report, sys.stdout, as_json=args.json)
     return signals.exit_code(report.exit_code)
 

@@ -54,6 +54,11 @@ class RunLocked(SyncerError):
     exit_code = 3
 
 
+class RunLockLost(SyncerError):
+    """The run lock's connection went (or Postgres no longer shows the lock held): another run
+    may take it, so this one stopped sending."""
+
+
 class Interrupted(Exception):
     """A stop was asked for before this call was sent. Not a failure: the group stays unrecorded
     and the next run does it."""

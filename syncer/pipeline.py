@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 import structlog
 
+from syncer.db.lock import LockTimings, RunLock
 from syncer.db.store import DesiredRow, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
-from syncer.errors import InternalError, Interrupted, Malformed, SyncerError
+from syncer.errors import InternalError, Interrupted, Malformed, RunLockLost, SyncerError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.quoting import clip, quote
 from syncer.settings import Settings
@@ -136,6 +137,7 @@ class Reconciler:
         on_plan: Callable[[GroupPlan], None] | None = None,
         stop: asyncio.Event | None = None,
         observers: Sequence[RunObserver] = (),
+        on_phase: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -147,7 +149,10 @@ class Reconciler:
         self._observers = list(observers)
         self.report = RunReport(mode="plan" if dry_run else "run", shard=str(settings.shard))
         self._since: datetime | None = None  # incremental: rows changed after this
-        self._lock_pid: int | None = None  # the Postgres backend holding the run lock
+        self._lock: RunLock | None = None
+        # Told "running" once the run is recorded (a stop from then on is graceful: calls in
+        # flight finish, outcomes are recorded), and "done" at the end.
+        self._on_phase = on_phase or (lambda phase: None)
 
     def lock_names(self) -> tuple[str, str | None]:
         """What one run at a time means: one vendor app per database, or one shard of it.
@@ -165,9 +170,23 @@ class Reconciler:
         if self._dry_run:
             return await self._run()
         name, within = self.lock_names()
-        async with self._store.run_lock(name, within=within) as lock_pid:
-            self._lock_pid = lock_pid
+        settings = self._settings
+        timings = LockTimings(settings.db_connect_timeout_s, settings.lock_heartbeat_s, 2 * settings.lock_heartbeat_s)
+        async with self._store.run_lock(name, within=within, shard_count=settings.shard.count, timings=timings) as lock:
+            self._lock = lock
+            await self._outwait_lost_runs(timings)
             return await self._run()
+
+    async def _outwait_lost_runs(self, timings: LockTimings) -> None:
+        """A run whose lock went may still be sending until it notices (within
+        ``timings.detection_s``): give it that long to stop before this one sends."""
+        orphans = await self._store.orphaned_runs()
+        if not orphans:
+            return
+        wait_s = timings.detection_s + 1.0
+        log.warning("waiting_for_lost_runs", run_ids=orphans, wait_s=wait_s)
+        await asyncio.sleep(wait_s)
+        await self._store.abandon_runs(orphans)
 
     async def _choose_mode(self) -> None:
         """Full or incremental: a first run, or every full_every-th one, is full."""
@@ -187,23 +206,19 @@ class Reconciler:
         shard = self._settings.shard
         await self._choose_mode()
         if not self._dry_run:
-            report.run_id = await self._store.start_run(report.mode, shard, self._lock_pid)
+            report.run_id = await self._store.start_run(report.mode, shard, self._lock.pid if self._lock else None)
         recorder = _Recorder(self._store, report.run_id, self._settings.record_batch_size)
         # Every line logged from here on, by every batch task, names the run (and its shard).
         structlog.contextvars.bind_contextvars(run_id=report.run_id)
         if shard.sharded:
             structlog.contextvars.bind_contextvars(shard=str(shard))
-        # An incremental run's total is unknown until it is done; a full one's is a cheap count.
-        total = None if self._since is not None else await self._store.count_desired(shard)
-        log.info(
-            "run_started",
-            mode=report.mode,
-            groups=total,
-            rate_limits=self._client.limits,
-        )
-        for observer in self._observers:
-            observer.run_started(report, total)
         try:
+            # An incremental run's total is unknown until it is done; a full one's is a cheap count.
+            total = None if self._since is not None else await self._store.count_desired(shard)
+            log.info("run_started", mode=report.mode, groups=total, rate_limits=self._client.limits)
+            for observer in self._observers:
+                observer.run_started(report, total)
+            self._on_phase("running")
             await self._until_stopped(self._phases(recorder))
             await recorder.flush()
             if self._stop.is_set():
@@ -214,6 +229,9 @@ class Reconciler:
             report.status = "failed"
             report.error = str(exc)
             await self._record_safely(recorder)
+            raise
+        except asyncio.CancelledError:
+            report.status = "interrupted"  # a stop before the first call: nothing was sent
             raise
         except Exception as exc:
             # Never a run left "running": the row ends failed, naming what went wrong.
@@ -246,17 +264,22 @@ class Reconciler:
                 error=report.error,
             )
             structlog.contextvars.unbind_contextvars("run_id", "shard")
+            self._on_phase("done")
         return report
 
     async def _until_stopped(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work``; once a stop is asked for, send nothing new, let calls in flight finish
-        for up to the grace period, then cancel what is left (those groups stay unrecorded)."""
+        """Run ``work``; once a stop is asked for (or the run lock is lost), send nothing new,
+        let calls in flight finish for up to the grace period, then cancel what is left (those
+        groups stay unrecorded)."""
         task = asyncio.ensure_future(work)
-        stop_wait = asyncio.ensure_future(self._stop.wait())
+        waits = {asyncio.ensure_future(self._stop.wait())}
+        if self._lock is not None:
+            waits.add(asyncio.ensure_future(self._lock.lost.wait()))
         try:
-            await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({task, *waits}, return_when=asyncio.FIRST_COMPLETED)
             if not task.done():
-                log.warning("run_stopping", grace_s=self._settings.grace_period_s)
+                lost = self._lock is not None and self._lock.lost.is_set()
+                log.warning("run_stopping", grace_s=self._settings.grace_period_s, lock_lost=lost)
                 self._client.stopping.set()
                 await asyncio.wait({task}, timeout=self._settings.grace_period_s)
                 if not task.done():
@@ -264,10 +287,18 @@ class Reconciler:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                if lost:
+                    assert self._lock is not None
+                    raise RunLockLost(
+                        f"the run lock was lost: {self._lock.reason}. This run stopped sending, so that no other "
+                        "run sends beside it; the next run carries on"
+                    )
+                if task.cancelled():
                     return
             await task
         finally:
-            stop_wait.cancel()
+            for wait in waits:
+                wait.cancel()
 
     async def _phases(self, recorder: _Recorder) -> None:
         if not self._dry_run:

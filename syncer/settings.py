@@ -85,6 +85,12 @@ class Settings:
     retry_budget_ratio: float = 0.5
     retry_budget_floor: int = 200
     grace_period_s: float = 25.0  # under Kubernetes' default 30 s terminationGracePeriodSeconds
+    # Postgres: how long to wait to connect, and for any one statement (server-side too).
+    db_connect_timeout_s: float = 10.0
+    db_statement_timeout_s: float = 60.0
+    # The run lock's connection is asked this often whether it still holds the lock (see
+    # syncer/db/lock.py); a run that finds it gone stops sending.
+    lock_heartbeat_s: float = 1.0
     backoff_base_s: float = 0.1
     backoff_cap_s: float = 5.0
     usersig_ttl_s: int = 86400

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -13,8 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import asyncpg
 
+from syncer.db.lock import LockTimings, RunLock, hold_run_lock
 from syncer.db.sqlfiles import Migration, migrations, query, vendor_query
-from syncer.errors import DatabaseError, RunLocked, SchemaError
+from syncer.errors import DatabaseError, SchemaError
 from syncer.jsoncodec import dumps_text
 from syncer.models import Desired, GroupResult, RunRecord, Status, SyncState, TroubledGroup
 from syncer.settings import redact_url
@@ -134,6 +133,15 @@ class UnchangedBatch:
     answer_digest: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class DbTimeouts:
+    """How long syncer waits for Postgres: to connect, and for any one statement (the server
+    is told the same, and as its lock_timeout)."""
+
+    connect_s: float = 10.0
+    statement_s: float = 60.0
+
+
 class Row(Protocol):
     """A row of a query's answer, by column name."""
 
@@ -186,7 +194,13 @@ class Store(Protocol):
 
     async def last_completed_run(self, shard: Shard = UNSHARDED) -> tuple[datetime | None, int]: ...
 
-    def run_lock(self, name: str, *, within: str | None = None) -> AbstractAsyncContextManager[int]: ...
+    def run_lock(
+        self, name: str, *, within: str | None = None, shard_count: int = 1, timings: LockTimings | None = None
+    ) -> AbstractAsyncContextManager[RunLock]: ...
+
+    async def orphaned_runs(self) -> list[int]: ...
+
+    async def abandon_runs(self, run_ids: Sequence[int]) -> None: ...
 
     async def start_run(self, mode: str, shard: Shard = UNSHARDED, lock_pid: int | None = None) -> int: ...
 
@@ -208,6 +222,12 @@ async def _translated(what: str, operation: Awaitable[T]) -> T:
 
 def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A pooled connection is idle between pages; Postgres 14+'s idle_session_timeout must not
+    end it under the run."""
+    await conn.execute(query("keep_session"))
 
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
@@ -234,10 +254,30 @@ class PgStore:
         return self._source
 
     @classmethod
-    async def connect(cls, url: str, *, max_size: int = 4, source: DesiredSource | None = None) -> PgStore:
+    async def connect(
+        cls,
+        url: str,
+        *,
+        max_size: int = 4,
+        source: DesiredSource | None = None,
+        timeouts: DbTimeouts | None = None,
+    ) -> PgStore:
+        timeouts = timeouts or DbTimeouts()
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=max_size, command_timeout=60, reset=_nothing_to_reset
+                url,
+                min_size=1,
+                max_size=max_size,
+                timeout=timeouts.connect_s,
+                command_timeout=timeouts.statement_s,
+                # The server gives up too (a table locked by another session, say), so that a
+                # query cut off by the client does not go on holding what it took.
+                server_settings={
+                    "statement_timeout": f"{int(timeouts.statement_s * 1000)}",
+                    "lock_timeout": f"{int(timeouts.statement_s * 1000)}",
+                },
+                reset=_nothing_to_reset,
+                init=_keep_session,
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, ValueError) as exc:
             raise DatabaseError(
@@ -248,8 +288,10 @@ class PgStore:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, url: str, source: DesiredSource | None = None) -> AsyncIterator[PgStore]:
-        store = await cls.connect(url, source=source)
+    async def open(
+        cls, url: str, source: DesiredSource | None = None, timeouts: DbTimeouts | None = None
+    ) -> AsyncIterator[PgStore]:
+        store = await cls.connect(url, source=source, timeouts=timeouts)
         try:
             yield store
         finally:
@@ -308,39 +350,23 @@ class PgStore:
 
     # -- one run at a time ------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def run_lock(self, name: str, *, within: str | None = None) -> AsyncIterator[int]:
-        """Hold the advisory lock ``name`` on a connection of its own for the whole run.
+    def run_lock(
+        self, name: str, *, within: str | None = None, shard_count: int = 1, timings: LockTimings | None = None
+    ) -> AbstractAsyncContextManager[RunLock]:
+        """The run lock (:mod:`syncer.db.lock`), on a connection of its own."""
+        return hold_run_lock(
+            self._url, name, within=within, shard_count=shard_count, timings=timings or LockTimings()
+        )
 
-        ``within``: a lock to hold shared first (the app's, for a shard), so that runs holding
-        it exclusively (unsharded ones) and shards exclude each other, while shards run side by
-        side. Raises :class:`RunLocked` at once if another session holds what we need. A run that
-        dies closes its connection, and Postgres lets go of its locks with it. Yields the backend
-        pid that holds the lock, which the run records: while that backend lives, the run does.
-        """
-        try:
-            conn = await asyncpg.connect(self._url)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            raise DatabaseError(f"taking the run lock: {type(exc).__name__}: {exc}") from exc
-        try:
-            if within is not None:
-                await self._try_lock(conn, within, shared=True)
-            await self._try_lock(conn, name, shared=False)
-            yield conn.get_server_pid()
-        finally:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=5)
+    async def orphaned_runs(self) -> list[int]:
+        """This vendor's runs still marked running whose lock-holding backend is gone."""
+        sql, vendor = query("orphaned_runs"), self.source.vendor
+        rows = await self._run("reading past runs", lambda c: c.fetch(sql, vendor))
+        return [r["run_id"] for r in rows]
 
-    @staticmethod
-    async def _try_lock(conn: asyncpg.Connection, name: str, *, shared: bool) -> None:
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        sql = query("try_run_lock_shared" if shared else "try_run_lock")
-        if not await _translated("taking the run lock", conn.fetchval(sql, key)):
-            holder = await _translated("finding the lock holder", conn.fetchval(query("run_lock_holder"), key))
-            raise RunLocked(
-                f"another syncer run is already working on {name!r} in this database "
-                f"(Postgres backend pid {holder}); this one leaves without any vendor call"
-            )
+    async def abandon_runs(self, run_ids: Sequence[int]) -> None:
+        sql = query("abandon_runs")
+        await self._run("recording abandoned runs", lambda c: c.execute(sql, list(run_ids)))
 
     # -- the pipeline's reads and writes ---------------------------------------------------------
 
