@@ -150,7 +150,7 @@ async def test_a_stop_while_connecting_to_a_postgres_that_never_answers_is_obeye
     await asyncio.wait_for(accepted.wait(), 30)
     process.send_signal(sig)
     # The connect timeout (10 s) would end it too: it must not be what does.
-    out, err = await asyncio.wait_for(process.communicate(), 5)
+    _, err = await asyncio.wait_for(process.communicate(), 5)
     assert process.returncode == 128 + sig, err.decode()
     assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
     assert emulator.log == []
@@ -171,10 +171,10 @@ async def test_a_stop_while_a_query_waits_on_a_locked_table_is_obeyed_within_the
         async with asyncio.timeout(30):
             # Asked on a connection of its own: inside the blocker's transaction, the activity
             # view would show one snapshot throughout.
-            while not (await _fetch(db, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
+            while not (await _fetch(db, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         process.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(process.communicate(), 12)
+        _, err = await asyncio.wait_for(process.communicate(), 12)
         await transaction.rollback()
     finally:
         await blocker.close()
@@ -231,28 +231,24 @@ async def test_the_emulator_on_a_port_taken_exits_78_with_one_line() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         process = await _start(["emulator", "--port", str(port)], {})
-        out, err = await asyncio.wait_for(process.communicate(), 30)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 78, err.decode()
     assert f"cannot listen on 127.0.0.1:{port}" in err.decode()
     assert "Traceback" not in err.decode()
 
 
-async def test_library_log_records_are_json_lines_too(db: str, emulator: Emulator) -> None:
-    # A run whose metrics port is taken logs through structlog; asyncpg and asyncio log through
-    # the standard library: every line on stderr must be one JSON object.
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        code = (
-            "import logging, sys; from syncer.logs import configure_logging; configure_logging('info', 'json');"
-            "logging.getLogger('asyncpg.pool').error('pool trouble', exc_info=ValueError('x'));"
-            "logging.getLogger('asyncio').warning('Task exception was never retrieved')"
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        _, err = await asyncio.wait_for(process.communicate(), 30)
+async def test_library_log_records_are_json_lines_too() -> None:
+    # asyncpg and asyncio log through the standard library, syncer through structlog: in JSON,
+    # every line on stderr must be one JSON object, a traceback included.
+    code = (
+        "import logging; from syncer.logs import configure_logging; configure_logging('info', 'json');"
+        "logging.getLogger('asyncpg.pool').error('pool trouble', exc_info=ValueError('x'));"
+        "logging.getLogger('asyncio').warning('Task exception was never retrieved')"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 30)
     lines = err.decode().splitlines()
     assert len(lines) == 2, lines
     first = json.loads(lines[0])
