@@ -12,6 +12,7 @@ import asyncio
 import enum
 import hashlib
 import random
+import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 import structlog
 
 from syncer import jsoncodec
-from syncer.errors import ConfigError, CredentialsError, Interrupted, VendorError
+from syncer.errors import ConfigError, CredentialsError, Interrupted, VendorError, VendorUnreachable
 from syncer.http import HttpClient, NoAnswer
 from syncer.limiter import KeyedLimiter, SlidingWindowLimiter, Slot
 from syncer.settings import Settings
@@ -250,20 +251,39 @@ class VendorClient:
                 except CredentialsError as exc:
                     self._refused = exc
                     raise
-                except VendorError as exc:
-                    # An answer that is not about credentials proves them; no answer proves nothing.
-                    self._credentials_ok = exc.code is not None
+                except CallFailed as exc:
+                    if exc.code is None:
+                        # Before any call has succeeded, every attempt of this one failed alike:
+                        # the next calls would too. One message, not one failure per group.
+                        self._refused = self._unusable(command, exc)
+                        raise self._refused from exc
+                    self._credentials_ok = True  # an answer not about credentials proves them
                     raise
                 self._credentials_ok = True
                 return answer
         return await self._call(command, body, group_id, same_as)
+
+    def _unusable(self, command: str, failure: CallFailed) -> CredentialsError:
+        setting = self._wire.base_url_setting
+        if failure.label == "bad_answer":
+            return CredentialsError(
+                f"{command}: the host answers nothing the vendor sends ({failure}); check {setting}",
+                command=command,
+            )
+        return VendorUnreachable(
+            f"{command}: the vendor could not be reached before any call succeeded ({failure}); "
+            f"check {setting} and the network (a retry later may succeed)",
+            command=command,
+        )
 
     async def _call(self, command: str, body: dict[str, Any], group_id: str | None, same_as: object) -> ReadAnswer:
         resigned = False
         fallback = False
         last: CallFailed | None = None
         self.first_attempts += 1
-        for attempt in range(1, self._settings.max_attempts + 1):
+        # Until a call has succeeded, a host that does not answer is more likely wrong than busy.
+        attempts = self._settings.max_attempts if self._credentials_ok else min(3, self._settings.max_attempts)
+        for attempt in range(1, attempts + 1):
             try:
                 return await self._send_once(command, body, group_id, same_as, fallback=fallback)
             except CallFailed as failure:
@@ -292,7 +312,7 @@ class VendorClient:
                         code=code,
                         command=command,
                     ) from failure
-                if kind is not CodeClass.TRANSIENT or attempt == self._settings.max_attempts:
+                if kind is not CodeClass.TRANSIENT or attempt == attempts:
                     raise
                 if not self._retry_allowed():
                     raise
@@ -342,6 +362,13 @@ class VendorClient:
                     on_sent=lambda: self._on_sent(command, slots),
                 )
                 self._answer_came(slots)
+            except ssl.SSLCertVerificationError as exc:
+                self._answered(command, "tls_unverified", started)
+                raise CredentialsError(
+                    f"{command}: the vendor's TLS certificate does not verify ({exc.verify_message}); "
+                    f"check {self._wire.base_url_setting} and the trusted CA certificates",
+                    command=command,
+                ) from None
             except (TimeoutError, OSError, NoAnswer) as exc:
                 self._answered(command, "no_answer", started)
                 raise CallFailed(

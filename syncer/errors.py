@@ -43,9 +43,17 @@ class VendorError(SyncerError):
 
 
 class CredentialsError(VendorError):
-    """The vendor refused our identity: no group can succeed, so the run stops at once."""
+    """The vendor refused our identity, or cannot be used at all: no group can succeed, so the
+    run stops at once."""
 
     exit_code = EXIT_CONFIG
+
+
+class VendorUnreachable(CredentialsError):
+    """The run's first calls got no answer at all: the network or the vendor may come back, so
+    a retry later may succeed (exit 1), but this run stops rather than fail every group."""
+
+    exit_code = 1
 
 
 class RunLocked(SyncerError):

@@ -14,8 +14,8 @@ from syncer import jsoncodec
 from syncer.emulator.server import Emulator
 
 # What a test answers a command with, given the request's JSON body: the bytes to send back
-# (HTTP 200), or None to pass the call on to the emulator.
-Answer = Callable[[Any], bytes | None]
+# (with HTTP 200, or with the status given), or None to pass the call on to the emulator.
+Answer = Callable[[Any], bytes | tuple[int, bytes] | None]
 # How a test rewrites the emulator's answer to a command: given the request's JSON body and
 # the emulator's decoded answer, the bytes to send back instead.
 Rewrite = Callable[[Any, Any], bytes]
@@ -55,7 +55,8 @@ class FakeVendor:
         self.requests.append((command, body))
         answer = self.answers.get(command)
         if answer is not None and (forged := answer(body)) is not None:
-            return web.Response(body=forged, content_type="application/json")
+            status, forged = forged if isinstance(forged, tuple) else (200, forged)
+            return web.Response(status=status, body=forged, content_type="application/json")
         assert self._session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         async with self._session.post(

@@ -22,6 +22,7 @@ from syncer.errors import DatabaseError, RunLocked
 from syncer.seeding import desired_group, drifted_dataset, live_from_desired
 from syncer.tencent.models import DesiredGroup
 
+from .fakevendor import FakeVendor
 from .helpers import fast, load_desired, mismatches, settings_for, sync
 from .proxy import CuttableProxy
 from .test_cli import environment, syncer
@@ -90,17 +91,24 @@ async def test_what_still_fails_is_recorded_with_its_code_and_retried_first(db: 
     assert (row["outcome"], row["attempts"]) == ("updated", 0)
 
 
-async def test_a_vendor_that_is_down_costs_a_bounded_number_of_calls(db: str, emulator: Emulator) -> None:
+async def test_a_vendor_that_goes_down_mid_run_costs_a_bounded_number_of_calls(db: str, emulator: Emulator) -> None:
     data = drifted_dataset(500, seed=23)
     emulator.seed(data.live)
     await load_desired(db, data.desired)
-    emulator.config.fault_502 = 1.0
-    settings = settings_for(db, emulator, retry_budget_floor=30, retry_budget_ratio=0.2, **fast(emulator))
-    report = await sync(settings)
-    assert report.exit_code == 2 and report.outcomes["failed"] == 500
-    first_attempts = 10  # one get_group_info per batch of 50
-    assert report.calls["get_group_info"] <= first_attempts + 30 + 0.2 * first_attempts + 1
-    assert report.calls["get_group_info"] < first_attempts * settings.max_attempts
+    async with FakeVendor(emulator) as vendor:
+        # The first batch read is answered; from then on, every call gets 502 from a proxy.
+        vendor.answers["get_group_info"] = lambda body: (502, b"bad gateway") if vendor.requests[1:] else None
+        vendor.answers["modify_group_base_info"] = vendor.answers["set_group_attr"] = lambda body: (502, b"")
+        vendor.answers["get_group_attr"] = lambda body: (502, b"")
+        settings = settings_for(
+            db, emulator, base_url=vendor.base_url, retry_budget_floor=30, retry_budget_ratio=0.2, **fast(emulator)
+        )
+        report = await sync(settings)
+    assert report.exit_code == 2 and report.outcomes["failed"] >= 450
+    first_attempts = report.calls["get_group_info"]
+    calls = sum(report.calls.values())
+    assert report.retries <= 30 + 0.2 * (calls - report.retries) + 1  # the budget held
+    assert first_attempts < 10 * settings.max_attempts
 
 
 async def test_sigterm_stops_gracefully_records_what_finished_and_the_next_run_converges(

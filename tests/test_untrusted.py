@@ -5,7 +5,9 @@ vendor on loopback in front of the emulator."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +16,7 @@ import hypothesis
 import pytest
 
 from syncer.emulator.server import Emulator
+from syncer.errors import CredentialsError, VendorUnreachable
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.pipeline import RunReport
 from syncer.seeding import desired_group, live_from_desired
@@ -31,7 +34,7 @@ async def vendor(emulator: Emulator) -> AsyncIterator[FakeVendor]:
 
 
 def tencent_settings(db: str, emulator: Emulator, fake: FakeVendor, **overrides: Any) -> Settings:
-    return settings_for(db, emulator, base_url=fake.base_url, max_attempts=2, **fast(emulator), **overrides)
+    return settings_for(db, emulator, base_url=fake.base_url, **({"max_attempts": 2} | fast(emulator) | overrides))
 
 
 async def seed_groups(db: str, emulator: Emulator, n: int, *, renamed: int = 0) -> list[str]:
@@ -159,7 +162,7 @@ def _whole(value: Any) -> Any:
 BAD_BATCH_ANSWERS = {
     "GroupInfo a string": (_whole("nope"), "GroupInfo as 'nope', not a list"),
     "GroupInfo an object": (_whole({"GroupId": "x"}), "GroupInfo as {'GroupId': 'x'}, not a list"),
-    "GroupInfo strings": (_whole(["grp-0000000"]), "the answer did not include this group"),
+    "GroupInfo strings": (_whole(["grp-0000050"]), "the answer did not include this group"),
     "ErrorCode 'none'": (_with_entry(lambda i: {**i, "ErrorCode": "none"}), "ErrorCode for this group is 'none'"),
     "ErrorCode null": (_with_entry(lambda i: {**i, "ErrorCode": None}), "ErrorCode for this group is None"),
     "ErrorCode missing": (
@@ -193,24 +196,26 @@ async def test_a_batch_answer_of_any_shape_fails_its_groups_with_a_reason_and_th
     db: str, emulator: Emulator, vendor: FakeVendor, case: str
 ) -> None:
     rewrite, message = BAD_BATCH_ANSWERS[case]
-    ids = await seed_groups(db, emulator, 60, renamed=60)  # every group must be written: 10 in the second batch
-    first_batch = set(ids[:50])
+    # Every group must be written. The second batch's answer is the bad one: the first call of
+    # a run has succeeded by then (a first call answered with nothing usable stops the run).
+    ids = await seed_groups(db, emulator, 60, renamed=60)
+    bad_batch = set(ids[50:])
 
-    def only_first_batch(body: Any, answer: Any) -> bytes:
-        return rewrite(body, answer) if body["GroupIdList"][0] == ids[0] else json_bytes(answer)
+    def only_second_batch(body: Any, answer: Any) -> bytes:
+        return rewrite(body, answer) if body["GroupIdList"][0] == ids[50] else json_bytes(answer)
 
-    vendor.rewrites["get_group_info"] = only_first_batch
+    vendor.rewrites["get_group_info"] = only_second_batch
     report = await sync(tencent_settings(db, emulator, vendor))
 
     runs = await run_rows(db)
     assert [r["status"] for r in runs] == ["partial"], runs
     recorded = await states(db)
     assert len(recorded) == 60
-    assert all(recorded[g]["outcome"] == "updated" for g in ids[50:])  # the other batch proceeded
+    assert all(recorded[g]["outcome"] == "updated" for g in ids[:50])  # the other batch proceeded
     failed = {g for g, r in recorded.items() if r["outcome"] == "failed"}
-    assert failed and failed <= first_batch
+    assert failed and failed <= bad_batch
     if message is not None:
-        assert message in recorded[ids[0]]["error_message"], recorded[ids[0]]["error_message"]
+        assert message in recorded[ids[50]]["error_message"], recorded[ids[50]]["error_message"]
     assert report.outcomes["failed"] == len(failed)
 
 
@@ -300,3 +305,57 @@ async def test_generated_answers_through_the_pipeline_end_every_run_with_a_statu
     recorded = await states(db)
     assert recorded["grp-0000000"]["outcome"] in ("in_sync", "updated", "failed", "not_found")
     assert {recorded[g]["outcome"] for g in ("grp-0000002", "grp-0000003")} == {"in_sync"}
+
+
+# -- 11. a vendor that cannot be used is named at once ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "says"),
+    [
+        ((502, b"bad gateway"), VendorUnreachable, "could not be reached before any call succeeded"),
+        ((200, b"<html>hello</html>"), CredentialsError, "the host answers nothing the vendor sends"),
+    ],
+    ids=["unreachable", "not the vendor"],
+)
+async def test_a_vendor_that_answers_nothing_usable_stops_the_run_after_its_first_call(
+    db: str, emulator: Emulator, vendor: FakeVendor, answer: tuple[int, bytes], error: type[Exception], says: str
+) -> None:
+    await seed_groups(db, emulator, 500)
+    vendor.answers["get_group_info"] = lambda body: answer
+    with pytest.raises(error, match=says) as raised:
+        await sync(tencent_settings(db, emulator, vendor, max_attempts=8))
+    assert "TENCENT_IM_BASE_URL" in str(raised.value)
+    assert raised.value.exit_code == (1 if error is VendorUnreachable else 78)
+    assert len(vendor.requests) == 3  # one call, three attempts: not 10 batches x 8 attempts
+    (run,) = await run_rows(db)
+    assert run["status"] == "failed" and says in run["error"]
+
+
+async def test_a_refused_connection_stops_the_run_with_exit_1(db: str, emulator: Emulator) -> None:
+    await seed_groups(db, emulator, 100)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        settings = settings_for(db, emulator, base_url=f"http://127.0.0.1:{port}", max_attempts=8)
+        with pytest.raises(VendorUnreachable, match="could not be reached before any call succeeded"):
+            await sync(settings)
+
+
+async def test_a_certificate_that_does_not_verify_stops_the_run_at_once_with_78(db: str, emulator: Emulator) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    served = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0, ssl=context)
+    port = served.sockets[0].getsockname()[1]
+    await seed_groups(db, emulator, 100)
+    try:
+        with pytest.raises(CredentialsError, match="TLS certificate does not verify") as raised:
+            await sync(settings_for(db, emulator, base_url=f"https://127.0.0.1:{port}"))
+    finally:
+        served.close()
+    assert raised.value.exit_code == 78 and not isinstance(raised.value, VendorUnreachable)
