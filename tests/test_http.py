@@ -237,3 +237,26 @@ def test_query_pairs_are_spelled_as_urlencode_spells_them() -> None:
         ("empty", ""),
     ]:
         assert _query_pair(name, value) == urlencode({name: value}), (name, value)
+
+
+async def test_an_oversized_chunk_is_refused_as_it_is_announced_not_once_it_has_arrived() -> None:
+    # A chunk announced at 1 GB, of which only a little ever comes: waiting for it would hold
+    # memory (and the call) until the timeout; it is refused at once.
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    async with (
+        serving(replying(head + b"40000000\r\n" + b"x" * 1000, keep_open=True)) as (_, url),
+        HttpClient(limit=2, timeout_s=30) as client,
+    ):
+        async with asyncio.timeout(10):  # well under the client's own 30 s
+            with pytest.raises(NoAnswer, match="answer too large"):
+                await client.post(url, b"{}")
+
+
+async def test_a_compressed_answer_that_inflates_past_the_cap_is_refused() -> None:
+    bomb = gzip.compress(b"0" * (64 << 20))  # 64 MB of zeros in about 64 KB
+    async with (
+        serving(replying(answer(bomb, "Content-Encoding: gzip"), keep_open=True)) as (_, url),
+        HttpClient(limit=2, timeout_s=10) as client,
+    ):
+        with pytest.raises(NoAnswer, match="too large once decompressed"):
+            await client.post(url, b"{}")
