@@ -66,8 +66,8 @@ async def test_a_run_whose_lock_connection_is_terminated_stops_sending_and_fails
 
 
 async def test_an_idle_session_timeout_shorter_than_the_run_does_not_take_the_lock(db: str, emulator: Emulator) -> None:
-    name = db.rsplit("/", 1)[1]
-    await _fetch(db, f'ALTER DATABASE "{name}" SET idle_session_timeout = 400')
+    (row,) = await _fetch(db, "SELECT current_database() AS name")
+    await _fetch(db, f'ALTER DATABASE "{row["name"]}" SET idle_session_timeout = 400')
     data = drifted_dataset(600, seed=42, base_drift=0.9)
     emulator.seed(data.live)
     await load_desired(db, data.desired)
