@@ -46,6 +46,15 @@ def fast(emulator: Emulator, rate: int = 2000) -> dict[str, Any]:
     return {"rate_limit": rate}
 
 
+async def fetch(db: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    """One query on a connection of its own."""
+    conn = await asyncpg.connect(db)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
 async def load_desired(db_url: str, rows: Sequence[DesiredGroup]) -> None:
     conn = await asyncpg.connect(db_url)
     try:

@@ -22,8 +22,9 @@ class Result:
     err: str
 
 
-async def syncer(*args: str, env: dict[str, str]) -> Result:
-    process = await asyncio.create_subprocess_exec(
+async def start_syncer(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`python -m syncer ARGS` with ``env`` over this environment less syncer's own settings."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "syncer",
@@ -32,6 +33,10 @@ async def syncer(*args: str, env: dict[str, str]) -> Result:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def syncer(*args: str, env: dict[str, str]) -> Result:
+    process = await start_syncer(*args, env=env)
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode is not None
     return Result(process.returncode, out.decode(), err.decode())

@@ -23,17 +23,9 @@ from syncer.seeding import desired_group, drifted_dataset, live_from_desired
 from syncer.tencent.models import DesiredGroup
 
 from .fakevendor import FakeVendor
-from .helpers import fast, load_desired, mismatches, settings_for, sync
+from .helpers import fast, fetch, load_desired, mismatches, settings_for, sync
 from .proxy import CuttableProxy
 from .test_cli import environment, syncer
-
-
-async def _fetch(db: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(db)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
 
 
 async def start_run(db: str, emulator: Emulator, *args: str) -> asyncio.subprocess.Process:
@@ -75,7 +67,7 @@ async def test_what_still_fails_is_recorded_with_its_code_and_retried_first(db: 
     settings = settings_for(db, emulator, **fast(emulator))
     first = await sync(settings)
     assert first.exit_code == 2 and first.outcomes["failed"] == 1
-    (row,) = await _fetch(
+    (row,) = await fetch(
         db, "SELECT outcome, error_code, error_message, attempts FROM group_sync_state WHERE group_id = $1", victim
     )
     assert (row["outcome"], row["error_code"], row["attempts"]) == ("failed", 10002, 1)
@@ -87,7 +79,7 @@ async def test_what_still_fails_is_recorded_with_its_code_and_retried_first(db: 
     assert second.exit_code == 0
     assert emulator.log[0].group_ids == (victim,)  # the failed group is read first, on its own
     assert mismatches(data.desired, emulator) == []
-    (row,) = await _fetch(db, "SELECT outcome, attempts FROM group_sync_state WHERE group_id = $1", victim)
+    (row,) = await fetch(db, "SELECT outcome, attempts FROM group_sync_state WHERE group_id = $1", victim)
     assert (row["outcome"], row["attempts"]) == ("updated", 0)
 
 
@@ -131,9 +123,9 @@ async def test_sigterm_stops_gracefully_records_what_finished_and_the_next_run_c
     assert "interrupted" in out.decode()
     assert len(emulator.log) == calls_before_exit  # nothing sent after it exited
     assert max(r.wall for r in emulator.log) <= exited
-    (run,) = await _fetch(db, "SELECT status, finished_at FROM sync_runs")
+    (run,) = await fetch(db, "SELECT status, finished_at FROM sync_runs")
     assert run["status"] == "interrupted" and run["finished_at"] is not None
-    recorded = {r["group_id"]: r["outcome"] for r in await _fetch(db, "SELECT group_id, outcome FROM group_sync_state")}
+    recorded = {r["group_id"]: r["outcome"] for r in await fetch(db, "SELECT group_id, outcome FROM group_sync_state")}
     assert 0 < len(recorded) < 1200
     for row in data.desired:  # every group recorded as done really is done
         if recorded.get(row.group_id) in ("updated", "in_sync"):
@@ -237,7 +229,7 @@ async def test_postgres_lost_mid_run_stops_and_records_nothing_that_was_not_appl
     await asyncio.sleep(0.5)
     assert len(emulator.log) == calls_when_stopped  # it stopped, it did not carry on blind
 
-    recorded = {r["group_id"]: r["outcome"] for r in await _fetch(db, "SELECT group_id, outcome FROM group_sync_state")}
+    recorded = {r["group_id"]: r["outcome"] for r in await fetch(db, "SELECT group_id, outcome FROM group_sync_state")}
     assert 0 < len(recorded) < 1500
     for row in data.desired:
         if recorded.get(row.group_id) in ("updated", "in_sync"):
@@ -300,7 +292,7 @@ async def test_a_write_whose_answer_never_came_is_not_recorded_as_applied(db: st
     first = await sync(settings)
     assert first.exit_code == 2
     assert emulator.groups[row.group_id].name == row.name  # it did apply …
-    (state,) = await _fetch(db, "SELECT outcome, last_applied, error_message FROM group_sync_state")
+    (state,) = await fetch(db, "SELECT outcome, last_applied, error_message FROM group_sync_state")
     assert state["outcome"] == "failed" and state["last_applied"] is None  # … but nobody claims so
     assert "may or may not have applied" in state["error_message"]
 

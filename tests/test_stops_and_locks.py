@@ -19,22 +19,14 @@ from syncer.errors import RunLocked, RunLockLost
 from syncer.seeding import drifted_dataset
 from syncer.sharding import Shard
 
-from .helpers import fast, load_desired, settings_for, sync
-from .test_cli import environment, syncer
-
-
-async def _fetch(db: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(db)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
+from .helpers import fast, fetch, load_desired, settings_for, sync
+from .test_cli import environment, start_syncer, syncer
 
 
 async def _running_lock_pid(db: str) -> int:
     async with asyncio.timeout(30):
         while True:
-            rows = await _fetch(db, "SELECT lock_pid FROM sync_runs WHERE status = 'running'")
+            rows = await fetch(db, "SELECT lock_pid FROM sync_runs WHERE status = 'running'")
             if rows:
                 return int(rows[0]["lock_pid"])
             await asyncio.sleep(0.02)
@@ -53,12 +45,12 @@ async def test_a_run_whose_lock_connection_is_terminated_stops_sending_and_fails
     pid = await _running_lock_pid(db)
     async with asyncio.timeout(30):
         await emulator.wait_for_calls(20)
-    await _fetch(db, "SELECT pg_terminate_backend($1)", pid)
+    await fetch(db, "SELECT pg_terminate_backend($1)", pid)
     with pytest.raises(RunLockLost, match="the run lock was lost"):
         await asyncio.wait_for(run, 30)
     sent = len(emulator.log)
     assert sent < 1000  # it stopped well before the end (about 2,000 calls at 100/s)
-    (row,) = await _fetch(db, "SELECT status, error, finished_at FROM sync_runs")
+    (row,) = await fetch(db, "SELECT status, error, finished_at FROM sync_runs")
     assert row["status"] == "failed" and "run lock was lost" in row["error"] and row["finished_at"]
     # Once it has said so, nothing more leaves it.
     await asyncio.sleep(0.3)
@@ -66,8 +58,8 @@ async def test_a_run_whose_lock_connection_is_terminated_stops_sending_and_fails
 
 
 async def test_an_idle_session_timeout_shorter_than_the_run_does_not_take_the_lock(db: str, emulator: Emulator) -> None:
-    (row,) = await _fetch(db, "SELECT current_database() AS name")
-    await _fetch(db, f'ALTER DATABASE "{row["name"]}" SET idle_session_timeout = 400')
+    (row,) = await fetch(db, "SELECT current_database() AS name")
+    await fetch(db, f'ALTER DATABASE "{row["name"]}" SET idle_session_timeout = 400')
     data = drifted_dataset(600, seed=42, base_drift=0.9)
     emulator.seed(data.live)
     await load_desired(db, data.desired)
@@ -127,26 +119,12 @@ async def silent_server() -> AsyncIterator[tuple[str, asyncio.Event]]:
         server.close()
 
 
-async def _start(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
-    import os
-
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "syncer",
-        *args,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("SYNCER_", "TENCENT_IM_"))} | env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_a_stop_while_connecting_to_a_postgres_that_never_answers_is_obeyed_at_once(
     emulator: Emulator, silent_server: tuple[str, asyncio.Event], sig: signal.Signals
 ) -> None:
     url, accepted = silent_server
-    process = await _start(["run"], environment(url, emulator))
+    process = await start_syncer("run", env=environment(url, emulator))
     await asyncio.wait_for(accepted.wait(), 30)
     process.send_signal(sig)
     # The connect timeout (10 s) would end it too: it must not be what does.
@@ -167,11 +145,11 @@ async def test_a_stop_while_a_query_waits_on_a_locked_table_is_obeyed_within_the
         transaction = blocker.transaction()
         await transaction.start()
         await blocker.execute("LOCK TABLE desired_group_profiles IN ACCESS EXCLUSIVE MODE")
-        process = await _start(["run", "--grace-seconds", "2"], environment(db, emulator))
+        process = await start_syncer("run", "--grace-seconds", "2", env=environment(db, emulator))
         async with asyncio.timeout(30):
             # Asked on a connection of its own: inside the blocker's transaction, the activity
             # view would show one snapshot throughout.
-            while not (await _fetch(db, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):  # noqa: ASYNC110
+            while not (await fetch(db, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         process.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(process.communicate(), 12)
@@ -180,7 +158,7 @@ async def test_a_stop_while_a_query_waits_on_a_locked_table_is_obeyed_within_the
         await blocker.close()
     assert process.returncode == 143, err.decode()
     assert "Traceback" not in err.decode()
-    runs = await _fetch(db, "SELECT status FROM sync_runs")
+    runs = await fetch(db, "SELECT status FROM sync_runs")
     assert [r["status"] for r in runs] in ([], ["interrupted"])
     assert emulator.log == []
 
@@ -230,7 +208,7 @@ async def test_the_emulator_on_a_port_taken_exits_78_with_one_line() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        process = await _start(["emulator", "--port", str(port)], {})
+        process = await start_syncer("emulator", "--port", str(port), env={})
         _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 78, err.decode()
     assert f"cannot listen on 127.0.0.1:{port}" in err.decode()

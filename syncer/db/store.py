@@ -354,9 +354,7 @@ class PgStore:
         self, name: str, *, within: str | None = None, shard_count: int = 1, timings: LockTimings | None = None
     ) -> AbstractAsyncContextManager[RunLock]:
         """The run lock (:mod:`syncer.db.lock`), on a connection of its own."""
-        return hold_run_lock(
-            self._url, name, within=within, shard_count=shard_count, timings=timings or LockTimings()
-        )
+        return hold_run_lock(self._url, name, within=within, shard_count=shard_count, timings=timings or LockTimings())
 
     async def orphaned_runs(self) -> list[int]:
         """This vendor's runs still marked running whose lock-holding backend is gone."""

@@ -85,18 +85,25 @@ def parse_live(info: Mapping[str, Any]) -> LiveGroup:
 
 
 def _custom_fields(items: object) -> dict[str, str]:
+    return _pairs(items, "get_group_info", "AppDefinedData", "an AppDefinedData item", ("Key", "Value"))
+
+
+def _pairs(items: object, command: str, name: str, item: str, names: tuple[str, str]) -> dict[str, str]:
+    """A list of ``{key, value}`` objects of text (named ``names``) as a mapping; absent: empty.
+    :class:`Malformed` for anything else, naming ``command``'s field ``name``."""
     if items is None:
         return {}
     if not isinstance(items, list):
-        raise Malformed(f"get_group_info answered AppDefinedData as {quote(items)}, not a list")
-    custom = {}
-    for item in items:
-        key = item.get("Key") if isinstance(item, dict) else None
-        value = item.get("Value", "") if isinstance(item, dict) else None
+        raise Malformed(f"{command} answered {name} as {quote(items)}, not a list")
+    key_name, value_name = names
+    found = {}
+    for entry in items:
+        key = entry.get(key_name) if isinstance(entry, dict) else None
+        value = entry.get(value_name, "") if isinstance(entry, dict) else None
         if not isinstance(key, str) or not isinstance(value, str):
-            raise Malformed(f"get_group_info answered an AppDefinedData item {quote(item)}, not {{Key, Value}} text")
-        custom[key] = value
-    return custom
+            raise Malformed(f"{command} answered {item} {quote(entry)}, not {{{key_name}, {value_name}}} text")
+        found[key] = value
+    return found
 
 
 async def fetch_live(
@@ -174,19 +181,7 @@ async def read_attrs(client: Caller, group_id: str) -> dict[str, str]:
     """The group's live attribute set. :class:`Malformed` if the answer is not of the
     documented shape (a list of ``{key, value}`` text)."""
     answer = await client.call("get_group_attr", {"GroupId": group_id})
-    items = answer.get("GroupAttrAry")
-    if items is None:
-        return {}
-    if not isinstance(items, list):
-        raise Malformed(f"get_group_attr answered GroupAttrAry as {quote(items)}, not a list")
-    attrs = {}
-    for item in items:
-        key = item.get("key") if isinstance(item, dict) else None
-        value = item.get("value", "") if isinstance(item, dict) else None
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise Malformed(f"get_group_attr answered an attribute {quote(item)}, not {{key, value}} text")
-        attrs[key] = value
-    return attrs
+    return _pairs(answer.get("GroupAttrAry"), "get_group_attr", "GroupAttrAry", "an attribute", ("key", "value"))
 
 
 async def write_base(client: Caller, payload: dict[str, Any]) -> None:
