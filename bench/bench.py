@@ -45,7 +45,8 @@ from syncer.emulator.process import RemoteEmulator, emulator_process  # noqa: E4
 from syncer.emulator.state import max_in_window  # noqa: E402
 from syncer.logs import configure_logging  # noqa: E402
 from syncer.pipeline import Reconciler  # noqa: E402
-from syncer.vendors import make_vendor  # noqa: E402
+from syncer.settings import Settings  # noqa: E402
+from syncer.vendors import desired_setups, make_vendor  # noqa: E402
 
 LIMIT = 200
 
@@ -146,7 +147,7 @@ async def database(server_url: str) -> AsyncIterator[str]:
 
 async def prepare(db: str, remote: RemoteEmulator, s: Scenario) -> None:
     async with PgStore.open(db) as store:
-        await store.migrate()
+        await store.migrate(desired_setups(Settings()))
     conn = await asyncpg.connect(db)
     try:
         await conn.execute(SEED_SQL, s.n, s.attrs)

@@ -141,6 +141,36 @@ CREATE TABLE IF NOT EXISTS syncer_migrations (
 -- name: record_migration
 INSERT INTO syncer_migrations (version, name) VALUES ($1, $2);
 
+-- name: schema_exists
+SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1);
+
+-- name: relation_info
+-- The relation $1.$2, named in full (never through the search_path): its kind, its owner, and
+-- what syncer's role may do with it.
+SELECT c.oid, c.relkind, pg_get_userbyid(c.relowner) AS owner,
+       pg_has_role(c.relowner, 'MEMBER') AS owned,
+       has_table_privilege(c.oid, 'SELECT') AS can_select
+FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2;
+
+-- name: same_name_elsewhere
+-- Relations named $1 in any schema: one syncer would create could hide one of these.
+SELECT n.nspname || '.' || c.relname AS name
+FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1;
+
+-- name: has_trigger
+SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1 AND tgname = $2);
+
+-- name: derived_of
+SELECT relation, version FROM syncer_derived WHERE vendor = $1;
+
+-- name: record_derived
+INSERT INTO syncer_derived (vendor, relation, version) VALUES ($1, $2, $3)
+ON CONFLICT (vendor) DO UPDATE SET relation = EXCLUDED.relation, version = EXCLUDED.version, built_at = now();
+
 -- name: migration_lock
 -- Two `syncer migrate` at once: the second waits, then finds nothing left to do.
 SELECT pg_advisory_xact_lock(hashtext('syncer.migrate'));

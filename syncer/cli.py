@@ -27,9 +27,9 @@ from syncer.pipeline import Reconciler, RunObserver, RunReport
 from syncer.progress import Progress, StatusLine
 from syncer.quoting import clip
 from syncer.report import print_plan_group, print_status, print_summary
-from syncer.settings import Secret, Settings, parse_rate_limits, settings_from_env
+from syncer.settings import Relation, Secret, Settings, parse_rate_limits, parse_schema, settings_from_env
 from syncer.sharding import Shard
-from syncer.vendors import add_vendor_arguments, make_vendor, vendor_overrides
+from syncer.vendors import VENDORS, add_vendor_arguments, desired_setup, desired_setups, make_vendor, vendor_overrides
 
 PROGRESS_STYLES = ("auto", "bar", "log", "off")
 
@@ -39,6 +39,13 @@ Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 def _common(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("database and logging")
     g.add_argument("--database-url", help="Postgres URL (env SYNCER_DATABASE_URL, then DATABASE_URL)")
+    g.add_argument("--schema", help="the schema of syncer's own tables and views (env SYNCER_SCHEMA; default public)")
+    g.add_argument(
+        "--desired-relation",
+        metavar="SCHEMA.NAME",
+        help="the desired table or view, schema-qualified (env SYNCER_DESIRED_RELATION; "
+        "default: the vendor's own table in schema public, as the README says)",
+    )
     g.add_argument("--log-level", choices=LEVELS, help="env SYNCER_LOG_LEVEL; default info")
     g.add_argument("--log-format", choices=FORMATS, help="env SYNCER_LOG_FORMAT; auto = console on a terminal")
 
@@ -108,6 +115,9 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 
     p = verbs.add_parser("migrate", help="create or upgrade syncer's tables")
     _common(p)
+    p.add_argument(
+        "--vendor", choices=VENDORS, help="whose desired relation --desired-relation names (env SYNCER_VENDOR)"
+    )
     p.set_defaults(handler=cmd_migrate)
 
     p = verbs.add_parser("plan", help="show what would change; no write call")
@@ -185,6 +195,7 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     if margin is not None and margin < 0:
         raise ConfigError("--limiter-margin-ms must not be negative")
     database_url = get("database_url")
+    schema, relation = get("schema"), get("desired_relation")
     shard_index, shard_count = get("shard_index"), get("shard_count")
     shard = Shard(
         settings.shard.index if shard_index is None else shard_index,
@@ -201,6 +212,8 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         metrics_port=metrics_port,
         progress=progress,
         database_url=Secret(database_url) if database_url else None,
+        schema=parse_schema(schema, "--schema") if schema else None,
+        desired_relation=Relation.parse(relation, "--desired-relation") if relation else None,
         **vendor_overrides(args),
         rate_limit=default_rate,
         rate_limit_overrides={**settings.rate_limit_overrides, **overrides} if overrides else None,
@@ -220,12 +233,18 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    async with PgStore.open(settings.require_database()) as store:
-        applied = await store.migrate()
+    timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
+    async with PgStore.open(settings.require_database(), timeouts=timeouts, schema=settings.schema) as store:
+        report = await store.migrate(desired_setups(settings))
         versions = await store.applied_versions()
-    for migration in applied:
+    for migration in report.applied:
         print(f"applied {migration.version:03d}_{migration.name}")
-    print(f"schema is at version {max(versions)}" + ("" if applied else " (nothing to do)"))
+    for made in report.made:
+        print(made)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    nothing = not report.applied and not report.made
+    print(f"schema is at version {max(versions)}" + (" (nothing to do)" if nothing else ""))
     return 0
 
 
@@ -259,8 +278,10 @@ async def reconcile(
         if settings.metrics_port is not None:
             await stack.enter_async_context(serve_metrics(metrics, settings.metrics_host, settings.metrics_port))
         timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
-        store = await stack.enter_async_context(PgStore.open(settings.require_database(), vendor.desired, timeouts))
-        await store.check_schema()
+        store = await stack.enter_async_context(
+            PgStore.open(settings.require_database(), vendor.desired, timeouts, schema=settings.schema)
+        )
+        await store.check_schema(desired_setup(settings, vendor.name))
         await stack.enter_async_context(vendor.client)
         reconciler = Reconciler(
             settings,
@@ -385,7 +406,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     if args.runs < 0 or args.groups < 0:
         raise ConfigError("--runs and --groups must not be negative")
-    async with PgStore.open(settings.require_database()) as store:
+    timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
+    async with PgStore.open(settings.require_database(), timeouts=timeouts, schema=settings.schema) as store:
         await store.check_schema()
         status = await store.status(runs=args.runs, groups=args.groups)
     print_status(status, sys.stdout, as_json=args.json)

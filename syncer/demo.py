@@ -22,7 +22,7 @@ from syncer.pipeline import Reconciler, RunReport
 from syncer.report import print_plan_group, print_summary
 from syncer.seeding import drifted_dataset, insert_desired
 from syncer.settings import Settings
-from syncer.vendors import VENDORS, make_vendor
+from syncer.vendors import VENDORS, desired_setups, make_vendor
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -76,7 +76,7 @@ async def _seed(url: str, args: argparse.Namespace) -> tuple[list[str], str]:
 
 async def _demo(url: str, args: argparse.Namespace) -> int:
     async with PgStore.open(url) as store:
-        await store.migrate()
+        await store.migrate(desired_setups(Settings()))
     flags, seeded = await _seed(url, args)
     # The emulator runs in a process of its own, as the vendor is a machine of its own.
     async with emulator_process(*flags, "--seed", str(args.seed)) as remote:

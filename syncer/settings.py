@@ -54,9 +54,68 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}{parts.path}"
 
 
+_IDENTIFIER = re.compile(r'[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"')
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a Postgres identifier, always quoted (so case and any character stay as given)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A schema-qualified table or view name: never resolved through a search_path, so that
+    syncer reads, and creates, exactly the relation named."""
+
+    schema: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str, setting: str) -> Relation:
+        """``schema.name``; either part may be double-quoted (``"App"."Desired groups"``)."""
+        parts = []
+        rest = text.strip()
+        while True:
+            match = _IDENTIFIER.match(rest)
+            if match is None:
+                break
+            token = match.group()
+            parts.append(token[1:-1].replace('""', '"') if token.startswith('"') else token.lower())
+            rest = rest[match.end() :]
+            if not rest.startswith("."):
+                break
+            rest = rest[1:]
+        if rest or len(parts) != 2:
+            raise ConfigError(
+                f"{setting}={clip(text)}: expected a schema-qualified name, schema.relation "
+                "(for example public.desired_group_profiles)"
+            )
+        return cls(parts[0], parts[1])
+
+    @property
+    def sql(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def parse_schema(text: str, setting: str) -> str:
+    match = _IDENTIFIER.fullmatch(text.strip())
+    if match is None:
+        raise ConfigError(f"{setting}={clip(text)}: expected one schema name (for example syncer)")
+    token = match.group()
+    return token[1:-1].replace('""', '"') if token.startswith('"') else token.lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: Secret | None = None
+    # The schema of syncer's own tables and views: every syncer connection's search_path is this
+    # schema alone. The desired relation is always named in full (None: the vendor's default,
+    # public.desired_group_profiles or public.desired_group_channels).
+    schema: str = "public"
+    desired_relation: Relation | None = None
     vendor: str = "tencent"  # which chat vendor (syncer/vendors.py)
     sdkappid: int | None = None
     secret_key: Secret | None = None
@@ -139,6 +198,13 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def desired_relation_for(self, vendor: str, default_table: str) -> Relation:
+        """The desired relation of ``vendor``: the one set (for the vendor the run is for), or
+        ``public.<default_table>``."""
+        if vendor == self.vendor and self.desired_relation is not None:
+            return self.desired_relation
+        return Relation("public", default_table)
+
     def require_database(self) -> str:
         if self.database_url is None:
             raise ConfigError("no database: set SYNCER_DATABASE_URL (or DATABASE_URL), or pass --database-url")
@@ -219,8 +285,12 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         # The default region's backup goes with the default host only: a backup of another
         # region, or of an emulator, must be named.
         nexconn_backup = "" if nexconn_base else NEXCONN_DEFAULT_BACKUP_URL
+    relation_text = env.get("SYNCER_DESIRED_RELATION", "").strip()
+    schema_text = env.get("SYNCER_SCHEMA", "").strip()
     return Settings(
         database_url=Secret(db) if db else None,
+        schema=parse_schema(schema_text, "SYNCER_SCHEMA") if schema_text else "public",
+        desired_relation=Relation.parse(relation_text, "SYNCER_DESIRED_RELATION") if relation_text else None,
         vendor=env.get("SYNCER_VENDOR") or "tencent",
         nexconn_app_key=env.get("NEXCONN_APP_KEY") or None,
         nexconn_app_secret=Secret(nexconn_secret) if nexconn_secret else None,

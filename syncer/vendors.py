@@ -6,11 +6,25 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from syncer.db.migrator import DesiredSetup
 from syncer.errors import ConfigError
 from syncer.settings import Secret, Settings
 from syncer.vendor import Vendor
 
 VENDORS = ("tencent", "nexconn")
+# Each vendor's desired table when no SYNCER_DESIRED_RELATION names another (in schema public).
+DEFAULT_DESIRED_TABLES = {"tencent": "desired_group_profiles", "nexconn": "desired_group_channels"}
+
+
+def desired_setup(settings: Settings, vendor: str) -> DesiredSetup:
+    """``vendor``'s desired relation, as the settings name it (or its default)."""
+    relation = settings.desired_relation_for(vendor, DEFAULT_DESIRED_TABLES[vendor])
+    return DesiredSetup(vendor, relation, required=vendor == settings.vendor)
+
+
+def desired_setups(settings: Settings) -> list[DesiredSetup]:
+    """Every vendor's: `syncer migrate` sets up each (the settings' vendor's must work)."""
+    return [desired_setup(settings, vendor) for vendor in VENDORS]
 
 
 def make_vendor(settings: Settings, *, on_answer: Callable[[str, str, float], None] | None = None) -> Vendor:

@@ -15,6 +15,8 @@ from syncer.db.store import PgStore
 from syncer.embedded import embedded_postgres
 from syncer.emulator.server import Emulator, EmulatorConfig
 from syncer.logs import configure_logging
+from syncer.settings import Settings
+from syncer.vendors import desired_setups
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -71,7 +73,7 @@ async def fresh_db(new_database: Callable[[], Awaitable[str]]) -> str:
 async def db(fresh_db: str) -> str:
     """A database with syncer's migrations applied."""
     async with PgStore.open(fresh_db) as store:
-        await store.migrate()
+        await store.migrate(desired_setups(Settings()))
     return fresh_db
 
 

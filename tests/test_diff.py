@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
 
 from syncer.client import answer_digest
+from syncer.db.sqlfiles import desired_templates
 from syncer.db.store import DesiredRow
 from syncer.tencent.diff import attrs_fingerprint, plan_group
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup, LiveGroup
@@ -113,8 +113,7 @@ def test_response_filter_names_only_managed_fields_and_keys() -> None:
 def test_the_shape_names_every_base_column_as_managed_when_set() -> None:
     """syncer_tencent_desired's shape (the answer's filter, in SQL) lists the base columns: the
     same as BASE_FIELDS."""
-    sql = (Path(__file__).parents[1] / "sql" / "migrations" / "006_answer_digest.sql").read_text()
-    shape = sql[sql.index("VIEW syncer_tencent_desired") : sql.index("VIEW syncer_nexconn_desired")]
+    shape = desired_templates("tencent")["view"]
     named = re.findall(r"CASE WHEN d\.(\w+) IS NOT NULL THEN '(\w+)' END", shape)
     assert named and all(column == name for column, name in named)
     assert [name for _, name in named] == list(BASE_FIELDS)

@@ -1,19 +1,7 @@
--- The desired state users fill (or replace by a view of the same shape), and syncer's own records.
+-- syncer's own records.
 
-CREATE TABLE IF NOT EXISTS desired_group_profiles (
-    group_id           text PRIMARY KEY,
-    name               text,
-    introduction       text,
-    notification       text,
-    face_url           text,
-    max_member_num     integer,
-    apply_join_option  text,      -- FreeAccess | NeedPermission | DisableApply
-    invite_join_option text,      -- FreeAccess | NeedPermission | DisableInvite
-    mute_all_member    boolean,
-    app_defined_data   jsonb,     -- {"key": "value"}: managed custom fields; null or "" deletes the key
-    group_attrs        jsonb,     -- {"key": "value"}: the complete attribute set; {} clears all
-    updated_at         timestamptz NOT NULL DEFAULT now()
-);
+-- (The desired relation and what syncer derives from it are no longer made here but by `syncer
+-- migrate` from sql/desired/, at the relation the settings name: see 007_derived.sql.)
 
 CREATE TABLE sync_runs (
     run_id       bigserial PRIMARY KEY,

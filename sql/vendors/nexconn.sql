@@ -1,4 +1,5 @@
--- Nexconn's desired table, desired_group_channels, read for the shared pipeline. Loaded by name
+-- Nexconn's desired relation, read for the shared pipeline through the view syncer_nexconn_desired
+-- (sql/desired/nexconn.sql). Loaded by name
 -- (syncer/db/sqlfiles.py); values only as $n.
 --
 -- The page reads answer what a run needs to settle a channel found as it was last seen in line,
@@ -73,7 +74,7 @@ SELECT s.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answ
        s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s
 FROM group_sync_state AS s
-JOIN desired_group_channels AS d ON d.channel_id = s.group_id
+JOIN syncer_nexconn_desired AS d ON d.channel_id = s.group_id
 WHERE s.vendor = 'nexconn' AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
   AND ($4 = 1 OR ('x' || left(md5(s.group_id), 8))::bit(32)::bigint % $4 = $5)
 ORDER BY s.group_id
@@ -105,5 +106,5 @@ WHERE d.channel_id = ANY($1::text[]);
 
 -- name: count_desired
 -- How many desired rows fall to this shard ($1 count, $2 index): the progress display's total.
-SELECT count(*) FROM desired_group_channels AS d
+SELECT count(*) FROM syncer_nexconn_desired AS d
 WHERE $1 = 1 OR ('x' || left(md5(d.channel_id), 8))::bit(32)::bigint % $1 = $2;

@@ -1,4 +1,5 @@
--- Tencent's desired table, desired_group_profiles, read for the shared pipeline. Loaded by name
+-- Tencent's desired relation, read for the shared pipeline through the view syncer_tencent_desired
+-- (sql/desired/tencent.sql). Loaded by name
 -- (syncer/db/sqlfiles.py); values only as $n.
 --
 -- The page reads answer what a run needs to settle a group found as it was last seen in line,
@@ -117,5 +118,5 @@ WHERE d.group_id = ANY($1::text[]);
 
 -- name: count_desired
 -- How many desired rows fall to this shard ($1 count, $2 index): the progress display's total.
-SELECT count(*) FROM desired_group_profiles AS d
+SELECT count(*) FROM syncer_tencent_desired AS d
 WHERE $1 = 1 OR ('x' || left(md5(d.group_id), 8))::bit(32)::bigint % $1 = $2;

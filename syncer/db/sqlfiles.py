@@ -45,6 +45,13 @@ def vendor_query(vendor: str, name: str) -> str:
     return vendor_queries(vendor)[name]
 
 
+@functools.cache
+def desired_templates(vendor: str) -> dict[str, str]:
+    """A vendor's desired relation and what syncer derives from it: sql/desired/<vendor>.sql,
+    with ``{relation}`` (and the like) for the names the settings give."""
+    return _named(sql_dir() / "desired" / f"{vendor}.sql")
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int

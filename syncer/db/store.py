@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 import asyncpg
 
 from syncer.db.lock import LockTimings, RunLock, hold_run_lock
-from syncer.db.sqlfiles import Migration, migrations, query, vendor_query
+from syncer.db.migrator import DesiredSetup, MigrationReport, check_derived, migrate
+from syncer.db.sqlfiles import migrations, query, vendor_query
 from syncer.errors import DatabaseError, SchemaError
 from syncer.jsoncodec import dumps_text
 from syncer.models import Desired, GroupResult, RunRecord, Status, SyncState, TroubledGroup
-from syncer.settings import redact_url
+from syncer.settings import quote_ident, redact_url
 from syncer.sharding import UNSHARDED, Shard
 
 T = TypeVar("T")
@@ -242,10 +243,13 @@ class PgStore:
     """``source``: the vendor whose desired table and records this store reads and writes;
     only ``migrate``, the lock and ``status`` work without one."""
 
-    def __init__(self, pool: asyncpg.Pool, url: str, source: DesiredSource | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, url: str, source: DesiredSource | None = None, schema: str = "public"
+    ) -> None:
         self._pool = pool
         self._url = url
         self._source = source
+        self._schema = schema
 
     @property
     def source(self) -> DesiredSource:
@@ -261,6 +265,7 @@ class PgStore:
         max_size: int = 4,
         source: DesiredSource | None = None,
         timeouts: DbTimeouts | None = None,
+        schema: str = "public",
     ) -> PgStore:
         timeouts = timeouts or DbTimeouts()
         try:
@@ -273,6 +278,9 @@ class PgStore:
                 # The server gives up too (a table locked by another session, say), so that a
                 # query cut off by the client does not go on holding what it took.
                 server_settings={
+                    # syncer's own objects, and nothing else, are found by name: the desired
+                    # relation is always named in full.
+                    "search_path": quote_ident(schema),
                     "statement_timeout": f"{int(timeouts.statement_s * 1000)}",
                     "lock_timeout": f"{int(timeouts.statement_s * 1000)}",
                 },
@@ -284,14 +292,14 @@ class PgStore:
                 f"cannot connect to Postgres at {redact_url(url)}: {type(exc).__name__}: {exc}"
             ) from exc
         assert pool is not None
-        return cls(pool, url, source)
+        return cls(pool, url, source, schema)
 
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, url: str, source: DesiredSource | None = None, timeouts: DbTimeouts | None = None
+        cls, url: str, source: DesiredSource | None = None, timeouts: DbTimeouts | None = None, schema: str = "public"
     ) -> AsyncIterator[PgStore]:
-        store = await cls.connect(url, source=source, timeouts=timeouts)
+        store = await cls.connect(url, source=source, timeouts=timeouts, schema=schema)
         try:
             yield store
         finally:
@@ -318,8 +326,9 @@ class PgStore:
 
         return await self._run("reading the schema version", fn)
 
-    async def check_schema(self) -> None:
-        """Refuse to work on a database whose schema is missing or behind."""
+    async def check_schema(self, desired: DesiredSetup | None = None) -> None:
+        """Refuse to work on a database whose schema is missing or behind, or (``desired``) whose
+        view of the desired relation is gone or built over another relation."""
         applied = await self.applied_versions()
         latest = len(migrations())
         if not applied:
@@ -328,25 +337,13 @@ class PgStore:
             raise SchemaError(
                 f"the database schema is at version {max(applied)}, this syncer needs {latest}: run `syncer migrate`"
             )
+        if desired is not None:
+            await self._run("checking the desired relation", lambda c: check_derived(c, desired))
 
-    async def migrate(self) -> list[Migration]:
-        """Apply each pending migration once, each in its own transaction."""
-
-        async def fn(conn: Connection) -> list[Migration]:
-            applied: list[Migration] = []
-            await conn.execute(query("create_migrations_table"))
-            for migration in migrations():
-                async with conn.transaction():
-                    await conn.execute(query("migration_lock"))
-                    done = {r["version"] for r in await conn.fetch(query("schema_versions"))}
-                    if migration.version in done:
-                        continue
-                    await conn.execute(migration.sql)
-                    await conn.execute(query("record_migration"), migration.version, migration.name)
-                    applied.append(migration)
-            return applied
-
-        return await self._run("applying migrations", fn)
+    async def migrate(self, desired: Sequence[DesiredSetup]) -> MigrationReport:
+        """Apply each pending migration once, each in its own transaction; then set up each
+        vendor's desired relation (:mod:`syncer.db.migrator`)."""
+        return await self._run("applying migrations", lambda c: migrate(c, self._schema, desired))
 
     # -- one run at a time ------------------------------------------------------------------------
 
