@@ -25,6 +25,7 @@ from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.quoting import clip, quote
 from syncer.settings import Settings
 from syncer.vendor import LiveBatch, Vendor, expected_answer, same_as_last_seen
+from syncer.vendors import desired_setup
 
 log = structlog.get_logger("syncer.pipeline")
 
@@ -58,6 +59,8 @@ class RunReport:
     def exit_code(self) -> int:
         if self.status == "failed":
             return 1
+        if self.status == EMPTY:
+            return EXIT_EMPTY
         return 2 if self.troubled else 0
 
     def totals(self) -> RunTotals:
@@ -73,6 +76,12 @@ class RunReport:
             calls=self.calls,
             error=self.error,
         )
+
+
+# A full run over a desired relation with no row at all checked nothing: most likely the wrong
+# relation (a shadow table, another schema), never a success to report quietly.
+EMPTY = "empty"
+EXIT_EMPTY = 4
 
 
 class RunObserver(Protocol):
@@ -148,6 +157,7 @@ class Reconciler:
         self._stop = stop or asyncio.Event()
         self._observers = list(observers)
         self.report = RunReport(mode="plan" if dry_run else "run", shard=str(settings.shard))
+        self._relation = desired_setup(settings, vendor.name).relation
         self._since: datetime | None = None  # incremental: rows changed after this
         self._lock: RunLock | None = None
         # Told "running" once the run is recorded (a stop from then on is graceful: calls in
@@ -176,6 +186,11 @@ class Reconciler:
             self._lock = lock
             await self._outwait_lost_runs(timings)
             return await self._run()
+
+    async def _relation_is_empty(self) -> bool:
+        """This shard read nothing: is the whole relation empty (not only this shard's share)?"""
+        shard = self._settings.shard
+        return not shard.sharded or await self._store.count_desired() == 0
 
     async def _outwait_lost_runs(self, timings: LockTimings) -> None:
         """A run whose lock went may still be sending until it notices (within
@@ -223,6 +238,10 @@ class Reconciler:
             await recorder.flush()
             if self._stop.is_set():
                 report.status = "interrupted"
+            elif total == 0 and await self._relation_is_empty():
+                report.status = EMPTY
+                report.error = f"the desired relation {self._relation} has no row: nothing was checked"
+                log.warning("desired_relation_empty", relation=str(self._relation), error=report.error)
             else:
                 report.status = "partial" if report.troubled else "succeeded"
         except SyncerError as exc:

@@ -41,7 +41,7 @@ _PRIVILEGE_ERRORS = (asyncpg.InsufficientPrivilegeError,)
 @dataclass(frozen=True, slots=True)
 class DesiredSetup:
     """One vendor's desired relation. ``required``: the vendor the settings are for, whose
-    relation must be usable (a problem is an error); another vendor's only gets a note."""
+    relation must be usable (a problem is an error); another vendor's is set up where it can be."""
 
     vendor: str
     relation: Relation
@@ -72,7 +72,7 @@ def _sql(vendor: str, part: str, relation: Relation, schema: str) -> str:
         "{index}": quote_ident(f"{relation.name}_updated_at"),
         "{function}": f"{quote_ident(schema)}.syncer_touch_updated_at",
     }
-    text = desired_templates(vendor)[part]
+    text = "\n".join(line for line in desired_templates(vendor)[part].splitlines() if not line.startswith("--"))
     for placeholder, value in names.items():
         text = text.replace(placeholder, value)
     return text
@@ -106,9 +106,10 @@ async def _privileged(operation: object, what: str, role: str, schema: str) -> N
         await operation  # type: ignore[misc]
     except _PRIVILEGE_ERRORS as exc:
         raise ConfigError(
-            f"{what}: {exc}. syncer's role {role!r} must own the schema {schema!r} "
-            f"(as its owner or a superuser: ALTER SCHEMA {quote_ident(schema)} OWNER TO {quote_ident(role)}); "
-            "nothing of this step was kept"
+            f"{what}: {exc}. syncer's role {role!r} must own the schema {schema!r}: set SYNCER_SCHEMA to a "
+            f"schema it owns (as a superuser: CREATE SCHEMA syncer AUTHORIZATION {quote_ident(role)}), or as "
+            f"the schema's owner run ALTER SCHEMA {quote_ident(schema)} OWNER TO {quote_ident(role)}. "
+            "Nothing of this step was kept"
         ) from None
 
 
@@ -127,33 +128,32 @@ async def _ensure_schema(conn: Connection, schema: str, role: str, report: Migra
 
 async def _desired(conn: Connection, setup: DesiredSetup, schema: str, role: str, report: MigrationReport) -> None:
     relation = setup.relation
-
-    def problem(message: str) -> None:
-        _refuse(setup, report, message)
-
     info = await conn.fetchrow(query("relation_info"), relation.schema, relation.name)
     if info is None:
         elsewhere = [r["name"] for r in await conn.fetch(query("same_name_elsewhere"), relation.name)]
         if elsewhere:
-            return problem(
+            return _refuse(
+                setup,
                 f"{relation} does not exist, but {', '.join(elsewhere)} does: syncer creates no table that could "
-                f"hide another of the same name; set {setup.setting} to the relation syncer should read"
+                f"hide another of the same name; set {setup.setting} to the relation syncer should read",
             )
         try:
             async with conn.transaction():
                 await conn.execute(query("migration_lock"))
                 await conn.execute(_sql(setup.vendor, "table", relation, schema))
         except (*_PRIVILEGE_ERRORS, asyncpg.InvalidSchemaNameError) as exc:
-            return problem(
+            return _refuse(
+                setup,
                 f"{relation} does not exist and {role!r} cannot create it ({exc}): create it as the schema's owner "
-                f"(the README's desired table), or set {setup.setting}"
+                f"(the README's desired table), or set {setup.setting}",
             )
         report.made.append(f"created {relation}")
         info = await conn.fetchrow(query("relation_info"), relation.schema, relation.name)
         assert info is not None
     if not info["can_select"]:
-        return problem(
-            f"{role!r} cannot read {relation}: as its owner, run GRANT SELECT ON {relation.sql} TO {quote_ident(role)}"
+        return _refuse(
+            setup,
+            f"{role!r} cannot read {relation}: as its owner, run GRANT SELECT ON {relation.sql} TO {quote_ident(role)}",
         )
     if info["relkind"] in (b"r", b"p"):  # a table (plain or partitioned): not a view
         await _owner_objects(conn, setup, schema, info, report)
@@ -184,12 +184,11 @@ async def _owner_objects(
     report.made.append(f"added the updated_at trigger and index to {relation}")
 
 
-def _refuse(setup: DesiredSetup, report: MigrationReport, message: str) -> None:
-    """A desired relation syncer cannot use: an error for the vendor the settings are for, a note
-    for another."""
+def _refuse(setup: DesiredSetup, message: str) -> None:
+    """A desired relation syncer cannot use: an error for the vendor the settings are for; for
+    another vendor, whose relation migrate only sets up where it can, nothing to say."""
     if setup.required:
         raise ConfigError(message)
-    report.notes.append(f"{setup.vendor}: {message}")
 
 
 async def _view(conn: Connection, setup: DesiredSetup, schema: str, report: MigrationReport) -> None:
@@ -207,7 +206,6 @@ async def _view(conn: Connection, setup: DesiredSetup, schema: str, report: Migr
     except asyncpg.UndefinedColumnError as exc:
         return _refuse(
             setup,
-            report,
             f"{relation} lacks a column syncer reads ({exc}): it must have the columns of the desired table "
             "in the README (a view may supply them)",
         )
