@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from syncer.errors import EXIT_CONFIG, ConfigError, RunLocked
+from syncer.pipeline import EXIT_EMPTY
 from syncer.settings import settings_from_env
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "deploy" / "kubernetes"
@@ -62,6 +63,8 @@ def test_configuration_errors_fail_the_job_at_once_and_disruptions_are_not_held_
         rules = spec["podFailurePolicy"]["rules"]
         fail_job = [r for r in rules if r["action"] == "FailJob"]
         assert any(EXIT_CONFIG in r["onExitCodes"]["values"] for r in fail_job), rules
+        # An empty desired relation is the wrong relation, most likely: a retry reads it again.
+        assert any(EXIT_EMPTY in r["onExitCodes"]["values"] for r in fail_job), rules
         assert all(0 not in r["onExitCodes"]["values"] for r in rules if "onExitCodes" in r)
         assert any(r["action"] == "Ignore" and r["onPodConditions"][0]["type"] == "DisruptionTarget" for r in rules)
         assert spec["template"]["spec"]["restartPolicy"] == "Never"  # podFailurePolicy requires it
