@@ -26,9 +26,22 @@ from urllib.parse import urlencode, urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024
 # Vendor answers are small (Tencent refuses to send one over 1 MB: 10018). A bigger one is
-# refused as it streams in, and so is one that would inflate past it: many oversized answers at
-# once must not take the worker's memory with them.
+# refused as it streams in, and so is one that would inflate past it; and all the answers being
+# received at once hold at most MAX_HELD_BYTES between them, so that many oversized answers at
+# once cannot take the worker's memory with them either.
 MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_HELD_BYTES = 32 * 1024 * 1024
+
+
+class _Held:
+    """The bytes every connection of one client holds of answers not yet complete."""
+
+    __slots__ = ("bytes",)
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+
 USER_AGENT = "syncer"
 
 
@@ -72,10 +85,12 @@ def _origin(url: str) -> _Origin:
 class _Connection(asyncio.Protocol):
     """One TCP (or TLS) connection, one exchange at a time: a request out, its answer parsed."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: _Held) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
+        self._held = held
+        self._holding = 0  # this connection's share of ``held``
         self._buffer = bytearray()
         self._waiter: asyncio.Future[Answer] | None = None
         self._reset()
@@ -104,8 +119,17 @@ class _Connection(asyncio.Protocol):
         self._buffer += data
         try:
             self._parse()
+            self._hold(len(self._buffer) + len(self._body))
         except NoAnswer as exc:
             self._fail(exc)
+
+    def _hold(self, size: int) -> None:
+        """Account for ``size`` bytes held now; refuse the answer past the client's budget."""
+        held = self._held
+        held.bytes += size - self._holding
+        self._holding = size
+        if size and held.bytes > MAX_HELD_BYTES:
+            raise NoAnswer(f"answers being received hold over {MAX_HELD_BYTES >> 20} MB between them")
 
     def eof_received(self) -> bool:
         self._ended()
@@ -148,6 +172,10 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        self._held.bytes -= self._holding
+        self._holding = 0
+        self._buffer = bytearray()
+        self._body = bytearray()
         if self.transport is not None:
             self.transport.close()
 
@@ -174,6 +202,8 @@ class _Connection(asyncio.Protocol):
             body = _inflate(body, zlib.MAX_WBITS)
         elif self._encoding not in ("", "identity"):
             raise NoAnswer(f"answer in an encoding this client does not decode: {self._encoding!r}")
+        self._body = bytearray()
+        self._hold(len(self._buffer))
         assert self._waiter is not None
         self._waiter.set_result(Answer(self._status, body))
         if not self._keep_alive:
@@ -334,6 +364,7 @@ class HttpClient:
         self._timeout_s = timeout_s
         self._idle_timeout_s = idle_timeout_s
         self._ssl_context = ssl_context
+        self._held = _Held()
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
         self._all: set[_Connection] = set()
         self._origins: dict[str, _Origin] = {}
@@ -402,7 +433,11 @@ class HttpClient:
                 self._ssl_context = ssl.create_default_context()
             tls = self._ssl_context
         _, conn = await loop.create_connection(
-            _Connection, origin.host, origin.port, ssl=tls, server_hostname=origin.host if tls else None
+            lambda: _Connection(self._held),
+            origin.host,
+            origin.port,
+            ssl=tls,
+            server_hostname=origin.host if tls else None,
         )
         self._all.add(conn)
         return conn

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -260,3 +262,61 @@ async def test_a_compressed_answer_that_inflates_past_the_cap_is_refused() -> No
     ):
         with pytest.raises(NoAnswer, match="too large once decompressed"):
             await client.post(url, b"{}")
+
+
+FLOOD_CLIENT = """
+import asyncio, sys
+from syncer.http import HttpClient, NoAnswer
+
+async def main(url: str, n: int) -> None:
+    async with HttpClient(limit=n, timeout_s=60) as client:
+        async def one() -> str:
+            try:
+                await client.post(url, b"{}")
+                return "answered"
+            except (NoAnswer, TimeoutError, OSError) as exc:
+                return type(exc).__name__
+        results = await asyncio.gather(*(one() for _ in range(n)))
+    hwm = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
+    print(hwm, sorted(set(results)))
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+async def test_a_flood_of_large_answers_at_once_keeps_the_worker_under_200_mb() -> None:
+    # 96 answers of 3.9 MB each, all streaming at once: each is under the per-answer cap, and
+    # together they would hold 375 MB. Only so much may be held between them.
+    size, chunk = 3_900_000, 65_536
+
+    async def flood(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sent = 0
+        try:
+            while sent < size:
+                piece = min(chunk, size - sent)
+                writer.write(b"%x\r\n" % piece + b"x" * piece + b"\r\n")
+                sent += piece
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except ConnectionError:
+            return False
+        return False
+
+    async with serving(flood) as (_, url):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            FLOOD_CLIENT,
+            url,
+            "96",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()[-2000:]
+    hwm_kb, outcomes = out.decode().split(" ", 1)
+    assert int(hwm_kb) < 200 * 1024, (hwm_kb, outcomes)  # without the shared budget: 764 MB
+    assert "NoAnswer" in outcomes  # some were refused, as they streamed in
