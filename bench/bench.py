@@ -158,7 +158,7 @@ async def prepare(db: str, remote: RemoteEmulator, s: Scenario) -> None:
         await remote.post("config", {"rate_limit": 100_000, "latency_s": 0})
         settings = remote.settings(db, rate_limit=100_000)
         vendor = make_vendor(settings)
-        async with PgStore.open(db, vendor.desired) as store, vendor.client:
+        async with PgStore.open(db, vendor.name) as store, vendor.client:
             report = await Reconciler(settings, store, vendor).run()
         assert report.exit_code == 0, report
         await remote.post("config", {"rate_limit": s.limit, "latency_s": s.latency_ms / 1000})

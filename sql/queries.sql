@@ -1,5 +1,117 @@
--- Every query syncer runs on its own records, loaded by name (each vendor's desired-table reads
--- are in sql/vendors/<vendor>.sql; see syncer/db/sqlfiles.py). Values only as $n.
+-- Every query syncer runs, loaded by name (syncer/db/sqlfiles.py). Values only as $n.
+--
+-- The reads of a vendor's desired relation go through its view syncer_<vendor>_desired, of one
+-- shape for every vendor (sql/desired/<vendor>.sql): {desired} names it. Each answers what a run
+-- needs to settle a group found as it was last seen in line, and no more (each column decoded
+-- costs the worker CPU, for every group of every run):
+--   group_id, wanted;
+--   live_digest: the digest of the vendor's answer recorded when the group was last seen in line,
+--     only while the row is still the one seen then (its desired_digest unchanged), else NULL;
+--   answer_digest: the digest of the whole batch answer it was then seen in (same condition);
+--   attrs_fingerprint, attrs_checked_age_s: what is known of its attribute set;
+--   shape, manages_attrs: the view's, for the batch read and the attribute re-check.
+-- read_desired_rows answers the whole profile of the rows the pipeline must look at in full.
+
+-- name: read_desired_page
+-- Keyset pagination: each page is its own short snapshot, so a long run holds no transaction
+-- open and memory stays flat whatever the table's size. The page is taken from the primary key
+-- first (an index range scan with a LIMIT, whatever the filters), then joined and filtered: a
+-- page costs the same at row 10 and at row 1,000,000. $2 makes the first page include $1 itself
+-- (so even an empty group_id is read, and rejected, rather than skipped).
+--   $3 page size; $4 the current run: groups it has already recorded are not wanted;
+--   $5 'all', or 'changed' (updated since $6, never synced, or not in line last time);
+--   $7 shard count, $8 shard index: a shard wants only the groups syncer_shard gives it.
+--   $9 the batch size: a whole batch of wanted rows that a run last saw in line in one answer
+--   (each row's answer_digest the same, and the row unchanged since) comes back as one row: its
+--   first group_id, that answer_digest, the batch's distinct shapes (one per line), whether any
+--   row manages attributes, the oldest attrs_checked_age_s among those that do (infinity if
+--   never), and group_ids, every ID of it in order, one per line. Read again as that batch, one
+--   answer settles them all if it is the same, and the worker touches none of them one by one.
+--   Such rows are not wanted one by one. This is the one place that decides a batch is seen whole.
+-- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
+WITH page AS (
+    SELECT d.group_id, d.updated_at, d.desired_digest, d.shape, d.manages_attrs
+    FROM {desired} AS d
+    WHERE d.group_id >= $1 AND (d.group_id <> $1 OR $2)
+    ORDER BY d.group_id
+    LIMIT $3
+), joined AS (
+    SELECT p.*, s.attrs_fingerprint,
+           CASE WHEN s.desired_digest = p.desired_digest THEN s.live_digest END AS live_digest,
+           CASE WHEN s.desired_digest = p.desired_digest THEN s.answer_digest END AS answer_digest,
+           extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
+           s.last_run_id IS DISTINCT FROM $4 AND CASE $5
+               WHEN 'all' THEN true
+               WHEN 'changed' THEN p.updated_at > $6 OR s.group_id IS NULL
+                                   OR s.outcome NOT IN ('in_sync', 'updated')
+           END
+           AND ($7 = 1 OR syncer_shard(p.group_id, $7) = $8) AS wanted,
+           p.group_id = (SELECT max(group_id) FROM page) AS page_end
+    FROM page AS p
+    -- One primary-key lookup per row of the page. LATERAL with LIMIT 1 keeps it so under a
+    -- generic plan too, which (not knowing the page size) would rather hash the whole table.
+    LEFT JOIN LATERAL (
+        SELECT * FROM group_sync_state AS g
+        WHERE g.vendor = $10 AND g.group_id = p.group_id
+        LIMIT 1
+    ) AS s ON true
+), counted AS (
+    -- How many wanted rows of the page were last seen in line in the same batch answer, as they are now.
+    SELECT j.*, count(*) FILTER (WHERE j.wanted) OVER (PARTITION BY j.answer_digest) = $9
+                AND j.answer_digest IS NOT NULL AND j.wanted AS in_seen_batch
+    FROM joined AS j
+)
+SELECT group_id, wanted AND NOT in_seen_batch AS wanted, live_digest, answer_digest, attrs_fingerprint,
+       attrs_checked_age_s, shape, manages_attrs, NULL::text AS group_ids
+FROM counted
+WHERE (wanted AND NOT in_seen_batch) OR page_end
+UNION ALL
+SELECT min(group_id), true, NULL, answer_digest, NULL,
+       max(CASE WHEN manages_attrs THEN coalesce(attrs_checked_age_s, 'infinity') END),
+       string_agg(DISTINCT shape, E'\n'), bool_or(manages_attrs),
+       string_agg(group_id, E'\n' ORDER BY group_id)
+FROM counted
+WHERE in_seen_batch
+GROUP BY answer_digest
+ORDER BY group_id;
+
+-- name: read_failed_page
+-- The groups the last run left failed, driven from syncer's own records (usually few).
+SELECT d.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest, s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
+       d.shape, d.manages_attrs, NULL::text AS group_ids
+FROM group_sync_state AS s
+JOIN {desired} AS d ON d.group_id = s.group_id
+WHERE s.vendor = $6 AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
+  AND ($4 = 1 OR syncer_shard(s.group_id, $4) = $5)
+ORDER BY s.group_id
+LIMIT $3;
+
+-- name: read_seen_rows
+-- The page rows of the groups named ($1), as read_desired_page answers them one by one
+-- (answer_digest aside): a batch whose answer was not the one it was last seen in line in, or
+-- whose attributes are due for their re-check, each of its groups looked at on its own.
+SELECT d.group_id, true AS wanted,
+       CASE WHEN s.desired_digest = d.desired_digest THEN s.live_digest END AS live_digest,
+       NULL::text AS answer_digest, s.attrs_fingerprint,
+       extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
+       d.shape, d.manages_attrs, NULL::text AS group_ids
+FROM {desired} AS d
+LEFT JOIN group_sync_state AS s ON s.vendor = $2 AND s.group_id = d.group_id
+WHERE d.group_id = ANY($1::text[])
+ORDER BY d.group_id;
+
+-- name: read_desired_rows
+-- The whole profile of the rows named ($1), with the digest of their managed columns: what
+-- decoding, validation and the diff need, read only for the groups a run must look at in full.
+SELECT d.group_id, d.desired_digest, d.profile::text AS profile
+FROM {desired} AS d
+WHERE d.group_id = ANY($1::text[]);
+
+-- name: count_desired
+-- How many desired rows fall to this shard ($1 count, $2 index): the progress display's total.
+SELECT count(*) FROM {desired} AS d
+WHERE $1 = 1 OR syncer_shard(d.group_id, $1) = $2;
 
 -- name: last_completed_run
 -- Where an incremental run starts from: the last run for this vendor ($3) and shard ($1 count, $2 index) that

@@ -4,7 +4,8 @@
 CREATE TABLE syncer_migrations (
     version    integer PRIMARY KEY,
     name       text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    checksum   text                                -- sha256 of the migration's text when applied
 );
 
 CREATE TABLE sync_runs (
@@ -62,6 +63,11 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+-- The shard a group falls to (syncer/sharding.py is its Python twin).
+CREATE FUNCTION syncer_shard(group_id text, shard_count integer) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ('x' || left(md5(group_id), 8))::bit(32)::bigint % shard_count $$;
 
 CREATE TABLE syncer_derived (
     vendor     text PRIMARY KEY,

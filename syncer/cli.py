@@ -279,7 +279,7 @@ async def reconcile(
             await stack.enter_async_context(serve_metrics(metrics, settings.metrics_host, settings.metrics_port))
         timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
         store = await stack.enter_async_context(
-            PgStore.open(settings.require_database(), vendor.desired, timeouts, schema=settings.schema)
+            PgStore.open(settings.require_database(), vendor.name, timeouts, schema=settings.schema)
         )
         await store.check_schema(desired_setup(settings, vendor.name))
         await stack.enter_async_context(vendor.client)

@@ -37,7 +37,7 @@ async def _reconcile(
     settings: Settings, *, dry_run: bool, on_plan: Callable[[GroupPlan], None] | None = None
 ) -> RunReport:
     vendor = make_vendor(settings)
-    async with PgStore.open(settings.require_database(), vendor.desired) as store, vendor.client:
+    async with PgStore.open(settings.require_database(), vendor.name) as store, vendor.client:
         return await Reconciler(settings, store, vendor, dry_run=dry_run, on_plan=on_plan).run()
 
 

@@ -6,22 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
-
-
-class Desired(Protocol):
-    """A desired row of any vendor: whatever else it holds, it names its group."""
-
-    @property
-    def group_id(self) -> str: ...
-
-
-@dataclass(slots=True)  # not frozen: one per row read, and a frozen __init__ costs twice as much
-class SyncState:
-    """What an earlier run recorded about a group: lets a run skip attribute reads."""
-
-    attrs_fingerprint: str | None = None
-    attrs_checked_age_s: float | None = None  # seconds since attributes were last confirmed live
+from typing import Any
 
 
 class Outcome(enum.StrEnum):

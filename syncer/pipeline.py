@@ -18,13 +18,12 @@ from typing import Any, Protocol
 
 import structlog
 
-from syncer.db.lock import LockTimings, RunLock
-from syncer.db.store import DesiredRow, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
 from syncer.errors import InternalError, Interrupted, Malformed, RunLockLost, SyncerError
 from syncer.models import GroupPlan, GroupResult, Outcome
+from syncer.ports import LockTimings, PageRow, RunLock, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
 from syncer.quoting import clip, quote
 from syncer.settings import Settings
-from syncer.vendor import LiveBatch, Vendor, expected_answer, same_as_last_seen
+from syncer.vendor import LiveAnswer, LiveBatch, ReadError, Settled, Target, Vendor, settled_by_digest
 from syncer.vendors import desired_setup
 
 log = structlog.get_logger("syncer.pipeline")
@@ -140,7 +139,7 @@ class Reconciler:
         self,
         settings: Settings,
         store: Store,
-        vendor: Vendor,
+        vendor: Vendor[Any, Any],
         *,
         dry_run: bool = False,
         on_plan: Callable[[GroupPlan], None] | None = None,
@@ -341,15 +340,17 @@ class Reconciler:
             log.error("recording_failed", error=str(exc))
 
     async def _stream(self, recorder: _Recorder, selection: Selection) -> None:
+        """Page through the desired rows, admit each page's rows, and send them out in batches
+        of up to ``batch_max``, at most ``batches_in_flight`` at once."""
         slots = asyncio.Semaphore(self._settings.batches_in_flight)
         try:
             async with asyncio.TaskGroup() as tasks:
 
-                async def submit(batch: list[DesiredRow] | SeenBatch) -> None:
+                async def submit(batch: list[Candidate] | SeenBatch) -> None:
                     await slots.acquire()
                     tasks.create_task(self._holding(slots, batch, recorder))
 
-                batch: list[DesiredRow] = []
+                batch: list[Candidate] = []
                 batch_max = self._vendor.batch_max
                 next_page = asyncio.ensure_future(self._page(None, selection))
                 while not self._stop.is_set():
@@ -357,30 +358,10 @@ class Reconciler:
                     if not page:
                         break
                     # Read the next page while this one's batches go out.
-                    next_page = asyncio.ensure_future(self._page(page[-1].raw["group_id"], selection))
+                    next_page = asyncio.ensure_future(self._page(page[-1].group_id, selection))
                     next_page.add_done_callback(_unawaited)
-                    rows: list[DesiredRow] = []
-                    unseen: list[DesiredRow] = []  # not seen in line as they are now: validated
-                    for item in page:
-                        if isinstance(item, SeenBatch):
-                            await submit(item)  # a whole batch as last seen in line: read as one
-                        elif item.wanted:  # not only the cursor's row
-                            rows.append(item)
-                            if not item.seen_in_line:
-                                unseen.append(item)
-                    await self._store.complete(unseen)  # validation needs every column
-                    for row in rows:
-                        # A row last seen in line, unchanged since, was valid then and is now.
-                        if not row.seen_in_line:
-                            if row.full is None:
-                                continue  # deleted since its page was read
-                            problems = self._problems(row)
-                            if problems:
-                                self.report.groups_read += 1
-                                await self._finish_group(recorder, self._rejected(row.group_id, problems))
-                                continue
-                        self.report.groups_read += 1
-                        batch.append(row)
+                    for candidate in await self._admit(page, recorder, submit):
+                        batch.append(candidate)
                         if len(batch) == batch_max:
                             await submit(batch)
                             batch = []
@@ -394,7 +375,59 @@ class Reconciler:
                     raise exc from None
             raise
 
-    async def _page(self, after: str | None, selection: Selection) -> list[DesiredRow | SeenBatch]:
+    async def _admit(
+        self,
+        page: list[PageRow | SeenBatch],
+        recorder: _Recorder,
+        submit: Callable[[SeenBatch], Coroutine[Any, Any, None]],
+    ) -> list[Candidate]:
+        """The page's groups that go on to a batch read, in order. A seen batch goes out as it
+        is; a row last seen in line, unchanged since, goes on undecoded (it was valid then and is
+        now); every other row is read in full, decoded and validated, and rejected here if it
+        does not pass (no call is made for it)."""
+        rows: list[PageRow] = []
+        for item in page:
+            if isinstance(item, SeenBatch):
+                await submit(item)  # a whole batch as last seen in line: read as one
+            elif item.wanted:  # not only the cursor's row
+                rows.append(item)
+        targets = await self._targets([row for row in rows if not row.seen_in_line])
+        admitted: list[Candidate] = []
+        for row in rows:
+            target = row if row.seen_in_line else targets.get(row.group_id)
+            if target is None:
+                continue  # deleted since its page was read
+            self.report.groups_read += 1
+            if isinstance(target, GroupResult):
+                await self._finish_group(recorder, target)  # does not decode
+            elif isinstance(target, PageRow):
+                admitted.append(target)
+            elif problems := self._vendor.validate(target.desired):
+                await self._finish_group(recorder, self._rejected(row.group_id, problems))
+            else:
+                admitted.append(target)
+        return admitted
+
+    async def _targets(self, rows: Sequence[PageRow]) -> dict[str, Target[Any] | GroupResult]:
+        """``rows`` read in full and decoded, by group ID: a :class:`Target`, or the rejection of
+        a row that does not decode. A row deleted since its page was read is missing."""
+        if not rows:
+            return {}
+        records = await self._store.read_desired([row.group_id for row in rows])
+        found: dict[str, Target[Any] | GroupResult] = {}
+        for row in rows:
+            record = records.get(row.group_id)
+            if record is None:
+                continue
+            try:
+                desired = self._vendor.decode(row.group_id, record.profile)
+            except Malformed as exc:
+                found[row.group_id] = self._rejected(row.group_id, [str(exc)])
+            else:
+                found[row.group_id] = Target(row, desired, record.desired_digest)
+        return found
+
+    async def _page(self, after: str | None, selection: Selection) -> list[PageRow | SeenBatch]:
         return await self._store.read_desired_page(
             after,
             self._settings.page_size,
@@ -404,14 +437,6 @@ class Reconciler:
             shard=self._settings.shard,
             whole_batch=self._vendor.batch_max,
         )
-
-    def _problems(self, row: DesiredRow) -> list[str]:
-        """Every reason not to send anything for ``row``: a column that does not even decode,
-        or what the vendor's validation finds."""
-        try:
-            return self._vendor.validate(row.group)
-        except Malformed as exc:
-            return [str(exc)]
 
     def _rejected(self, group_id: str, problems: list[str]) -> GroupResult:
         message = f"group {quote(group_id)}: " + "; ".join(problems)
@@ -427,6 +452,15 @@ class Reconciler:
         if not self._dry_run:
             await recorder.add(result)
 
+    async def _finish_settled(self, recorder: _Recorder, settled: Settled) -> None:
+        plan = settled.plan
+        if self._dry_run and plan is not None:
+            if not plan.in_sync:
+                self.report.would_change += 1
+            if self._on_plan is not None:
+                self._on_plan(plan)
+        await self._finish_group(recorder, settled.result)
+
     async def _finish_unchanged(
         self, recorder: _Recorder, group_ids: str, count: int, answer_digest: str | None
     ) -> None:
@@ -440,13 +474,14 @@ class Reconciler:
             await recorder.add_unchanged(UnchangedBatch(group_ids, answer_digest), count)
 
     async def _holding(
-        self, slots: asyncio.Semaphore, batch: list[DesiredRow] | SeenBatch, recorder: _Recorder
+        self, slots: asyncio.Semaphore, batch: list[Candidate] | SeenBatch, recorder: _Recorder
     ) -> None:
         try:
             if isinstance(batch, SeenBatch):
                 await self._seen_batch(batch, recorder)
             else:
-                await self._batch(batch, recorder)
+                live = await self._vendor.fetch_live([c.group_id for c in batch], [_page_row(c) for c in batch])
+                await self._batch(batch, live, recorder)
         except Interrupted:
             return  # stopping: the next run reads these groups
         finally:
@@ -459,8 +494,8 @@ class Reconciler:
         vendor = self._vendor
         group_ids = seen.group_ids
         live = None
-        if vendor.settles_by_digest(seen.raw):
-            live = await vendor.fetch_live(group_ids, (seen.raw,), same_as=seen.answer_digest)
+        if vendor.settles_by_digest(seen):
+            live = await vendor.fetch_live(group_ids, (seen,), same_as=seen.answer_digest)
             if live.groups is None:
                 self.report.groups_read += len(group_ids)
                 self.report.batches_unchanged += 1
@@ -468,69 +503,84 @@ class Reconciler:
                 return
         rows = await self._store.read_seen_rows(group_ids)  # a row deleted since is left out
         self.report.groups_read += len(rows)
-        if rows:
-            await self._batch(rows, recorder, live)
-
-    async def _batch(self, batch: list[DesiredRow], recorder: _Recorder, live: LiveBatch | None = None) -> None:
-        """Read the batch (unless ``live``: its answer, read already), then settle each group."""
-        vendor = self._vendor
+        if not rows:
+            return
         if live is None:
-            same_as = expected_answer(batch, vendor.settles_by_digest)
-            live = await vendor.fetch_live([row.group_id for row in batch], [row.raw for row in batch], same_as=same_as)
-            if live.groups is None:
-                # The very answer every group of the batch was last seen in line in.
-                self.report.batches_unchanged += 1
-                ids = "\n".join(row.group_id for row in batch)
-                await self._finish_unchanged(recorder, ids, len(batch), live.digest)
-                return
-        # Most other groups of a routine run are as they were last seen in line: those are
-        # done at a glance. Others that need no call are settled inline, and only the groups
-        # that must read more or write get a task.
-        groups = live.groups
-        assert groups is not None  # an answer not settled whole is decoded
+            live = await vendor.fetch_live([row.group_id for row in rows], rows)
+        await self._batch(list(rows), live, recorder)
+
+    async def _batch(self, batch: Sequence[Candidate], live: LiveBatch, recorder: _Recorder) -> None:
+        """Settle each group of a batch from its answer. Most groups of a routine run are as
+        they were last seen in line: those are done at a glance. The others are decoded and
+        diffed once (:meth:`_settle`); only those that must read more or write get a task."""
+        vendor = self._vendor
+        answers = live.groups
+        assert answers is not None  # read without same_as: always decoded
         unchanged: list[str] = []
-        rest = []
-        for row in batch:
-            state = groups[row.group_id]
-            if same_as_last_seen(row, state) and vendor.settles_by_digest(row.raw):
-                unchanged.append(row.group_id)
+        rest: list[tuple[Candidate, LiveAnswer | ReadError]] = []
+        for candidate in batch:
+            answer = answers[candidate.group_id]
+            page = _page_row(candidate)
+            if settled_by_digest(page, answer, vendor.settles_by_digest(page)):
+                unchanged.append(candidate.group_id)
             else:
-                rest.append((row, state))
-        await self._store.complete([row for row, _ in rest])
+                rest.append((candidate, answer))
+        targets = await self._targets([c for c, _ in rest if isinstance(c, PageRow)])
         pending = []
-        for row, state in rest:
-            if row.full is None:
+        for candidate, answer in rest:
+            target = candidate if isinstance(candidate, Target) else targets.get(candidate.group_id)
+            if target is None:
                 continue  # deleted since its page was read: no longer this run's to sync
-            try:
-                done = vendor.settle_without_calls(row, state, dry_run=self._dry_run)
-            except Exception as exc:
-                done = _unforeseen(row.group_id, exc)
-            if done is not None:
-                await self._finish_group(recorder, done)
+            decision = target if isinstance(target, GroupResult) else self._settle(target, answer)
+            if isinstance(decision, GroupResult):
+                await self._finish_group(recorder, decision)
+            elif isinstance(decision, Settled):
+                await self._finish_settled(recorder, decision)
             else:
-                pending.append(self._group(row, state))
+                pending.append(self._group(target.group_id, decision))
         if unchanged:
             await self._finish_unchanged(recorder, "\n".join(unchanged), len(unchanged), live.digest)
-        for result in await asyncio.gather(*pending):
-            if result is not None:
-                await self._finish_group(recorder, result)
+        for settled in await asyncio.gather(*pending):
+            if settled is not None:
+                await self._finish_settled(recorder, settled)
 
-    async def _group(self, row: DesiredRow, live: object) -> GroupResult | None:
-        """The group's outcome, or None if a stop came before its work was done."""
+    def _settle(self, target: Target[Any], answer: LiveAnswer | ReadError) -> Settled | Coroutine[Any, Any, Settled]:
+        """What the group's answer decides: a failed read or an answer that does not parse ends
+        the group here, named; otherwise its vendor diffs it."""
+        vendor = self._vendor
+        group_id = target.group_id
+        if isinstance(answer, ReadError):
+            outcome = Outcome.NOT_FOUND if answer.not_found else Outcome.FAILED
+            log.warning("group_read_failed", group_id=group_id, code=answer.code, error=answer.message)
+            return Settled(GroupResult(group_id, outcome, answer.code, f"{vendor.read_command}: {answer.message}"))
         try:
-            result, plan = await self._vendor.sync_group(row, live, dry_run=self._dry_run)
+            live = vendor.parse_live(answer.raw)
+        except Malformed as exc:
+            log.warning("group_read_failed", group_id=group_id, code=None, error=str(exc))
+            return Settled(GroupResult(group_id, Outcome.FAILED, None, str(exc)))
+        try:
+            return vendor.settle(target, live, answer, dry_run=self._dry_run)
+        except Exception as exc:
+            return Settled(_unforeseen(group_id, exc))
+
+    async def _group(self, group_id: str, calls: Coroutine[Any, Any, Settled]) -> Settled | None:
+        """The group's outcome once its calls are done, or None if a stop came first."""
+        try:
+            return await calls
         except Interrupted:
             return None
         except SyncerError:
             raise  # about the run, not this group (credentials refused, say)
         except Exception as exc:
-            return _unforeseen(row.group_id, exc)
-        if self._dry_run and plan is not None:
-            if not plan.in_sync:
-                self.report.would_change += 1
-            if self._on_plan is not None:
-                self._on_plan(plan)
-        return result
+            return Settled(_unforeseen(group_id, exc))
+
+
+# A group on its way to a batch read: a page row last seen in line (undecoded), or a target.
+Candidate = PageRow | Target[Any]
+
+
+def _page_row(candidate: Candidate) -> PageRow:
+    return candidate if isinstance(candidate, PageRow) else candidate.page
 
 
 def _unforeseen(group_id: str, exc: Exception) -> GroupResult:

@@ -3,8 +3,8 @@
 The hash is the first 32 bits of md5(group_id), taken modulo the shard count. md5 is stable
 across Postgres versions, platforms and Python processes (unlike ``hash()`` or
 ``hashtextextended``), so a group stays in its shard from run to run as long as the count stays.
-The SQL twin lives in sql/queries.sql (``read_desired_page``, ``read_failed_page``,
-``count_desired``).
+The SQL twin is the function syncer_shard (sql/migrations/008_shard_and_retire.sql), which
+every query that picks a shard's groups uses.
 """
 
 from __future__ import annotations

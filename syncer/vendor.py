@@ -1,27 +1,32 @@
-"""What a vendor supplies to the shared pipeline: one small interface.
+"""What a vendor supplies to the shared pipeline: one small, typed interface.
 
 The pipeline (read desired → fetch live → diff → write → record), the records, the limiters, the
-client machinery, the CLI and the metrics know nothing of any one vendor. A vendor module (for
-example ``syncer/<vendor>/vendor.py``) brings its desired-row model and validation, its batch read,
-its diff into write calls, its limits and error codes (through its :class:`syncer.client.Wire`),
-and its signing.
+client machinery, the CLI and the metrics know nothing of any one vendor. A vendor package
+(``syncer/<vendor>/``) brings its desired model and how a profile decodes into it, its
+validation, its batch read, its live model, its diff into write calls, its limits and error codes
+(through its :class:`syncer.client.Wire`), and its signing; the database's side of it is one
+view (sql/desired/<vendor>.sql). CONTRIBUTING.md, "Adding a vendor", walks through it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from syncer import jsoncodec
 from syncer.client import VendorClient
-from syncer.db.store import DesiredRow, DesiredSource, Row
-from syncer.models import Desired, GroupPlan, GroupResult, Outcome
+from syncer.errors import Malformed
+from syncer.models import GroupPlan, GroupResult, Outcome
+from syncer.ports import PageRow, ReadHints
 
 # Bumped when what a group's answer means for its diff changes (a field newly managed, say):
 # every digest recorded before then stops matching, and each group is looked at once more.
 _DIGEST_PERSON = b"syncer.live.1"
+
+D = TypeVar("D")  # a vendor's desired model
+L = TypeVar("L")  # a vendor's live model
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,78 +71,152 @@ class LiveBatch:
     """
 
     digest: str | None
-    groups: Mapping[str, object] | None
+    groups: Mapping[str, LiveAnswer | ReadError] | None
 
 
-def same_as_last_seen(row: DesiredRow, live: object) -> bool:
-    """The desired row and the vendor's answer are both what they were when the group was last
-    seen in line: nothing a diff looks at has changed since."""
-    return isinstance(live, LiveAnswer) and live.digest == row.live_digest
+class Target(NamedTuple, Generic[D]):
+    """A group the run looks at in full: its page row, its decoded desired model, and the
+    digest of the desired row it was decoded from."""
+
+    page: PageRow
+    desired: D
+    desired_digest: str
+
+    @property
+    def group_id(self) -> str:
+        return self.page.group_id
 
 
-def expected_answer(batch: Sequence[DesiredRow], settles_by_digest: Callable[[Row], bool]) -> str | None:
-    """The digest of the batch answer every group of ``batch`` was last seen in line in, if
-    they all were in the same one, their desired rows are unchanged since, and each would be
-    settled by its digest: a byte-identical answer then settles the whole batch, undecoded.
+class Settled(NamedTuple):
+    """A group's outcome and, where a diff was made, its plan."""
 
-    Sound because a batch answer names every group it answers for: one that matches is the
-    very answer each of these groups was found in line in, so each diff would find it so again.
-    """
-    expected = batch[0].answer_digest if batch else None
-    if expected is None:
+    result: GroupResult
+    plan: GroupPlan | None = None
+
+
+# What a vendor decides for a group: settled now, or the calls (reads it still needs, writes)
+# that settle it, to be awaited. Each group is diffed once, wherever that happens.
+Decision = Settled | Coroutine[Any, Any, Settled]
+
+
+# The JSON kinds a profile's value may have, by the column type it stands for; JSON: a jsonb
+# column, as its text (decoded apart, so that what does not decode is named by its column; what it
+# holds, validation looks into).
+TEXT, WHOLE_NUMBER, BOOLEAN, JSON = "text", "a whole number", "true or false", "JSON"
+
+
+def decode_profile(profile: str, columns: Mapping[str, str]) -> dict[str, Any]:
+    """A desired row's ``profile`` (its view's JSON object of managed columns) as a mapping of
+    ``columns``, each value None or of its column's kind. :class:`Malformed`, naming the column,
+    otherwise: a view over the relation may hand syncer any type, and none is guessed at."""
+    try:
+        fields = jsoncodec.loads(profile)
+    except ValueError as exc:
+        raise Malformed(f"the row's profile: {exc}") from None
+    if not isinstance(fields, dict):
+        raise Malformed("the row's profile is not a JSON object")
+    found = {}
+    for column, kind in columns.items():
+        value = fields.get(column)
+        if kind == JSON:
+            value = _json_column(column, value)
+        elif value is not None and not _is_kind(value, kind):
+            raise Malformed(f"{column}: must be {kind}, got {_json_kind(value)}")
+        found[column] = value
+    return found
+
+
+def _json_column(column: str, text: object) -> Any:
+    """A jsonb column comes in the profile as its text, decoded here on its own."""
+    if text is None:
         return None
-    for row in batch:
-        if row.answer_digest != expected or not settles_by_digest(row.raw):
-            return None
-    return expected
+    if not isinstance(text, str):
+        raise Malformed(f"{column}: must be jsonb, got {_json_kind(text)}")
+    try:
+        return jsoncodec.loads(text)
+    except ValueError as exc:
+        raise Malformed(f"{column}: {exc}") from None
 
 
-def in_line(row: DesiredRow, live: LiveAnswer, warnings: Sequence[str] = (), **recorded: Any) -> GroupResult:
+def _is_kind(value: object, kind: str) -> bool:
+    if kind == TEXT:
+        return isinstance(value, str)
+    if kind == WHOLE_NUMBER:
+        return type(value) is int
+    if kind == BOOLEAN:
+        return type(value) is bool
+    return True
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a JSON array" if isinstance(value, list) else "a JSON object"
+
+
+def settled_by_digest(page: PageRow, answer: LiveAnswer | ReadError, settles_by_digest: bool) -> bool:
+    """The desired row and the vendor's answer are both what they were when the group was last
+    seen in line, and nothing else asks for a closer look: the group is in line, undecoded."""
+    return settles_by_digest and isinstance(answer, LiveAnswer) and answer.digest == page.live_digest
+
+
+def in_line(target: Target[Any], answer: LiveAnswer, warnings: Sequence[str] = (), **recorded: Any) -> GroupResult:
     """The outcome of a group found in line. With nothing to warn about, it records what the
-    group was seen as, so that later runs can tell it unchanged at a glance (:func:`same_as_last_seen`)."""
-    result = GroupResult(row.group_id, Outcome.IN_SYNC, warnings=list(warnings), **recorded)
+    group was seen as, so that later runs can tell it unchanged at a glance."""
+    result = GroupResult(target.group_id, Outcome.IN_SYNC, warnings=list(warnings), **recorded)
     if not warnings:
-        result.desired_digest = row.desired_digest
-        result.live_digest = live.digest
-        result.answer_digest = live.answer_digest
+        result.desired_digest = target.desired_digest
+        result.live_digest = answer.digest
+        result.answer_digest = answer.answer_digest
     return result
 
 
-class Vendor(Protocol):
+class Vendor(Protocol[D, L]):
+    """A vendor, generic in its desired model ``D`` and its live model ``L``."""
+
     name: str  # the records and the lock say which vendor a run was for
     batch_max: int  # groups per batch read
+    read_command: str  # the batch read's command, as a failed read's message names it
     client: VendorClient
-    desired: DesiredSource  # its desired table: which queries read it, and how a row decodes
 
     def lock_scope(self) -> str:
         """What one run at a time is about: the vendor and the app, as ``<vendor>.<app ID>``."""
         ...
 
-    def validate(self, desired: Desired) -> list[str]:
+    def decode(self, group_id: str, profile: str) -> D:
+        """The desired model of a row read in full (``profile``: its view's JSON object).
+        :class:`syncer.errors.Malformed`, naming the field, for a value that is not of its type."""
+        ...
+
+    def validate(self, desired: D) -> list[str]:
         """Every problem with the row, each naming its field; empty when it may be sent."""
         ...
 
     async def fetch_live(
-        self, group_ids: Sequence[str], page_rows: Sequence[Row], *, same_as: str | None = None
+        self, group_ids: Sequence[str], hints: Sequence[ReadHints], *, same_as: str | None = None
     ) -> LiveBatch:
         """What the vendor answered for the batch (up to ``batch_max`` groups, in this order),
         read with :meth:`VendorClient.read`, which is told to expect an answer whose digest is
-        ``same_as``. ``page_rows``: the batch's rows as the page query answered them (one row for
-        a :class:`SeenBatch`), for what the read asks for."""
+        ``same_as``. ``hints``: what the read must ask for (one for a whole seen batch)."""
         ...
 
-    def settles_by_digest(self, page_row: Row) -> bool:
-        """Whether the group (or every group of a :class:`SeenBatch`) needs no call and no diff
-        when the vendor answers for it as it did when it was last seen in line: nothing else
+    def settles_by_digest(self, hints: ReadHints) -> bool:
+        """Whether the group (or every group of a seen batch) needs no call and no diff when the
+        vendor answers for it as it did when it was last seen in line: nothing else
         (attributes due for a re-check, say) asks for a closer look. Pure and cheap: most
         groups of a routine run end here."""
         ...
 
-    def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
-        """The outcome of a group that needs no further call, or None. Pure: most groups of a
-        routine run end here, so it must be cheap."""
+    def parse_live(self, raw: Mapping[str, Any]) -> L:
+        """The live model of one group's answer. :class:`syncer.errors.Malformed` if a field the
+        diff reads is not of its documented type."""
         ...
 
-    async def sync_group(self, row: DesiredRow, live: object, *, dry_run: bool) -> tuple[GroupResult, GroupPlan | None]:
-        """Read what else is needed, diff, and (unless ``dry_run``) write: the group's outcome and its plan."""
+    def settle(self, target: Target[D], live: L, answer: LiveAnswer, *, dry_run: bool) -> Decision:
+        """Diff the group once and decide: settled now (in line, or a plan when ``dry_run``), or
+        the calls that settle it (reads still needed, then the writes unless ``dry_run``)."""
         ...

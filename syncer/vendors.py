@@ -27,7 +27,7 @@ def desired_setups(settings: Settings) -> list[DesiredSetup]:
     return [desired_setup(settings, vendor) for vendor in VENDORS]
 
 
-def make_vendor(settings: Settings, *, on_answer: Callable[[str, str, float], None] | None = None) -> Vendor:
+def make_vendor(settings: Settings, *, on_answer: Callable[[str, str, float], None] | None = None) -> Vendor[Any, Any]:
     """The vendor ``settings.vendor`` names, with its client (not yet opened: ``async with vendor.client``)."""
     if settings.vendor == "tencent":
         from syncer.tencent.client import TencentClient

@@ -8,11 +8,10 @@ import re
 
 from syncer.client import answer_digest
 from syncer.db.sqlfiles import desired_templates
-from syncer.db.store import DesiredRow
+from syncer.ports import PageRow
 from syncer.tencent.diff import attrs_fingerprint, plan_group
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup, LiveGroup
 from syncer.tencent.ops import parse_live, response_filter
-from syncer.vendor import expected_answer
 
 
 def live(**base: object) -> LiveGroup:
@@ -94,10 +93,10 @@ def test_fingerprint_ignores_key_order_and_sees_values() -> None:
     assert attrs_fingerprint({}) != attrs_fingerprint({"": ""})
 
 
-def _raw(group_id: str, custom_keys: list[str] | None = None, **columns: object) -> dict[str, object]:
-    """A desired row as sql/vendors/tencent.sql's pages answer it (undecoded)."""
+def _raw(group_id: str, custom_keys: list[str] | None = None, **columns: object) -> PageRow:
+    """A desired row as a page query answers it (undecoded): its shape as the view makes it."""
     shape = json.dumps([[c for c in BASE_FIELDS if c in columns], custom_keys or []])
-    return {"group_id": group_id, "shape": shape}
+    return PageRow(group_id, True, None, None, None, None, shape, False)
 
 
 def test_response_filter_names_only_managed_fields_and_keys() -> None:
@@ -131,23 +130,6 @@ def test_attribute_fingerprints_keep_the_spelling_they_were_recorded_with() -> N
     for attrs in tricky:
         stdlib = json.dumps(attrs, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         assert attrs_fingerprint(attrs) == hashlib.sha256(stdlib).hexdigest(), attrs
-
-
-def _page_row(group_id: str, answer: str | None, *, live: str | None = "d") -> DesiredRow:
-    raw = {"group_id": group_id, "wanted": True, "live_digest": live, "answer_digest": answer}
-    return DesiredRow(raw, lambda row: row)  # type: ignore[arg-type, return-value]
-
-
-def test_a_batch_expects_the_answer_all_its_groups_were_last_seen_in_line_in() -> None:
-    batch = [_page_row(f"g{i}", "A") for i in range(3)]
-    assert expected_answer(batch, lambda row: True) == "A"
-    # One group seen in another answer, or not seen in line as it is now, or one that needs a
-    # closer look whatever the answer (attributes due, say): no expectation, every group is read.
-    assert expected_answer([*batch, _page_row("g3", "B")], lambda row: True) is None
-    assert expected_answer([*batch, _page_row("g3", None)], lambda row: True) is None
-    assert expected_answer([_page_row("g3", None), *batch], lambda row: True) is None
-    assert expected_answer(batch, lambda row: row["group_id"] != "g1") is None
-    assert expected_answer([], lambda row: True) is None
 
 
 def test_an_answer_digest_covers_every_byte() -> None:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
 
 from syncer.db.migrator import migrate
-from syncer.db.sqlfiles import migrations, queries, sql_dir, vendor_queries, vendor_query
+from syncer.db.sqlfiles import desired_query, migrations, queries, sql_dir
 from syncer.db.store import PgStore
 from syncer.errors import SchemaError
 from syncer.settings import Settings
-from syncer.tencent.vendor import DESIRED
 from syncer.vendors import VENDORS, desired_setups
 
 SETUPS = desired_setups(Settings())
@@ -97,23 +97,34 @@ async def test_migrate_keeps_a_desired_view_the_user_put_in_place(fresh_db: str)
         )
     finally:
         await conn.close()
-    async with PgStore.open(fresh_db, DESIRED) as store:
+    async with PgStore.open(fresh_db, "tencent") as store:
         await store.migrate(SETUPS)
         await store.check_schema(SETUPS[0])
         assert await store.read_desired_page(None, 10) == []
 
 
-def test_every_query_is_loaded_by_name() -> None:
-    assert {"last_completed_run", "upsert_group_states", "finish_run", "recent_runs"} <= set(queries())
-    assert all("$" in sql or "SELECT" in sql or "CREATE" in sql for sql in queries().values())
-    for vendor in VENDORS:
-        assert set(vendor_queries(vendor)) == {
-            "read_desired_page",
-            "read_failed_page",
-            "read_desired_rows",
-            "read_seen_rows",
-            "count_desired",
-        }, vendor
+DESIRED_READS = {"read_desired_page", "read_failed_page", "read_desired_rows", "read_seen_rows", "count_desired"}
+
+
+def test_every_query_is_used_and_every_query_used_exists() -> None:
+    source = "\n".join(p.read_text() for p in (sql_dir().parent / "syncer").rglob("*.py"))
+    calls = re.findall(r"""\b(?:desired_)?query\(([^)]*)\)""", source)
+    used = {name for call in calls for name in re.findall(r'"(\w+)"', call)}
+    assert used == set(queries())
+    # The reads of a desired relation, and only those, go through a vendor's view.
+    assert {name for name, sql in queries().items() if "{desired}" in sql} == DESIRED_READS
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_every_desired_read_is_valid_sql_over_each_vendors_view(db: str, vendor: str) -> None:
+    conn = await asyncpg.connect(db)
+    try:
+        for name in sorted(DESIRED_READS):
+            await conn.execute(f"PREPARE {name} AS {desired_query(vendor, name)}")
+    finally:
+        await conn.close()
+    with pytest.raises(KeyError):
+        desired_query(vendor, "finish_run")
 
 
 @pytest.mark.parametrize(
@@ -140,12 +151,13 @@ async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(
             f"SELECT $1, {key}, 1, 'in_sync' FROM {table} WHERE {key} < 'g0015000'",
             vendor,
         )
-        page = vendor_query(vendor, "read_desired_page")
+        page = desired_query(vendor, "read_desired_page")
         await conn.execute(
-            f"PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer, integer) AS {page}"
+            f"PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer, integer, text) AS {page}"
         )
         plan = "\n".join(
-            r[0] for r in await conn.fetch("EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1, 50)")
+            r[0]
+            for r in await conn.fetch(f"EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1, 50, '{vendor}')")
         )
     finally:
         await conn.close()

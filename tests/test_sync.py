@@ -21,7 +21,7 @@ from syncer.settings import Secret
 from syncer.tencent.api import COMMAND_PATHS
 from syncer.tencent.client import TencentClient
 from syncer.tencent.models import DesiredGroup
-from syncer.tencent.vendor import DESIRED, TencentVendor
+from syncer.tencent.vendor import TencentVendor
 
 from .helpers import emulator_process, fast, load_desired, mismatches, settings_for, sync, writes
 
@@ -308,7 +308,7 @@ async def test_an_expired_usersig_is_renewed_once_and_the_call_retried(db: str, 
     # The first UserSig is signed three days ago, so it has expired; later ones are current.
     readings = iter([time.time() - 3 * 86400])
     client = TencentClient(settings, wall_clock=lambda: next(readings, time.time()))
-    async with PgStore.open(db, DESIRED) as store, client:
+    async with PgStore.open(db, "tencent") as store, client:
         answer = await client.call("get_group_info", {"GroupIdList": ["grp-0000001"]})
         report = await Reconciler(settings, store, TencentVendor(settings, client)).run()
     assert answer["GroupInfo"][0]["ErrorCode"] == 0

@@ -12,20 +12,21 @@ from typing import Any
 import asyncpg
 import pytest
 
-from syncer.db.store import DesiredRow, PgStore, SeenBatch
+from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
-from syncer.models import Desired
+from syncer.nexconn.models import DesiredChannel
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
+from syncer.ports import PageRow, SeenBatch
 from syncer.seeding import drifted_dataset, insert_desired
 from syncer.settings import Settings
-from syncer.vendors import make_vendor
+from syncer.tencent.models import DesiredGroup
 
 from .helpers import emulator_process, fast, mismatches, settings_for, sync
 
 
 @dataclass
 class Data:
-    desired: Sequence[Desired]
+    desired: Sequence[Any]
     live: Sequence[Any]
     drifted: set[str]
     invalid: set[str]
@@ -52,7 +53,7 @@ class Vendor:
         else:
             emulator.nexconn.seed(list(data.live))
 
-    async def load(self, db: str, rows: Sequence[Desired]) -> None:
+    async def load(self, db: str, rows: Sequence[DesiredGroup | DesiredChannel]) -> None:
         conn = await asyncpg.connect(db)
         try:
             if self.name == "tencent":
@@ -139,17 +140,19 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
     second = await sync(settings)
     # Only the groups the first run found in line (not those it wrote) are settled by digest.
     assert second.outcomes["in_sync"] == 120 and second.unchanged == first.outcomes["in_sync"] > 0
-    # Every group of every batch was seen in line in the answer it gets again: each batch is
-    # settled by the whole answer's digest, undecoded.
+    # Every group of every batch was seen in line in the answer it gets again: each whole batch
+    # the page query hands over as one is settled by the whole answer's digest, undecoded; the
+    # last, partial one (row by row, below) group by group, each by its own digest.
     settled = await sync(settings)
-    assert settled.unchanged == 120 and settled.batches_unchanged == math.ceil(120 / 50)
+    assert settled.unchanged == 120 and settled.batches_unchanged == 120 // 50
+    assert settled.calls[vendor.read] == math.ceil(120 / 50)
     # The page query hands each whole batch over as one item (IDs in the order they were read
     # in); the last, partial batch comes row by row.
     ids = sorted(r.group_id for r in data.desired)
-    async with PgStore.open(db, make_vendor(settings).desired) as store:
+    async with PgStore.open(db, vendor.name) as store:
         page = await store.read_desired_page(None, 500, whole_batch=50)
     assert [item.group_ids for item in page if isinstance(item, SeenBatch)] == [ids[:50], ids[50:100]]
-    assert [item.group_id for item in page if isinstance(item, DesiredRow) and item.wanted] == ids[100:]
+    assert [item.group_id for item in page if isinstance(item, PageRow) and item.wanted] == ids[100:]
     table, key = vendor.table
     conn = await asyncpg.connect(db)
     try:

@@ -21,13 +21,21 @@ CREATE TABLE {relation} (
 );
 
 -- name: view
--- The desired rows as syncer's queries read them, each with the digest of its managed columns.
+-- The desired rows in the one shape every vendor's view has (see sql/desired/tencent.sql):
+-- a channel's whole profile comes in the batch read (no shape), and nothing is read apart.
 CREATE VIEW syncer_nexconn_desired AS
-SELECT d.channel_id, d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm, d.remove_perm,
-       d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm, d.ext_profile, d.updated_at,
+SELECT d.channel_id AS group_id, d.updated_at,
        md5(row(d.name, d.introduction, d.announcement, d.portrait_url, d.join_perm, d.remove_perm,
                d.mem_invite_perm, d.invite_perm, d.profile_perm, d.mem_profile_perm,
-               d.ext_profile)::text) AS desired_digest
+               d.ext_profile)::text) AS desired_digest,
+       NULL::text AS shape,
+       false AS manages_attrs,
+       jsonb_build_object(
+           'name', d.name, 'introduction', d.introduction, 'announcement', d.announcement,
+           'portrait_url', d.portrait_url, 'join_perm', d.join_perm, 'remove_perm', d.remove_perm,
+           'mem_invite_perm', d.mem_invite_perm, 'invite_perm', d.invite_perm,
+           'profile_perm', d.profile_perm, 'mem_profile_perm', d.mem_profile_perm,
+           'ext_profile', d.ext_profile::text) AS profile
 FROM {relation} AS d;
 
 -- name: touch_trigger

@@ -16,13 +16,13 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 import asyncpg
 import structlog
 
 from syncer.db.sqlfiles import query
 from syncer.errors import DatabaseError, RunLocked
+from syncer.ports import LockTimings, RunLock
 from syncer.quoting import clip
 from syncer.settings import redact_url
 
@@ -38,28 +38,6 @@ def _app_key(name: str) -> int:
     """A non-negative 31-bit key: with the shard count as the second key, it shows in pg_locks
     as (classid, objid), so that a run can see which shard counts are held."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") >> 1
-
-
-@dataclass(slots=True)
-class RunLock:
-    """A held run lock: the backend that holds it (recorded with the run: while that backend
-    lives, the run does), and ``lost``, set once the lock can no longer be shown to be held."""
-
-    pid: int
-    lost: asyncio.Event = field(default_factory=asyncio.Event)
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class LockTimings:
-    connect_timeout_s: float = 10.0
-    heartbeat_s: float = 1.0
-    check_timeout_s: float = 2.0
-
-    @property
-    def detection_s(self) -> float:
-        """How long a holder may take, at most, to find its lock gone."""
-        return self.heartbeat_s + self.check_timeout_s
 
 
 @asynccontextmanager

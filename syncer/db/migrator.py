@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from syncer.db.sqlfiles import Migration, desired_templates, migrations, query
+from syncer.db.sqlfiles import Migration, desired_templates, desired_view, migrations, query
 from syncer.errors import ConfigError, SchemaError
 from syncer.settings import Relation, quote_ident
 
@@ -50,7 +50,7 @@ class DesiredSetup:
 
     @property
     def view(self) -> str:
-        return f"syncer_{self.vendor}_desired"
+        return desired_view(self.vendor)
 
 
 @dataclass(slots=True)

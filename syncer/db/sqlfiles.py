@@ -35,14 +35,20 @@ def query(name: str) -> str:
     return queries()[name]
 
 
+def desired_view(vendor: str) -> str:
+    """The view, of one shape for every vendor, that syncer reads ``vendor``'s desired relation
+    through (sql/desired/<vendor>.sql)."""
+    return f"syncer_{vendor}_desired"
+
+
 @functools.cache
-def vendor_queries(vendor: str) -> dict[str, str]:
-    """A vendor's reads of its desired table: sql/vendors/<vendor>.sql."""
-    return _named(sql_dir() / "vendors" / f"{vendor}.sql")
-
-
-def vendor_query(vendor: str, name: str) -> str:
-    return vendor_queries(vendor)[name]
+def desired_query(vendor: str, name: str) -> str:
+    """A query of sql/queries.sql that reads a desired relation, reading ``vendor``'s: its
+    ``{desired}`` is the vendor's view (a name syncer gives, never a value from outside)."""
+    sql = queries()[name]
+    if "{desired}" not in sql:
+        raise KeyError(f"query {name!r} reads no desired relation")
+    return sql.replace("{desired}", desired_view(vendor))
 
 
 @functools.cache

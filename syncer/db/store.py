@@ -1,4 +1,5 @@
-"""Postgres: desired rows in, outcomes out. Driver errors become :class:`DatabaseError` here."""
+"""Postgres behind :class:`syncer.ports.Store`: desired rows in, outcomes out, and what `syncer
+status` shows. Driver errors become :class:`DatabaseError` here, at the one edge."""
 
 from __future__ import annotations
 
@@ -7,131 +8,36 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
-from syncer.db.lock import LockTimings, RunLock, hold_run_lock
+from syncer.db.lock import hold_run_lock
 from syncer.db.migrator import DesiredSetup, MigrationReport, check_derived, migrate
-from syncer.db.sqlfiles import migrations, query, vendor_query
+from syncer.db.sqlfiles import desired_query, migrations, query
 from syncer.errors import DatabaseError, SchemaError
 from syncer.jsoncodec import dumps_text
-from syncer.models import Desired, GroupResult, RunRecord, Status, SyncState, TroubledGroup
+from syncer.models import GroupResult, RunRecord, Status, TroubledGroup
+from syncer.ports import (
+    DesiredRecord,
+    LockTimings,
+    PageRow,
+    RunLock,
+    RunTotals,
+    SeenBatch,
+    Selection,
+    UnchangedBatch,
+)
 from syncer.settings import quote_ident, redact_url
 from syncer.sharding import UNSHARDED, Shard
 
 T = TypeVar("T")
-Selection = Literal["all", "failed", "changed"]
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
     Connection = PoolConnectionProxy[asyncpg.Record]
 else:
     Connection = asyncpg.Connection
-
-
-class DesiredRow:
-    """One desired row as its vendor's page query answered it, with the group's recorded state.
-
-    ``raw``: the page's columns, what settles a group found as it was last seen in line (see
-    sql/vendors/). ``full``: every column of the row, read (:meth:`PgStore.complete`) only for
-    the groups a run must look at in full; ``group``, the vendor's model of it, is decoded from
-    ``full`` on first use. A run makes one of these for every group it reads, so it holds the
-    page's row and reads what it needs from it when asked, rather than copying it out.
-    """
-
-    __slots__ = ("_decode", "_group", "_state", "full", "group_id", "raw")
-
-    def __init__(self, raw: Row, decode: Callable[[Row], Desired]) -> None:
-        self.raw = raw
-        self.full: Row | None = None
-        self._decode = decode
-        self._group: Desired | None = None
-        self._state: SyncState | None = None
-        self.group_id: str = raw["group_id"]
-
-    @property
-    def wanted(self) -> bool:
-        """False: the page's last row, returned only to carry the cursor on."""
-        wanted: bool = self.raw["wanted"]
-        return wanted
-
-    @property
-    def state(self) -> SyncState:
-        if self._state is None:
-            raw = self.raw
-            self._state = SyncState(raw["attrs_fingerprint"], raw["attrs_checked_age_s"])
-        return self._state
-
-    @property
-    def group(self) -> Desired:
-        if self._group is None:
-            if self.full is None:
-                raise RuntimeError(f"desired row {self.group_id!r} was not read in full")
-            self._group = self._decode(self.full)
-        return self._group
-
-    @property
-    def desired_digest(self) -> str | None:
-        """The digest of the row's managed columns, as read in full."""
-        return None if self.full is None else self.full["desired_digest"]
-
-    @property
-    def seen_in_line(self) -> bool:
-        """The row is the one a run last saw in line (so it was valid then, and is now)."""
-        return self.live_digest is not None
-
-    @property
-    def live_digest(self) -> str | None:
-        """The digest of the vendor's answer for the group when it was last seen in line, while
-        the row is still the one seen then."""
-        digest: str | None = self.raw["live_digest"]
-        return digest
-
-    @property
-    def answer_digest(self) -> str | None:
-        """The digest of the batch answer the group was last seen in line in, while the row is
-        still the one seen then."""
-        digest: str | None = self.raw["answer_digest"]
-        return digest
-
-
-class SeenBatch:
-    """A whole batch of groups a run last saw in line in one batch answer, each desired row
-    unchanged since, as one row of the page query (see sql/vendors/: read_desired_page). Read
-    again as that batch, one answer byte for byte the same settles them all; only otherwise are
-    they looked at one by one (:meth:`PgStore.read_seen_rows`).
-
-    ``raw``: the page query's row; its ``group_ids`` are the batch's IDs in order, one per line.
-    """
-
-    __slots__ = ("raw",)
-
-    def __init__(self, raw: Row) -> None:
-        self.raw = raw
-
-    @property
-    def group_ids_text(self) -> str:
-        text: str = self.raw["group_ids"]
-        return text
-
-    @property
-    def group_ids(self) -> list[str]:
-        return self.group_ids_text.split("\n")
-
-    @property
-    def answer_digest(self) -> str:
-        digest: str = self.raw["answer_digest"]
-        return digest
-
-
-@dataclass(slots=True)  # not frozen: one per batch, and a frozen __init__ costs twice as much
-class UnchangedBatch:
-    """Groups found exactly as they were last seen in line, all in one batch answer: their IDs,
-    one per line, and the digest of that answer (None for none)."""
-
-    group_ids: str
-    answer_digest: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,75 +47,6 @@ class DbTimeouts:
 
     connect_s: float = 10.0
     statement_s: float = 60.0
-
-
-class Row(Protocol):
-    """A row of a query's answer, by column name."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredSource:
-    """A vendor's desired table: its queries are sql/vendors/<vendor>.sql, and ``decode`` turns
-    one of their rows into the vendor's desired model. Its records say ``vendor``."""
-
-    vendor: str
-    decode: Callable[[Row], Desired]
-
-
-@dataclass(frozen=True, slots=True)
-class RunTotals:
-    status: str
-    groups_read: int
-    in_sync: int
-    updated: int
-    rejected: int
-    failed: int
-    not_found: int
-    warnings: int
-    calls: dict[str, int]
-    error: str | None = None
-
-
-class Store(Protocol):
-    """What the pipeline needs from the database."""
-
-    async def read_desired_page(
-        self,
-        after: str | None,
-        limit: int,
-        *,
-        run_id: int | None = None,
-        selection: Selection = "all",
-        since: datetime | None = None,
-        shard: Shard = UNSHARDED,
-        whole_batch: int = 0,
-    ) -> list[DesiredRow | SeenBatch]: ...
-
-    async def read_seen_rows(self, group_ids: Sequence[str]) -> list[DesiredRow]: ...
-
-    async def complete(self, rows: Sequence[DesiredRow]) -> None: ...
-
-    async def count_desired(self, shard: Shard = UNSHARDED) -> int: ...
-
-    async def last_completed_run(self, shard: Shard = UNSHARDED) -> tuple[datetime | None, int]: ...
-
-    def run_lock(
-        self, name: str, *, within: str | None = None, shard_count: int = 1, timings: LockTimings | None = None
-    ) -> AbstractAsyncContextManager[RunLock]: ...
-
-    async def orphaned_runs(self) -> list[int]: ...
-
-    async def abandon_runs(self, run_ids: Sequence[int]) -> None: ...
-
-    async def start_run(self, mode: str, shard: Shard = UNSHARDED, lock_pid: int | None = None) -> int: ...
-
-    async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None: ...
-
-    async def record_unchanged(self, run_id: int, batches: Sequence[UnchangedBatch]) -> None: ...
-
-    async def finish_run(self, run_id: int, totals: RunTotals) -> None: ...
 
 
 async def _translated(what: str, operation: Awaitable[T]) -> T:
@@ -240,22 +77,22 @@ async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
 
 
 class PgStore:
-    """``source``: the vendor whose desired table and records this store reads and writes;
+    """``vendor``: the vendor whose desired relation and records this store reads and writes;
     only ``migrate``, the lock and ``status`` work without one."""
 
     def __init__(
-        self, pool: asyncpg.Pool, url: str, source: DesiredSource | None = None, schema: str = "public"
+        self, pool: asyncpg.Pool, url: str, vendor: str | None = None, schema: str = "public"
     ) -> None:
         self._pool = pool
         self._url = url
-        self._source = source
+        self._vendor = vendor
         self._schema = schema
 
     @property
-    def source(self) -> DesiredSource:
-        if self._source is None:
-            raise RuntimeError("this PgStore was opened without a vendor's DesiredSource")
-        return self._source
+    def vendor(self) -> str:
+        if self._vendor is None:
+            raise RuntimeError("this PgStore was opened without a vendor")
+        return self._vendor
 
     @classmethod
     async def connect(
@@ -263,7 +100,7 @@ class PgStore:
         url: str,
         *,
         max_size: int = 4,
-        source: DesiredSource | None = None,
+        vendor: str | None = None,
         timeouts: DbTimeouts | None = None,
         schema: str = "public",
     ) -> PgStore:
@@ -292,14 +129,14 @@ class PgStore:
                 f"cannot connect to Postgres at {redact_url(url)}: {type(exc).__name__}: {exc}"
             ) from exc
         assert pool is not None
-        return cls(pool, url, source, schema)
+        return cls(pool, url, vendor, schema)
 
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, url: str, source: DesiredSource | None = None, timeouts: DbTimeouts | None = None, schema: str = "public"
+        cls, url: str, vendor: str | None = None, timeouts: DbTimeouts | None = None, schema: str = "public"
     ) -> AsyncIterator[PgStore]:
-        store = await cls.connect(url, source=source, timeouts=timeouts, schema=schema)
+        store = await cls.connect(url, vendor=vendor, timeouts=timeouts, schema=schema)
         try:
             yield store
         finally:
@@ -355,7 +192,7 @@ class PgStore:
 
     async def orphaned_runs(self) -> list[int]:
         """This vendor's runs still marked running whose lock-holding backend is gone."""
-        sql, vendor = query("orphaned_runs"), self.source.vendor
+        sql, vendor = query("orphaned_runs"), self.vendor
         rows = await self._run("reading past runs", lambda c: c.fetch(sql, vendor))
         return [r["run_id"] for r in rows]
 
@@ -375,55 +212,36 @@ class PgStore:
         since: datetime | None = None,
         shard: Shard = UNSHARDED,
         whole_batch: int = 0,
-    ) -> list[DesiredRow | SeenBatch]:
-        """The next ``limit`` rows in group_id order after ``after`` (None: from the start).
-
-        ``whole_batch``: the vendor's batch size. The rows of a whole batch that a run last saw in
-        line in one answer, each unchanged since, come as one :class:`SeenBatch` (0: never).
-
-        ``selection``: every row, only those the last run left ``failed``, or only those
-        ``changed`` since ``since`` (plus never synced and not in line). Rows already recorded
-        by ``run_id``, and those of other shards, are skipped. The last row of a page may be one that is not wanted
-        (``DesiredRow.wanted`` False): it only carries the cursor on.
-        """
-        source = self.source
+    ) -> list[PageRow | SeenBatch]:
+        """See :meth:`syncer.ports.Store.read_desired_page`."""
+        vendor = self.vendor
         args: tuple[object, ...]
         if selection == "failed":
-            sql = vendor_query(source.vendor, "read_failed_page")
-            args = (after or "", after is None, limit, shard.count, shard.index)
+            sql = desired_query(vendor, "read_failed_page")
+            args = (after or "", after is None, limit, shard.count, shard.index, vendor)
         else:
-            sql = vendor_query(source.vendor, "read_desired_page")
+            sql = desired_query(vendor, "read_desired_page")
             args = (after or "", after is None, limit, run_id or 0, selection, since, shard.count, shard.index)
-            args += (whole_batch,)
-        records = await self._run(f"reading {source.vendor}'s desired rows", lambda c: c.fetch(sql, *args))
-        decode = source.decode
-        return [DesiredRow(r, decode) if r["group_ids"] is None else SeenBatch(r) for r in records]
+            args += (whole_batch, vendor)
+        records = await self._run(f"reading {vendor}'s desired rows", lambda c: c.fetch(sql, *args))
+        return [_page_item(r) for r in records]
 
-    async def read_seen_rows(self, group_ids: Sequence[str]) -> list[DesiredRow]:
-        """The page rows of the groups named, one by one, in group_id order: those of a
-        :class:`SeenBatch` that must be looked at group by group (a row deleted since is missing)."""
-        source = self.source
-        sql = vendor_query(source.vendor, "read_seen_rows")
-        records = await self._run(f"reading {source.vendor}'s desired rows", lambda c: c.fetch(sql, group_ids))
-        decode = source.decode
-        return [DesiredRow(r, decode) for r in records]
+    async def read_seen_rows(self, group_ids: Sequence[str]) -> list[PageRow]:
+        vendor = self.vendor
+        sql = desired_query(vendor, "read_seen_rows")
+        records = await self._run(f"reading {vendor}'s desired rows", lambda c: c.fetch(sql, group_ids, vendor))
+        return [PageRow(*r[:8]) for r in records]
 
-    async def complete(self, rows: Sequence[DesiredRow]) -> None:
-        """Read every column of those ``rows`` not yet read in full, in one query. A row deleted
-        since its page was read stays without (``full`` None)."""
-        missing = [row for row in rows if row.full is None]
-        if not missing:
-            return
-        source = self.source
-        sql = vendor_query(source.vendor, "read_desired_rows")
-        ids = [row.group_id for row in missing]
-        records = await self._run(f"reading {source.vendor}'s desired rows", lambda c: c.fetch(sql, ids))
-        found = {r["group_id"]: r for r in records}
-        for row in missing:
-            row.full = found.get(row.group_id)
+    async def read_desired(self, group_ids: Sequence[str]) -> dict[str, DesiredRecord]:
+        if not group_ids:
+            return {}
+        vendor = self.vendor
+        sql = desired_query(vendor, "read_desired_rows")
+        records = await self._run(f"reading {vendor}'s desired rows", lambda c: c.fetch(sql, group_ids))
+        return {r[0]: DesiredRecord(*r) for r in records}
 
     async def count_desired(self, shard: Shard = UNSHARDED) -> int:
-        sql = vendor_query(self.source.vendor, "count_desired")
+        sql = desired_query(self.vendor, "count_desired")
         count: int = await self._run("counting desired rows", lambda c: c.fetchval(sql, shard.count, shard.index))
         return count
 
@@ -431,13 +249,13 @@ class PgStore:
         """Start of this shard's last run that went to its end, and its incremental runs since
         its last full one."""
         sql = query("last_completed_run")
-        vendor = self.source.vendor
+        vendor = self.vendor
         row = await self._run("reading past runs", lambda c: c.fetchrow(sql, shard.count, shard.index, vendor))
         assert row is not None
         return row["since"], int(row["incremental_since_full"])
 
     async def start_run(self, mode: str, shard: Shard = UNSHARDED, lock_pid: int | None = None) -> int:
-        sql, vendor = query("insert_run"), self.source.vendor
+        sql, vendor = query("insert_run"), self.vendor
         run_id: int = await self._run(
             "recording the run", lambda c: c.fetchval(sql, mode, shard.index, shard.count, lock_pid, vendor)
         )
@@ -455,7 +273,7 @@ class PgStore:
             [dumps_text(r.warnings) for r in results],
             [None if r.applied is None else dumps_text(r.applied) for r in results],
             [r.attrs_fingerprint for r in results],
-            self.source.vendor,
+            self.vendor,
             [r.desired_digest for r in results],
             [r.live_digest for r in results],
             [r.answer_digest for r in results],
@@ -467,7 +285,7 @@ class PgStore:
         were found in."""
         if not batches:
             return
-        sql, vendor = query("record_unchanged_groups"), self.source.vendor
+        sql, vendor = query("record_unchanged_groups"), self.vendor
         ids, digests = [b.group_ids for b in batches], [b.answer_digest for b in batches]
         await self._run("recording group outcomes", lambda c: c.execute(sql, run_id, vendor, ids, digests))
 
@@ -531,6 +349,14 @@ class PgStore:
             )
 
         return await self._run("reading syncer's records", fn)
+
+
+def _page_item(r: asyncpg.Record) -> PageRow | SeenBatch:
+    """A page query's row (sql/queries.sql: read_desired_page): one group, or a seen batch."""
+    group_ids = r[8]
+    if group_ids is None:
+        return PageRow(*r[:8])
+    return SeenBatch(r[0], r[3], group_ids, r[6], r[7], r[5])
 
 
 def _by_vendor(counts: Sequence[asyncpg.Record]) -> dict[str, dict[str, int]]:

@@ -7,18 +7,29 @@ from typing import Any
 
 import structlog
 
-from syncer import jsoncodec
 from syncer.client import CallFailed, VendorClient
-from syncer.db.store import DesiredRow, DesiredSource, Row
 from syncer.errors import CredentialsError, Malformed, VendorError
-from syncer.models import Desired, GroupPlan, GroupResult, Outcome
+from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.nexconn.api import CHANNEL_BATCH_MAX, CHANNEL_NOT_FOUND, PERMISSIONS
 from syncer.nexconn.diff import plan_channel
 from syncer.nexconn.models import DesiredChannel, LiveChannel
 from syncer.nexconn.validation import validate
+from syncer.ports import ReadHints
 from syncer.quoting import clip, quote
 from syncer.settings import Settings
-from syncer.vendor import LiveAnswer, LiveBatch, ReadError, in_line
+from syncer.vendor import (
+    JSON,
+    TEXT,
+    WHOLE_NUMBER,
+    Decision,
+    LiveAnswer,
+    LiveBatch,
+    ReadError,
+    Settled,
+    Target,
+    decode_profile,
+    in_line,
+)
 
 log = structlog.get_logger("syncer.nexconn")
 _PERMISSION_COLUMNS = {key: column for column, (key, _) in PERMISSIONS.items()}
@@ -26,30 +37,20 @@ _PERMISSION_COLUMNS = {key: column for column, (key, _) in PERMISSIONS.items()}
 _LOOKED_AT = ("name", "groupProfile", "permissions", "groupExtProfile")
 
 
-def decode_desired(row: Row) -> DesiredChannel:
-    """One row of sql/vendors/nexconn.sql's reads (ext_profile comes as text: decoded here)."""
-    ext = row["ext_profile"]
-    try:
-        ext = None if ext is None else jsoncodec.loads(ext)
-    except ValueError as exc:
-        raise Malformed(f"ext_profile: {exc}") from None
-    return DesiredChannel(
-        channel_id=row["group_id"],
-        name=row["name"],
-        introduction=row["introduction"],
-        announcement=row["announcement"],
-        portrait_url=row["portrait_url"],
-        join_perm=row["join_perm"],
-        remove_perm=row["remove_perm"],
-        mem_invite_perm=row["mem_invite_perm"],
-        invite_perm=row["invite_perm"],
-        profile_perm=row["profile_perm"],
-        mem_profile_perm=row["mem_profile_perm"],
-        ext_profile=ext,
-    )
+# Each managed column of the desired relation, as its view's profile names it, and its kind.
+_COLUMNS = {
+    "name": TEXT,
+    "introduction": TEXT,
+    "announcement": TEXT,
+    "portrait_url": TEXT,
+    **dict.fromkeys(PERMISSIONS, WHOLE_NUMBER),
+    "ext_profile": JSON,
+}
 
 
-DESIRED = DesiredSource("nexconn", decode_desired)
+def decode_desired(channel_id: str, profile: str) -> DesiredChannel:
+    """A row of the view syncer_nexconn_desired, read in full (sql/desired/nexconn.sql)."""
+    return DesiredChannel(channel_id, **decode_profile(profile, _COLUMNS))
 
 
 def parse_live(profile: Mapping[str, Any]) -> LiveChannel:
@@ -89,7 +90,9 @@ def _object(profile: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value
 
 
-def _channels_answered(decoded: Mapping[str, Any], ids: Sequence[str], digest: str) -> dict[str, object]:
+def _channels_answered(
+    decoded: Mapping[str, Any], ids: Sequence[str], digest: str
+) -> dict[str, LiveAnswer | ReadError]:
     """Each asked-for channel's entry in a profile/list answer, or why it has none."""
     result = decoded.get("result")
     profiles = result.get("profiles") if isinstance(result, dict) else None
@@ -97,7 +100,7 @@ def _channels_answered(decoded: Mapping[str, Any], ids: Sequence[str], digest: s
         failure = ReadError(None, f"profile/list answered result {quote(result)}, not an object with a profiles list")
         return dict.fromkeys(ids, failure)
     asked = set(ids)
-    found: dict[str, object] = {}
+    found: dict[str, LiveAnswer | ReadError] = {}
     for profile in profiles:
         channel_id = profile.get("channelId") if isinstance(profile, dict) else None
         if not isinstance(channel_id, str) or channel_id not in asked or channel_id in found:
@@ -113,18 +116,13 @@ def _channels_answered(decoded: Mapping[str, Any], ids: Sequence[str], digest: s
     return found
 
 
-def _channel(desired: Desired) -> DesiredChannel:
-    assert isinstance(desired, DesiredChannel), desired
-    return desired
-
-
 class NexconnVendor:
     """Channels are read in batches of 50 (profile/list) and written with one profile/update
     carrying only the fields, permissions and ext keys that differ."""
 
     name = "nexconn"
     batch_max = CHANNEL_BATCH_MAX
-    desired = DESIRED
+    read_command = "profile_list"
 
     def __init__(self, settings: Settings, client: VendorClient) -> None:
         self._settings = settings
@@ -133,11 +131,14 @@ class NexconnVendor:
     def lock_scope(self) -> str:
         return f"nexconn.{self._settings.nexconn_app_key}"
 
-    def validate(self, desired: Desired) -> list[str]:
-        return validate(_channel(desired))
+    def decode(self, group_id: str, profile: str) -> DesiredChannel:
+        return decode_desired(group_id, profile)
+
+    def validate(self, desired: DesiredChannel) -> list[str]:
+        return validate(desired)
 
     async def fetch_live(
-        self, group_ids: Sequence[str], page_rows: Sequence[Row], *, same_as: str | None = None
+        self, group_ids: Sequence[str], hints: Sequence[ReadHints], *, same_as: str | None = None
     ) -> LiveBatch:
         assert 0 < len(group_ids) <= CHANNEL_BATCH_MAX
         ids = list(group_ids)
@@ -147,41 +148,29 @@ class NexconnVendor:
             raise
         except VendorError as exc:
             failure = ReadError(exc.code, str(exc), not_found=exc.code == CHANNEL_NOT_FOUND)
-            return LiveBatch(None, {i: failure for i in ids})
+            return LiveBatch(None, dict.fromkeys(ids, failure))
         if answer.decoded is None:
             return LiveBatch(answer.digest, None)
         return LiveBatch(answer.digest, _channels_answered(answer.decoded, ids, answer.digest))
 
-    def settles_by_digest(self, page_row: Row) -> bool:
+    def settles_by_digest(self, hints: ReadHints) -> bool:
         return True  # a channel's whole profile is in the batch read
 
-    def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
-        if dry_run or not isinstance(live, LiveAnswer):
-            return None
-        try:
-            if plan_channel(_channel(row.group), parse_live(live.raw)).in_sync:
-                return in_line(row, live)
-        except Malformed:
-            pass  # sync_group words the failure
-        return None
+    def parse_live(self, raw: Mapping[str, Any]) -> LiveChannel:
+        return parse_live(raw)
 
-    async def sync_group(self, row: DesiredRow, live: object, *, dry_run: bool) -> tuple[GroupResult, GroupPlan | None]:
-        channel_id = row.group_id
-        if isinstance(live, ReadError):
-            outcome = Outcome.NOT_FOUND if live.not_found else Outcome.FAILED
-            log.warning("group_read_failed", group_id=channel_id, code=live.code, error=live.message)
-            return GroupResult(channel_id, outcome, live.code, f"profile_list: {live.message}"), None
-        assert isinstance(live, LiveAnswer)
-        try:
-            plan = plan_channel(_channel(row.group), parse_live(live.raw))
-        except Malformed as exc:
-            log.warning("group_read_failed", group_id=channel_id, code=None, error=str(exc))
-            return GroupResult(channel_id, Outcome.FAILED, None, str(exc)), None
-        if plan.in_sync and not dry_run:
-            return in_line(row, live), plan
+    def settle(
+        self, target: Target[DesiredChannel], live: LiveChannel, answer: LiveAnswer, *, dry_run: bool
+    ) -> Decision:
+        plan = plan_channel(target.desired, live)
         if dry_run:
-            outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
-            return GroupResult(channel_id, outcome), plan
+            return Settled(GroupResult(plan.group_id, Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED), plan)
+        if plan.in_sync:
+            return Settled(in_line(target, answer), plan)
+        return self._update(plan)
+
+    async def _update(self, plan: GroupPlan) -> Settled:
+        channel_id = plan.group_id
         assert plan.base_payload is not None
         try:
             await self.client.call("profile_update", plan.base_payload)
@@ -193,7 +182,7 @@ class NexconnVendor:
                 message += " (no answer: the write may or may not have applied; the next run reads the channel again)"
             outcome = Outcome.NOT_FOUND if exc.code == CHANNEL_NOT_FOUND else Outcome.FAILED
             log.warning("group_failed", group_id=channel_id, code=exc.code, error=message)
-            return GroupResult(channel_id, outcome, exc.code, message), plan
+            return Settled(GroupResult(channel_id, outcome, exc.code, message), plan)
         log.debug("group_updated", group_id=channel_id, fields=[c.field for c in plan.changes])
         applied = {k: v for k, v in plan.base_payload.items() if k != "channelId"}
-        return GroupResult(channel_id, Outcome.UPDATED, applied=applied, changes=list(plan.changes)), plan
+        return Settled(GroupResult(channel_id, Outcome.UPDATED, applied=applied, changes=list(plan.changes)), plan)

@@ -9,10 +9,10 @@ from typing import Any, Protocol
 
 from syncer import jsoncodec
 from syncer.client import ReadAnswer
-from syncer.db.store import Row
 from syncer.errors import CredentialsError, Malformed, VendorError
+from syncer.ports import ReadHints
 from syncer.quoting import clip, quote
-from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX
+from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
 from syncer.tencent.models import BASE_FIELDS, LiveGroup
 from syncer.vendor import LiveAnswer, LiveBatch, ReadError
 
@@ -26,17 +26,17 @@ class Caller(Protocol):
     async def read(self, command: str, body: dict[str, Any], *, same_as: str | None) -> ReadAnswer: ...
 
 
-def response_filter(rows: Sequence[Row]) -> dict[str, Any]:
+def response_filter(hints: Sequence[ReadHints]) -> dict[str, Any]:
     """Only the base fields this batch manages, plus Type; only managed custom keys; no members.
 
-    ``rows``: desired rows as sql/vendors/tencent.sql's pages answer them, undecoded: their
-    ``shape`` names the base columns set and the custom fields (a seen batch's row: each of its
-    distinct shapes, one per line), so that a batch of rows found unchanged is read without
-    decoding any of them.
+    ``hints``: the batch's rows as the page query answered them, undecoded: their ``shape``
+    (the view syncer_tencent_desired's) names the base columns set and the custom fields (a seen
+    batch's: each of its distinct shapes, one per line), so that a batch of rows found unchanged
+    is read without decoding any of them.
     """
     columns: set[str] = set()
     keys: dict[str, None] = {}  # in first-seen order
-    for shape in dict.fromkeys(row["shape"] for row in rows):  # rows mostly share one or two
+    for shape in dict.fromkeys(hint.shape or "[[], []]" for hint in hints):  # rows mostly share one or two
         row_columns, row_keys = _shape(shape)
         columns |= row_columns
         keys.update(row_keys)
@@ -107,14 +107,14 @@ def _pairs(items: object, command: str, name: str, item: str, names: tuple[str, 
 
 
 async def fetch_live(
-    client: Caller, group_ids: Sequence[str], rows: Sequence[Row], same_as: str | None = None
+    client: Caller, group_ids: Sequence[str], hints: Sequence[ReadHints], same_as: str | None = None
 ) -> LiveBatch:
-    """Read up to 50 groups in one call; ``rows``: their desired rows (undecoded: only their
-    shapes are read, for the filter). An answer over 1 MB (10018) splits the batch in halves.
+    """Read up to 50 groups in one call; ``hints``: their shapes, for the filter. An answer
+    over 1 MB (10018) splits the batch in halves.
     Each group's answer comes undecoded (see :func:`parse_live`), with its digest; an answer
     whose digest is ``same_as`` is not decoded at all."""
     assert 0 < len(group_ids) <= GROUP_BATCH_MAX
-    body = {"GroupIdList": list(group_ids), "ResponseFilter": response_filter(rows)}
+    body = {"GroupIdList": list(group_ids), "ResponseFilter": response_filter(hints)}
     try:
         answer = await client.read("get_group_info", body, same_as=same_as)
     except CredentialsError:
@@ -123,11 +123,11 @@ async def fetch_live(
         if exc.code == ANSWER_TOO_LARGE and len(group_ids) > 1:
             mid = len(group_ids) // 2
             halves = await asyncio.gather(
-                fetch_live(client, group_ids[:mid], rows), fetch_live(client, group_ids[mid:], rows)
+                fetch_live(client, group_ids[:mid], hints), fetch_live(client, group_ids[mid:], hints)
             )
             # Two answers: no one digest names them both.
             return LiveBatch(None, _split_parts(halves))
-        failure = ReadError(exc.code, str(exc))
+        failure = ReadError(exc.code, str(exc), exc.code in GROUP_NOT_FOUND_CODES)
         return LiveBatch(None, dict.fromkeys(group_ids, failure))
     if answer.decoded is None:
         return LiveBatch(answer.digest, None)
@@ -154,7 +154,8 @@ def _groups_answered(
         if type(code) is not int:
             found[group_id] = ReadError(None, f"the answer's ErrorCode for this group is {quote(code)}, not a number")
         elif code:
-            found[group_id] = ReadError(code, f"code {code}: {clip(str(info.get('ErrorInfo', '')), 300)}")
+            message = f"code {code}: {clip(str(info.get('ErrorInfo', '')), 300)}"
+            found[group_id] = ReadError(code, message, code in GROUP_NOT_FOUND_CODES)
         else:
             try:
                 found[group_id] = LiveAnswer.of(info, tuple(map(info.get, _LOOKED_AT)), digest)
@@ -167,8 +168,8 @@ def _groups_answered(
     return found
 
 
-def _split_parts(halves: Sequence[LiveBatch]) -> dict[str, object]:
-    found: dict[str, object] = {}
+def _split_parts(halves: Sequence[LiveBatch]) -> dict[str, LiveAnswer | ReadError]:
+    found: dict[str, LiveAnswer | ReadError] = {}
     for half in halves:
         assert half.groups is not None  # read without same_as: always decoded
         for group_id, live in half.groups.items():

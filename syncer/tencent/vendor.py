@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import structlog
 
-from syncer import jsoncodec
 from syncer.client import CallFailed, VendorClient
-from syncer.db.store import DesiredRow, DesiredSource, Row
 from syncer.errors import CredentialsError, Malformed, VendorError
-from syncer.models import Desired, GroupPlan, GroupResult, Outcome
+from syncer.models import GroupPlan, GroupResult, Outcome
+from syncer.ports import PageRow, ReadHints
 from syncer.settings import Settings
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
 from syncer.tencent.diff import attrs_fingerprint, plan_group
 from syncer.tencent.models import DesiredGroup, LiveGroup
 from syncer.tencent.ops import fetch_live, parse_live, read_attrs, write_attrs, write_base
 from syncer.tencent.validation import validate
-from syncer.vendor import LiveAnswer, LiveBatch, ReadError, in_line
+from syncer.vendor import (
+    BOOLEAN,
+    JSON,
+    TEXT,
+    WHOLE_NUMBER,
+    Decision,
+    LiveAnswer,
+    LiveBatch,
+    Settled,
+    Target,
+    decode_profile,
+    in_line,
+)
 
 log = structlog.get_logger("syncer.tencent")
 
@@ -34,39 +45,24 @@ def _failure(group_id: str, exc: VendorError, what: str) -> GroupResult:
     return GroupResult(group_id, Outcome.FAILED, exc.code, message)
 
 
-def _json(row: Row, column: str) -> Any:
-    text = row[column]
-    if text is None:
-        return None
-    try:
-        return jsoncodec.loads(text)
-    except ValueError as exc:
-        raise Malformed(f"{column}: {exc}") from None
+# Each managed column of the desired relation, as its view's profile names it, and its kind.
+_COLUMNS = {
+    "name": TEXT,
+    "introduction": TEXT,
+    "notification": TEXT,
+    "face_url": TEXT,
+    "max_member_num": WHOLE_NUMBER,
+    "apply_join_option": TEXT,
+    "invite_join_option": TEXT,
+    "mute_all_member": BOOLEAN,
+    "app_defined_data": JSON,
+    "group_attrs": JSON,
+}
 
 
-def decode_desired(row: Row) -> DesiredGroup:
-    """One row of sql/vendors/tencent.sql's reads (jsonb columns come as text: decoded here)."""
-    return DesiredGroup(
-        group_id=row["group_id"],
-        name=row["name"],
-        introduction=row["introduction"],
-        notification=row["notification"],
-        face_url=row["face_url"],
-        max_member_num=row["max_member_num"],
-        apply_join_option=row["apply_join_option"],
-        invite_join_option=row["invite_join_option"],
-        mute_all_member=row["mute_all_member"],
-        app_defined_data=_json(row, "app_defined_data"),
-        group_attrs=_json(row, "group_attrs"),
-    )
-
-
-DESIRED = DesiredSource("tencent", decode_desired)
-
-
-def _group(desired: Desired) -> DesiredGroup:
-    assert isinstance(desired, DesiredGroup), desired
-    return desired
+def decode_desired(group_id: str, profile: str) -> DesiredGroup:
+    """A row of the view syncer_tencent_desired, read in full (sql/desired/tencent.sql)."""
+    return DesiredGroup(group_id, **decode_profile(profile, _COLUMNS))
 
 
 class TencentVendor:
@@ -76,7 +72,7 @@ class TencentVendor:
 
     name = "tencent"
     batch_max = GROUP_BATCH_MAX
-    desired = DESIRED
+    read_command = "get_group_info"
 
     def __init__(self, settings: Settings, client: VendorClient) -> None:
         self._settings = settings
@@ -85,97 +81,86 @@ class TencentVendor:
     def lock_scope(self) -> str:
         return f"tencent.{self._settings.sdkappid}"
 
-    def validate(self, desired: Desired) -> list[str]:
-        return validate(_group(desired))
+    def decode(self, group_id: str, profile: str) -> DesiredGroup:
+        return decode_desired(group_id, profile)
+
+    def validate(self, desired: DesiredGroup) -> list[str]:
+        return validate(desired)
 
     async def fetch_live(
-        self, group_ids: Sequence[str], page_rows: Sequence[Row], *, same_as: str | None = None
+        self, group_ids: Sequence[str], hints: Sequence[ReadHints], *, same_as: str | None = None
     ) -> LiveBatch:
-        return await fetch_live(self.client, group_ids, page_rows, same_as)
+        return await fetch_live(self.client, group_ids, hints, same_as)
 
-    def _fingerprint(self, row: DesiredRow) -> str | None:
-        attrs = _group(row.group).group_attrs
-        return attrs_fingerprint(attrs) if isinstance(attrs, dict) else None
-
-    def _must_read_attrs(self, row: DesiredRow, fingerprint: str) -> bool:
-        state = row.state
-        return (
-            self._settings.check_attrs
-            or state.attrs_fingerprint != fingerprint
-            or state.attrs_checked_age_s is None
-            or state.attrs_checked_age_s > self._settings.attr_recheck_s
-        )
-
-    def settles_by_digest(self, page_row: Row) -> bool:
+    def settles_by_digest(self, hints: ReadHints) -> bool:
         # The attribute set is not in the batch read: it was in line when the group was last
-        # seen so (the desired set is the same since), but is re-read once it is due. (A
-        # SeenBatch's row: whether any group manages attributes, and the oldest check.)
-        if not page_row["manages_attrs"]:
+        # seen so (the desired set is the same since), but is re-read once it is due.
+        if not hints.manages_attrs:
             return True
-        age = page_row["attrs_checked_age_s"]
+        age = hints.attrs_checked_age_s
         return not self._settings.check_attrs and age is not None and age <= self._settings.attr_recheck_s
 
-    def settle_without_calls(self, row: DesiredRow, live: object, *, dry_run: bool) -> GroupResult | None:
-        if not isinstance(live, LiveAnswer):
-            return None  # cheap either way: let sync_group word the failure
-        fingerprint = self._fingerprint(row)
-        if fingerprint is not None and self._must_read_attrs(row, fingerprint):
-            return None
+    def parse_live(self, raw: Mapping[str, Any]) -> LiveGroup:
+        return parse_live(raw)
+
+    def settle(self, target: Target[DesiredGroup], live: LiveGroup, answer: LiveAnswer, *, dry_run: bool) -> Decision:
+        attrs = target.desired.group_attrs
+        fingerprint = attrs_fingerprint(attrs) if isinstance(attrs, dict) else None
+        if fingerprint is not None and self._must_read_attrs(target.page, fingerprint):
+            return self._with_attrs(target, live, answer, fingerprint, dry_run=dry_run)
+        return self._decide(target, live, answer, None, dry_run=dry_run)
+
+    def _must_read_attrs(self, page: PageRow, fingerprint: str) -> bool:
+        age = page.attrs_checked_age_s
+        return (
+            self._settings.check_attrs
+            or page.attrs_fingerprint != fingerprint
+            or age is None
+            or age > self._settings.attr_recheck_s
+        )
+
+    async def _with_attrs(
+        self, target: Target[DesiredGroup], live: LiveGroup, answer: LiveAnswer, fingerprint: str, *, dry_run: bool
+    ) -> Settled:
+        group_id = target.group_id
         try:
-            plan = plan_group(_group(row.group), parse_live(live.raw))
-        except Malformed:
-            return None  # sync_group words the failure
-        if not plan.in_sync or dry_run:
-            return None
+            live = replace(live, attrs=await read_attrs(self.client, group_id))
+        except CredentialsError:
+            raise
+        except VendorError as exc:
+            return Settled(_failure(group_id, exc, "get_group_attr"))
+        except Malformed as exc:
+            log.warning("group_read_failed", group_id=group_id, code=None, error=str(exc))
+            return Settled(GroupResult(group_id, Outcome.FAILED, None, str(exc)))
+        decision = self._decide(target, live, answer, fingerprint, dry_run=dry_run)
+        return decision if isinstance(decision, Settled) else await decision
+
+    def _decide(
+        self,
+        target: Target[DesiredGroup],
+        live: LiveGroup,
+        answer: LiveAnswer,
+        attrs_read: str | None,
+        *,
+        dry_run: bool,
+    ) -> Decision:
+        """The one diff of the group, and what follows from it. ``attrs_read``: the fingerprint
+        of the attribute set read live this run, if it was."""
+        plan = plan_group(target.desired, live)
         for warning in plan.warnings:
             log.warning("field_skipped", group_id=plan.group_id, warning=warning)
-        return in_line(row, live, plan.warnings)
-
-    async def sync_group(self, row: DesiredRow, live: object, *, dry_run: bool) -> tuple[GroupResult, GroupPlan | None]:
-        group_id = row.group.group_id
-        if isinstance(live, ReadError):
-            outcome = Outcome.NOT_FOUND if live.code in GROUP_NOT_FOUND_CODES else Outcome.FAILED
-            log.warning("group_read_failed", group_id=group_id, code=live.code, error=live.message)
-            return GroupResult(group_id, outcome, live.code, f"get_group_info: {live.message}"), None
-        assert isinstance(live, LiveAnswer)
-        try:
-            group = parse_live(live.raw)
-        except Malformed as exc:
-            return self._malformed(group_id, exc), None
-
-        fingerprint = self._fingerprint(row)
-        attrs_read = False
-        if fingerprint is not None and self._must_read_attrs(row, fingerprint):
-            try:
-                group = replace(group, attrs=await read_attrs(self.client, group_id))
-                attrs_read = True
-            except CredentialsError:
-                raise
-            except VendorError as exc:
-                return _failure(group_id, exc, "get_group_attr"), None
-            except Malformed as exc:
-                return self._malformed(group_id, exc), None
-
-        plan = plan_group(_group(row.group), group)
-        for warning in plan.warnings:
-            log.warning("field_skipped", group_id=group_id, warning=warning)
         if dry_run:
             outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
-            return GroupResult(group_id, outcome, warnings=list(plan.warnings)), plan
+            return Settled(GroupResult(plan.group_id, outcome, warnings=list(plan.warnings)), plan)
         if plan.in_sync:
-            return in_line(row, live, plan.warnings, attrs_fingerprint=fingerprint if attrs_read else None), plan
-        return await self._write(plan, group, fingerprint, attrs_read), plan
+            return Settled(in_line(target, answer, plan.warnings, attrs_fingerprint=attrs_read), plan)
+        return self._write(plan, live, attrs_read)
 
-    @staticmethod
-    def _malformed(group_id: str, exc: Malformed) -> GroupResult:
-        log.warning("group_read_failed", group_id=group_id, code=None, error=str(exc))
-        return GroupResult(group_id, Outcome.FAILED, None, str(exc))
-
-    async def _write(self, plan: GroupPlan, live: LiveGroup, fingerprint: str | None, attrs_read: bool) -> GroupResult:
+    async def _write(self, plan: GroupPlan, live: LiveGroup, attrs_read: str | None) -> Settled:
         group_id = plan.group_id
         applied: dict[str, Any] = {}
         failures: list[GroupResult] = []
-        attrs_outcome: str | None = fingerprint if attrs_read else None
+        attrs_outcome: str | None = attrs_read
 
         async def base() -> None:
             assert plan.base_payload is not None
@@ -192,8 +177,7 @@ class TencentVendor:
             assert plan.attrs is not None
             try:
                 await write_attrs(self.client, group_id, plan.attrs, live.attrs or {})
-                applied["attrs"] = plan.attrs
-                attrs_outcome = fingerprint
+                applied["attrs"] = plan.attrs  # the desired set, whose fingerprint attrs_read is
             except CredentialsError:
                 raise
             except VendorError as exc:
@@ -214,9 +198,9 @@ class TencentVendor:
             first.attrs_fingerprint = attrs_outcome
             first.error_message = "; ".join(f.error_message or "" for f in failures)
             log.warning("group_failed", group_id=group_id, code=first.error_code, error=first.error_message)
-            return first
+            return Settled(first, plan)
         log.debug("group_updated", group_id=group_id, fields=[c.field for c in plan.changes])
-        return GroupResult(
+        result = GroupResult(
             group_id,
             Outcome.UPDATED,
             warnings=list(plan.warnings),
@@ -224,3 +208,4 @@ class TencentVendor:
             attrs_fingerprint=attrs_outcome,
             changes=list(plan.changes),
         )
+        return Settled(result, plan)
