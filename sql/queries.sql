@@ -243,15 +243,25 @@ WHERE s.vendor = $2 AND s.group_id = u.group_id;
 -- name: schema_versions
 SELECT version FROM syncer_migrations ORDER BY version;
 
+-- name: applied_migrations
+SELECT version, name, applied_at, checksum FROM syncer_migrations ORDER BY version;
+
 -- name: create_migrations_table
 CREATE TABLE IF NOT EXISTS syncer_migrations (
     version    integer PRIMARY KEY,
     name       text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    checksum   text
 );
 
 -- name: record_migration
-INSERT INTO syncer_migrations (version, name) VALUES ($1, $2);
+INSERT INTO syncer_migrations (version, name, checksum) VALUES ($1, $2, $3);
+
+-- name: backfill_checksums
+-- Migrations applied before checksums were kept ($1 versions, $2 their checksums as of now).
+UPDATE syncer_migrations AS m SET checksum = c.checksum
+FROM unnest($1::int[], $2::text[]) AS c(version, checksum)
+WHERE m.version = c.version AND m.checksum IS NULL;
 
 -- name: schema_exists
 SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1);

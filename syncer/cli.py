@@ -26,7 +26,7 @@ from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunObserver, RunReport
 from syncer.progress import Progress, StatusLine
 from syncer.quoting import clip
-from syncer.report import print_plan_group, print_status, print_summary
+from syncer.report import print_plan_group, print_status, print_summary, render_migration_status
 from syncer.settings import Relation, Secret, Settings, parse_rate_limits, parse_schema, settings_from_env
 from syncer.sharding import Shard
 from syncer.vendors import VENDORS, add_vendor_arguments, desired_setup, desired_setups, make_vendor, vendor_overrides
@@ -117,6 +117,12 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     _common(p)
     p.add_argument(
         "--vendor", choices=VENDORS, help="whose desired relation --desired-relation names (env SYNCER_VENDOR)"
+    )
+    p.add_argument(
+        "--status",
+        action="store_true",
+        help="change nothing: show each migration (applied when, pending, or changed since) and each vendor's "
+        "view; exit 0 when up to date, 2 when `syncer migrate` has something to do",
     )
     p.set_defaults(handler=cmd_migrate)
 
@@ -235,6 +241,11 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
     async with PgStore.open(settings.require_database(), timeouts=timeouts, schema=settings.schema) as store:
+        if args.status:
+            states, views = await store.migration_status(desired_setups(settings))
+            print(render_migration_status(states, views, settings.vendor), end="")
+            pending = any(s.applied_at is None for s in states) or views[settings.vendor] is not None
+            return 2 if pending else 0
         report = await store.migrate(desired_setups(settings))
         versions = await store.applied_versions()
     for migration in report.applied:

@@ -473,9 +473,7 @@ class Reconciler:
         if not self._dry_run:
             await recorder.add_unchanged(UnchangedBatch(group_ids, answer_digest), count)
 
-    async def _holding(
-        self, slots: asyncio.Semaphore, batch: list[Candidate] | SeenBatch, recorder: _Recorder
-    ) -> None:
+    async def _holding(self, slots: asyncio.Semaphore, batch: list[Candidate] | SeenBatch, recorder: _Recorder) -> None:
         try:
             if isinstance(batch, SeenBatch):
                 await self._seen_batch(batch, recorder)

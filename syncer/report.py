@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any
 
+from syncer.db.migrator import MigrationState
 from syncer.models import GroupPlan, Outcome, Status
 from syncer.pipeline import RunReport
 
@@ -212,3 +213,22 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
             ],
         )
     out.write("\n".join(lines) + "\n")
+
+
+def render_migration_status(states: Sequence[MigrationState], views: Mapping[str, str | None], vendor: str) -> str:
+    """`syncer migrate --status`: each migration, then each vendor's view (the settings' first)."""
+    rows = []
+    for state in states:
+        if state.applied_at is None:
+            what = "pending"
+        elif state.changed:
+            what = "applied, from another text than this syncer's file"
+        else:
+            what = "applied"
+        rows.append([state.migration.label, what, _when(state.applied_at)])
+    lines = _table(["migration", "state", "applied at"], rows)
+    lines.append("")
+    for name in sorted(views, key=lambda v: (v != vendor, v)):
+        problem = views[name]
+        lines.append(f"{name} desired view: {'up to date' if problem is None else problem}")
+    return "\n".join(lines) + "\n"

@@ -124,3 +124,18 @@ async def test_a_debug_run_never_shows_the_key_or_a_usersig(db: str, emulator: E
     assert emulator.config.secret_key not in output
     assert "usersig" not in output.lower()
     assert "TLS.sig" not in output and "eJ" not in output  # no UserSig (zlib+base64 starts with eJ)
+
+
+async def test_migrate_status_exits_2_while_there_is_something_to_do_and_changes_nothing(
+    fresh_db: str, emulator: Emulator
+) -> None:
+    env = environment(fresh_db, emulator)
+    before = await syncer("migrate", "--status", env=env)
+    assert before.code == 2, before
+    lines = before.out.splitlines()
+    assert any(line.startswith("001_initial") and line.split()[1] == "pending" for line in lines), before.out
+    assert "tencent desired view: not built yet" in before.out
+    assert (await syncer("migrate", "--status", env=env)).code == 2  # it changed nothing
+    assert (await syncer("migrate", env=env)).code == 0
+    after = await syncer("migrate", "--status", env=env)
+    assert after.code == 0 and "pending" not in after.out and "tencent desired view: up to date" in after.out

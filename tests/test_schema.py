@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from syncer.db.migrator import migrate
-from syncer.db.sqlfiles import desired_query, migrations, queries, sql_dir
+from syncer.db.sqlfiles import desired_query, migrations, queries, query, sql_dir
 from syncer.db.store import PgStore
 from syncer.errors import SchemaError
 from syncer.settings import Settings
@@ -157,7 +157,9 @@ async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(
         )
         plan = "\n".join(
             r[0]
-            for r in await conn.fetch(f"EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1, 50, '{vendor}')")
+            for r in await conn.fetch(
+                f"EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1, 50, '{vendor}')"
+            )
         )
     finally:
         await conn.close()
@@ -166,3 +168,64 @@ async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(
     # Each row's state by its key: hashing the whole state table cost 40 ms a page at 100k groups.
     assert "Index Scan using group_sync_state_pkey" in plan, plan
     assert "Seq Scan on group_sync_state" not in plan and "Hash" not in plan, plan
+
+
+async def test_migrate_status_shows_pending_then_applied_and_a_migration_changed_since(fresh_db: str) -> None:
+    async with PgStore.open(fresh_db) as store:
+        states, views = await store.migration_status(SETUPS)
+        assert [s.applied_at for s in states] == [None] * len(migrations())
+        assert views["tencent"] is not None and "syncer migrate" in views["tencent"]
+        await store.migrate(SETUPS)
+        states, views = await store.migration_status(SETUPS)
+        assert all(s.applied_at is not None and s.recorded_checksum == s.migration.checksum for s in states)
+        assert not any(s.changed for s in states) and views == {"tencent": None, "nexconn": None}
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        # A database migrated before checksums were kept, and one whose 003 was applied from
+        # another text than this syncer's.
+        await conn.execute("UPDATE syncer_migrations SET checksum = NULL WHERE version < 3")
+        await conn.execute("UPDATE syncer_migrations SET checksum = 'edited' WHERE version = 3")
+    finally:
+        await conn.close()
+    async with PgStore.open(fresh_db) as store:
+        report = await store.migrate(SETUPS)
+        states, _ = await store.migration_status(SETUPS)
+    assert [s.migration.version for s in states if s.changed] == [3]
+    assert all(s.recorded_checksum == s.migration.checksum for s in states if s.migration.version != 3)
+    assert len(report.notes) == 1 and "migration 003_shards was applied from another text" in report.notes[0]
+
+
+async def test_a_database_migrated_before_008_loses_the_retired_row_functions(fresh_db: str) -> None:
+    # As a database migrated up to 007 by a syncer of then: 005's functions over the desired tables.
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        await conn.execute(query("create_migrations_table"))
+        for migration in migrations()[:7]:
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO syncer_migrations (version, name) VALUES ($1, $2)", migration.version, migration.name
+            )
+        await conn.execute("ALTER TABLE syncer_migrations DROP COLUMN checksum")
+        await conn.execute("CREATE TABLE desired_group_profiles (group_id text PRIMARY KEY, name text)")
+        await conn.execute("CREATE TABLE desired_group_channels (channel_id text PRIMARY KEY, name text)")
+        for name, table in [
+            ("syncer_tencent_digest", "desired_group_profiles"),
+            ("syncer_tencent_shape", "desired_group_profiles"),
+            ("syncer_nexconn_digest", "desired_group_channels"),
+        ]:
+            await conn.execute(
+                f"CREATE FUNCTION {name}(d {table}) RETURNS text LANGUAGE sql AS $$ SELECT md5(d::text) $$"
+            )
+    finally:
+        await conn.close()
+    async with PgStore.open(fresh_db) as store:
+        report = await store.migrate([])
+        states, _ = await store.migration_status([])
+    assert [m.version for m in report.applied] == [8]
+    assert all(s.recorded_checksum == s.migration.checksum for s in states)
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        left = await conn.fetch("SELECT proname FROM pg_proc WHERE proname LIKE 'syncer_%' ORDER BY 1")
+    finally:
+        await conn.close()
+    assert [r["proname"] for r in left] == ["syncer_shard", "syncer_touch_updated_at"]

@@ -12,5 +12,6 @@ DROP FUNCTION IF EXISTS syncer_tencent_shape;
 DROP FUNCTION IF EXISTS syncer_nexconn_digest;
 
 -- What each migration's text was when applied: `syncer migrate --status` shows one that changed
--- since. Migrations applied before this one are recorded with their text as of now.
-ALTER TABLE syncer_migrations ADD COLUMN checksum text;
+-- since. Migrations applied before this one are recorded with their text as of now. (A database
+-- made since has the column from the start: sql/queries.sql, create_migrations_table.)
+ALTER TABLE syncer_migrations ADD COLUMN IF NOT EXISTS checksum text;

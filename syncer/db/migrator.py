@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -92,13 +93,63 @@ async def migrate(conn: Connection, schema: str, setups: Sequence[DesiredSetup])
             done = {r["version"] for r in await conn.fetch(query("schema_versions"))}
             if migration.version in done:
                 continue
-            what = f"migration {migration.version:03d}_{migration.name}"
+            what = f"migration {migration.label}"
             await _privileged(conn.execute(migration.sql), what, role, schema)
-            await conn.execute(query("record_migration"), migration.version, migration.name)
+            await conn.execute(query("record_migration"), migration.version, migration.name, migration.checksum)
             report.applied.append(migration)
+    known = migrations()
+    await conn.execute(query("backfill_checksums"), [m.version for m in known], [m.checksum for m in known])
+    for state in await migration_states(conn):
+        if state.changed:
+            report.notes.append(
+                f"migration {state.migration.label} was applied from another text than this syncer's (checksum "
+                f"{state.recorded_checksum}, now {state.migration.checksum}): migrations are never applied twice; "
+                "if that is not a known edit of history (see CHANGELOG.md), compare the schema with sql/schema.sql"
+            )
     for setup in setups:
         await _desired(conn, setup, schema, role, report)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationState:
+    """One of this syncer's migrations in a database: applied (when, from which text) or pending."""
+
+    migration: Migration
+    applied_at: datetime | None
+    recorded_checksum: str | None
+
+    @property
+    def changed(self) -> bool:
+        """Applied from a text other than this syncer's file."""
+        return self.recorded_checksum is not None and self.recorded_checksum != self.migration.checksum
+
+
+async def migration_states(conn: Connection) -> list[MigrationState]:
+    """Each of this syncer's migrations as the database records it (none recorded: all pending)."""
+    if await conn.fetchval("SELECT to_regclass('syncer_migrations')") is None:
+        return [MigrationState(m, None, None) for m in migrations()]
+    applied = {r["version"]: r for r in await conn.fetch(query("applied_migrations"))}
+    states = []
+    for migration in migrations():
+        row = applied.get(migration.version)
+        states.append(
+            MigrationState(migration, row["applied_at"], row["checksum"])
+            if row is not None
+            else MigrationState(migration, None, None)
+        )
+    return states
+
+
+async def derived_state(conn: Connection, setup: DesiredSetup) -> str | None:
+    """What is wrong with the view syncer reads ``setup``'s relation through, or None."""
+    try:
+        await check_derived(conn, setup)
+    except SchemaError as exc:
+        return str(exc)
+    except asyncpg.UndefinedTableError:
+        return "not built yet: run `syncer migrate`"
+    return None
 
 
 async def _privileged(operation: object, what: str, role: str, schema: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -63,6 +64,15 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.version:03d}_{self.name}"
+
+    @property
+    def checksum(self) -> str:
+        """Recorded when the migration is applied: a file edited since shows in `migrate --status`."""
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
 
 
 @functools.cache

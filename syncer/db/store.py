@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import asyncpg
 
 from syncer.db.lock import hold_run_lock
-from syncer.db.migrator import DesiredSetup, MigrationReport, check_derived, migrate
+from syncer.db.migrator import (
+    DesiredSetup,
+    MigrationReport,
+    MigrationState,
+    check_derived,
+    derived_state,
+    migrate,
+    migration_states,
+)
 from syncer.db.sqlfiles import desired_query, migrations, query
 from syncer.errors import DatabaseError, SchemaError
 from syncer.jsoncodec import dumps_text
@@ -80,9 +88,7 @@ class PgStore:
     """``vendor``: the vendor whose desired relation and records this store reads and writes;
     only ``migrate``, the lock and ``status`` work without one."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, url: str, vendor: str | None = None, schema: str = "public"
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, vendor: str | None = None, schema: str = "public") -> None:
         self._pool = pool
         self._url = url
         self._vendor = vendor
@@ -181,6 +187,17 @@ class PgStore:
         """Apply each pending migration once, each in its own transaction; then set up each
         vendor's desired relation (:mod:`syncer.db.migrator`)."""
         return await self._run("applying migrations", lambda c: migrate(c, self._schema, desired))
+
+    async def migration_status(
+        self, desired: Sequence[DesiredSetup]
+    ) -> tuple[list[MigrationState], dict[str, str | None]]:
+        """Each migration's state, and per vendor what is wrong with its desired view (None: nothing)."""
+
+        async def fn(conn: Connection) -> tuple[list[MigrationState], dict[str, str | None]]:
+            states = await migration_states(conn)
+            return states, {setup.vendor: await derived_state(conn, setup) for setup in desired}
+
+        return await self._run("reading the schema's state", fn)
 
     # -- one run at a time ------------------------------------------------------------------------
 
