@@ -10,13 +10,13 @@ view (sql/desired/<vendor>.sql). CONTRIBUTING.md, "Adding a vendor", walks throu
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from syncer import jsoncodec
-from syncer.client import VendorClient
 from syncer.errors import Malformed
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.ports import PageRow, ReadHints
@@ -175,13 +175,46 @@ def in_line(target: Target[Any], answer: LiveAnswer, warnings: Sequence[str] = (
     return result
 
 
+class Calls(Protocol):
+    """What the pipeline reads of a vendor's client (:class:`syncer.client.VendorClient`): the
+    limits it keeps, what it sent, and the switch that stops it sending."""
+
+    @property
+    def limits(self) -> Mapping[str, int]:
+        """Calls per second, by command."""
+        ...
+
+    @property
+    def calls(self) -> Mapping[str, int]:
+        """HTTP requests sent, by command."""
+        ...
+
+    @property
+    def peak_sends_per_second(self) -> Mapping[str, int]: ...
+
+    @property
+    def throttled(self) -> int: ...
+
+    @property
+    def retries(self) -> int: ...
+
+    @property
+    def stopping(self) -> asyncio.Event: ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
 class Vendor(Protocol[D, L]):
     """A vendor, generic in its desired model ``D`` and its live model ``L``."""
 
     name: str  # the records and the lock say which vendor a run was for
     batch_max: int  # groups per batch read
     read_command: str  # the batch read's command, as a failed read's message names it
-    client: VendorClient
+
+    @property
+    def client(self) -> Calls: ...
 
     def lock_scope(self) -> str:
         """What one run at a time is about: the vendor and the app, as ``<vendor>.<app ID>``."""

@@ -97,9 +97,13 @@ async def migrate(conn: Connection, schema: str, setups: Sequence[DesiredSetup])
             await _privileged(conn.execute(migration.sql), what, role, schema)
             await conn.execute(query("record_migration"), migration.version, migration.name, migration.checksum)
             report.applied.append(migration)
-    known = migrations()
-    await conn.execute(query("backfill_checksums"), [m.version for m in known], [m.checksum for m in known])
-    for state in await migration_states(conn):
+    states = await migration_states(conn)
+    unrecorded = [s.migration for s in states if s.applied_at is not None and s.recorded_checksum is None]
+    if unrecorded:  # applied before checksums were kept: once, and only then an UPDATE
+        await conn.execute(
+            query("backfill_checksums"), [m.version for m in unrecorded], [m.checksum for m in unrecorded]
+        )
+    for state in states:
         if state.changed:
             report.notes.append(
                 f"migration {state.migration.label} was applied from another text than this syncer's (checksum "

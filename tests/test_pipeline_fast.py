@@ -1,0 +1,145 @@
+"""The pipeline's paths on the in-memory store and an in-process vendor: each test runs in
+milliseconds. tests/test_store_contract.py binds the in-memory store to the Postgres one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from syncer.models import GroupPlan
+from syncer.pipeline import Reconciler, RunReport
+from syncer.settings import Settings
+
+from .inprocess import Calls, InProcessVendor, profile
+from .memstore import MemStore
+
+IDS = [f"g{i:03d}" for i in range(23)]
+
+
+def _world(names: dict[str, str] | None = None) -> tuple[MemStore, InProcessVendor]:
+    """23 groups, desired and live alike unless ``names`` says otherwise (desired names)."""
+    store = MemStore()
+    for group_id in IDS:
+        store.put(group_id, profile((names or {}).get(group_id, f"name {group_id}")))
+    vendor = InProcessVendor({i: {"name": f"name {i}"} for i in IDS})
+    return store, vendor
+
+
+async def _run(
+    store: MemStore,
+    vendor: InProcessVendor,
+    *,
+    dry_run: bool = False,
+    on_plan: Callable[[GroupPlan], None] | None = None,
+    **settings: Any,
+) -> RunReport:
+    values: dict[str, Any] = {"page_size": 7} | settings
+    return await Reconciler(Settings(**values), store, vendor, dry_run=dry_run, on_plan=on_plan).run()
+
+
+async def test_a_first_run_reads_every_group_and_writes_only_what_differs() -> None:
+    store, vendor = _world({IDS[3]: "renamed", IDS[17]: "renamed too"})
+    report = await _run(store, vendor)
+    assert report.status == "succeeded" and report.groups_read == 23
+    assert sorted(vendor.writes) == [IDS[3], IDS[17]]
+    assert [len(ids) for ids in vendor.reads] == [5, 5, 5, 5, 3]  # batches span pages of 7
+    assert [i for ids in vendor.reads for i in ids] == IDS
+    assert store.states[IDS[3]].outcome == "updated" and store.states[IDS[0]].outcome == "in_sync"
+
+
+async def test_runs_after_settle_whole_batches_by_their_answer_and_the_rest_by_digest() -> None:
+    store, vendor = _world()
+    await _run(store, vendor, page_size=50)
+    vendor.decoded = 0
+    report = await _run(store, vendor, page_size=50)
+    # Four whole batches of 5 undecoded; the last three groups, read as one batch, by their digests.
+    assert report.batches_unchanged == 4 and report.unchanged == 23 and vendor.decoded == 1
+    assert vendor.writes == [] and len(vendor.reads) == 10
+
+
+async def test_a_seen_batch_whose_answer_changed_is_looked_at_group_by_group() -> None:
+    store, vendor = _world()
+    await _run(store, vendor, page_size=50)
+    await _run(store, vendor, page_size=50)
+    vendor.live[IDS[6]]["name"] = "changed at the vendor"
+    reads = len(vendor.reads)
+    report = await _run(store, vendor, page_size=50)
+    assert vendor.writes == [IDS[6]]
+    # One read per batch: the changed batch's answer is decoded, not read again.
+    assert len(vendor.reads) - reads == 5
+    assert report.batches_unchanged == 3 and report.unchanged == 22
+    assert store.states[IDS[6]].outcome == "updated"
+
+
+async def test_a_changed_desired_row_breaks_its_batch_and_is_validated_again() -> None:
+    store, vendor = _world()
+    await _run(store, vendor, page_size=50)
+    await _run(store, vendor, page_size=50)
+    store.put(IDS[1], profile(""))  # now invalid
+    report = await _run(store, vendor, page_size=50)
+    assert report.outcomes["rejected"] == 1 and store.states[IDS[1]].outcome == "rejected"
+    assert all(IDS[1] not in ids for ids in vendor.reads[-5:])  # no call for it
+    assert vendor.writes == []
+
+
+async def test_the_groups_the_last_run_left_failed_go_first() -> None:
+    store, vendor = _world()
+    vendor.failing = {IDS[20], IDS[12]}
+    first = await _run(store, vendor)
+    assert first.outcomes["failed"] == 2 and first.exit_code == 2
+    vendor.failing = set()
+    vendor.reads.clear()
+    second = await _run(store, vendor)
+    assert vendor.reads[0] == [IDS[12], IDS[20]]  # failed-first, then the rest without them
+    assert sorted(i for ids in vendor.reads[1:] for i in ids) == [i for i in IDS if i not in (IDS[12], IDS[20])]
+    assert second.status == "succeeded" and store.states[IDS[20]].outcome == "in_sync"
+
+
+async def test_a_row_deleted_before_it_is_read_in_full_is_no_longer_the_runs() -> None:
+    store, vendor = _world({IDS[4]: "renamed"})
+    original = store.read_desired
+
+    async def read_desired(group_ids: Any) -> Any:
+        if IDS[4] in group_ids and IDS[4] in store.desired:
+            store.delete(IDS[4])  # between the page and the full read
+        return await original(group_ids)
+
+    store.read_desired = read_desired  # type: ignore[method-assign]
+    report = await _run(store, vendor)
+    assert report.groups_read == 22 and IDS[4] not in store.states and vendor.writes == []
+
+
+async def test_a_plan_writes_nothing_records_nothing_and_shows_each_change() -> None:
+    store, vendor = _world({IDS[9]: "renamed"})
+    plans: list[GroupPlan] = []
+    report = await _run(store, vendor, dry_run=True, on_plan=plans.append)
+    assert vendor.writes == [] and store.states == {} and store.runs == []
+    assert report.would_change == 1 and [p.group_id for p in plans if not p.in_sync] == [IDS[9]]
+    assert len(plans) == 23
+
+
+async def test_a_stop_while_writing_lets_calls_in_flight_finish_and_leaves_the_rest_to_the_next_run() -> None:
+    store, vendor = _world({i: f"renamed {i}" for i in IDS})
+    stop = asyncio.Event()
+    landed: list[str] = []
+
+    async def on_write(group_id: str) -> None:
+        landed.append(group_id)
+        if len(landed) == 3:
+            stop.set()
+            await asyncio.sleep(0)  # let the run see it while this write is still in flight
+
+    vendor.on_write = on_write
+    settings = Settings(page_size=7, batches_in_flight=1)
+    report = await Reconciler(settings, store, vendor, stop=stop).run()
+    assert report.status == "interrupted" and report.exit_code == 0
+    written = vendor.writes
+    assert 3 <= len(written) < 23
+    # Every write that landed is recorded as such; nothing else is recorded.
+    assert {i for i, s in store.states.items() if s.outcome == "updated"} == set(written)
+    assert store.runs[-1].status == "interrupted"
+    vendor.on_write = None
+    vendor.client = Calls()  # a run's client is its own: the next run's is not stopping
+    after = await _run(store, vendor)
+    assert after.status == "succeeded" and sorted(vendor.writes) == IDS
