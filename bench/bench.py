@@ -219,7 +219,8 @@ async def measure(server_url: str, s: Scenario) -> Result:
             wall = time.monotonic() - started
             after = resource.getrusage(resource.RUSAGE_SELF)
             cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-            exit_code, rss, sent_peak = 0, float("nan"), {}
+            exit_code, rss = 0, float("nan")
+            sent_peak: dict[str, int] = {}
         else:
             await prepare(db, remote, s)
             wall, exit_code, rss, cpu, sent_peak = await timed_run(db, remote, s)

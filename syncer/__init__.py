@@ -1,3 +1,3 @@
 """syncer: keeps chat-group profiles at a chat vendor in line with the desired state in Postgres."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

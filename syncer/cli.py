@@ -168,25 +168,19 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
-    settings = settings_from_env(env)
-    get = vars(args).get
-    default_rate, overrides = parse_rate_limits(get("rate_limit") or [])
-    for name, value in (
-        ("max_in_flight", get("max_in_flight")),
-        ("attr_writes_per_group", get("attr_writes_per_group")),
-    ):
+def _check_ranges(get: Callable[[str], Any]) -> None:
+    """Each numeric flag within its range, else one clear error naming it."""
+    for name in ("max_in_flight", "attr_writes_per_group"):
+        value = get(name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
     max_attempts = get("max_attempts")
     if max_attempts is not None and max_attempts < 1:
         raise ConfigError("--max-attempts must be at least 1 (the first attempt counts)")
-    for flag, number in (
-        ("--grace-seconds", get("grace_seconds")),
-        ("--attr-recheck-hours", get("attr_recheck_hours")),
-    ):
+    for name in ("grace_seconds", "attr_recheck_hours"):
+        number = get(name)
         if number is not None and not number >= 0:  # NaN too
-            raise ConfigError(f"{flag} must not be negative")
+            raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
     full_every = get("full_every")
     if full_every is not None and full_every < 0:
         raise ConfigError("--full-every must not be negative (0: never)")
@@ -196,10 +190,18 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     timeout = get("timeout")
     if timeout is not None and timeout <= 3:
         raise ConfigError("--timeout must be above 3 s: the vendor itself takes up to 3 s to give up")
-    recheck = get("attr_recheck_hours")
     margin = get("limiter_margin_ms")
     if margin is not None and margin < 0:
         raise ConfigError("--limiter-margin-ms must not be negative")
+
+
+def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
+    settings = settings_from_env(env)
+    get = vars(args).get
+    default_rate, overrides = parse_rate_limits(get("rate_limit") or [])
+    _check_ranges(get)
+    metrics_port, timeout = get("metrics_port"), get("timeout")
+    recheck, margin = get("attr_recheck_hours"), get("limiter_margin_ms")
     database_url = get("database_url")
     schema, relation = get("schema"), get("desired_relation")
     shard_index, shard_count = get("shard_index"), get("shard_count")

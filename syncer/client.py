@@ -14,7 +14,7 @@ import hashlib
 import random
 import ssl
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,15 +23,14 @@ import structlog
 
 from syncer import jsoncodec
 from syncer.errors import ConfigError, CredentialsError, Interrupted, VendorError, VendorUnreachable
+from syncer.gate import CredentialsGate
 from syncer.http import HttpClient, NoAnswer
-from syncer.limiter import KeyedLimiter, SlidingWindowLimiter, Slot
+from syncer.pacing import Pacer
+from syncer.retry import RetryPolicy
 from syncer.settings import Settings
 
 log = structlog.get_logger("syncer.client")
 _JSON_BODY = {"Content-Type": "application/json"}
-# Calls held by a limiter leave in groups at most this often (see SlidingWindowLimiter): at 200
-# calls/s, about 5 at a time. Measured on a no-op run at 200 reads/s: a third less CPU.
-_COALESCE_S = 0.025
 # Bumped if what an answer's digest covers changes: every recorded digest then stops matching.
 _ANSWER_DIGEST = hashlib.sha256(b"syncer.answer.1\n")
 
@@ -149,7 +148,9 @@ def json_answer(command: str, raw: bytes) -> dict[str, Any]:
 
 
 class VendorClient:
-    """One HTTP client (:mod:`syncer.http`), one limiter per command, one per group where the vendor has one."""
+    """Every call of one vendor: its :class:`Wire`, one HTTP client (:mod:`syncer.http`), the
+    limits (:class:`syncer.pacing.Pacer`), the retries (:class:`syncer.retry.RetryPolicy`) and the
+    credentials gate (:class:`syncer.gate.CredentialsGate`)."""
 
     def __init__(
         self,
@@ -162,7 +163,6 @@ class VendorClient:
         self._settings = settings
         self._wire = wire
         self.commands = wire.commands
-        self._rng = rng or random.SystemRandom()
         # Told of every attempt: its command, its result label and its latency in seconds.
         self._on_answer = on_answer
         self.limits = {c: settings.limit_for(c, wire.default_rate_limit) for c in wire.commands}
@@ -171,34 +171,35 @@ class VendorClient:
                 f"a rate limit of {min(settings.vendor_limit_for(c, wire.default_rate_limit) for c in wire.commands)} "
                 f"calls/s cannot be shared among {settings.shard.count} shards: use fewer shards or a higher limit"
             )
-        window = 1.0 + settings.limiter_margin_s
-        self._limiters = {
-            c: SlidingWindowLimiter(n, window, burst_divisor=10, coalesce_s=_COALESCE_S) for c, n in self.limits.items()
-        }
-        self._group_limiter = KeyedLimiter(settings.attr_writes_per_group, window)
-        # Bounded per command, so that callers queued on one saturated command cannot take
-        # every connection from the others.
-        self._in_flight = {c: asyncio.Semaphore(settings.max_in_flight) for c in wire.commands}
+        self._pacer = Pacer(
+            self.limits,
+            1.0 + settings.limiter_margin_s,
+            per_group=wire.per_group_commands,
+            per_group_limit=settings.attr_writes_per_group,
+            max_in_flight=settings.max_in_flight,
+        )
+        self._retry = RetryPolicy(
+            settings.max_attempts,
+            settings.backoff_base_s,
+            settings.backoff_cap_s,
+            settings.retry_budget_floor,
+            settings.retry_budget_ratio,
+            rng or random.SystemRandom(),
+        )
+        self._gate = CredentialsGate()
         self._http: HttpClient | None = None
-        # Until one call has been answered without a credentials error, calls go one at a time:
-        # wrong settings then cost one call, not one per batch in flight.
-        self._credentials_ok = False
-        self._gate = asyncio.Lock()
-        self._refused: CredentialsError | None = None  # once refused, no further call is sent
         self.calls: Counter[str] = Counter()  # HTTP requests sent, by command
         self.throttled = 0
-        self.retries = 0
-        # The busiest sliding second of real send times, per command: what the vendor sees,
-        # less the network's jitter. Reported with every run.
-        self._recent_sends: dict[str, deque[float]] = {c: deque() for c in wire.commands}
-        self.peak_sends_per_second: Counter[str] = Counter()
-        self.first_attempts = 0
-        self._budget_spent_logged = False
-        # The fastest round trip seen: an answer that took longer than that may have arrived
-        # late by the difference, and its limiter slots move by as much.
-        self._fastest_round_trip: float | None = None
         # Set when the run is asked to stop: calls not yet sent are not sent.
         self.stopping = asyncio.Event()
+
+    @property
+    def retries(self) -> int:
+        return self._retry.retries
+
+    @property
+    def peak_sends_per_second(self) -> Counter[str]:
+        return self._pacer.peak_sends_per_second
 
     async def __aenter__(self) -> VendorClient:
         self._http = HttpClient(limit=self._settings.max_in_flight * 2, timeout_s=self._settings.request_timeout_s)
@@ -209,27 +210,15 @@ class VendorClient:
             await self._http.close()
             self._http = None
 
-    def _retry_allowed(self) -> bool:
-        budget = self._settings.retry_budget_floor + self._settings.retry_budget_ratio * self.first_attempts
-        if self.retries < budget:
-            return True
-        if not self._budget_spent_logged:
-            self._budget_spent_logged = True
-            log.warning("retry_budget_spent", retries=self.retries, calls=self.first_attempts)
-        return False
-
-    def _backoff(self, attempt: int) -> float:
-        # Capped exponential backoff with full jitter.
-        ceiling = min(self._settings.backoff_cap_s, self._settings.backoff_base_s * (2 ** (attempt - 1)))
-        return self._rng.uniform(0, ceiling)
-
     async def call(self, command: str, body: dict[str, Any], *, group_id: str | None = None) -> dict[str, Any]:
         """Send one command until it succeeds, fails for good, or runs out of attempts.
 
         ``group_id`` names the group a call targets, for a per-group limit. Writes are absolute
         values (never increments), so re-sending one after an unknown outcome is always safe.
         """
-        answer = await self._gated(command, body, group_id, _NO_DIGEST)
+        answer = await self._gate.through(
+            lambda: self._call(command, body, group_id, _NO_DIGEST), lambda exc: self._unusable(command, exc)
+        )
         assert answer.decoded is not None
         return answer.decoded
 
@@ -237,33 +226,15 @@ class VendorClient:
         """As :meth:`call`, for a read whose answer's digest the caller records. When the body
         is byte for byte the one whose digest is ``same_as`` (an earlier successful answer), it
         is not decoded: the caller knows what it says."""
-        return await self._gated(command, body, None, same_as)
+        return await self._gate.through(
+            lambda: self._call(command, body, None, same_as), lambda exc: self._unusable(command, exc)
+        )
 
-    async def _gated(self, command: str, body: dict[str, Any], group_id: str | None, same_as: object) -> ReadAnswer:
-        if self._credentials_ok:
-            return await self._call(command, body, group_id, same_as)
-        async with self._gate:
-            if self._refused is not None:
-                raise self._refused
-            if not self._credentials_ok:
-                try:
-                    answer = await self._call(command, body, group_id, same_as)
-                except CredentialsError as exc:
-                    self._refused = exc
-                    raise
-                except CallFailed as exc:
-                    if exc.code is None:
-                        # Before any call has succeeded, every attempt of this one failed alike:
-                        # the next calls would too. One message, not one failure per group.
-                        self._refused = self._unusable(command, exc)
-                        raise self._refused from exc
-                    self._credentials_ok = True  # an answer not about credentials proves them
-                    raise
-                self._credentials_ok = True
-                return answer
-        return await self._call(command, body, group_id, same_as)
-
-    def _unusable(self, command: str, failure: CallFailed) -> CredentialsError:
+    def _unusable(self, command: str, failure: VendorError) -> CredentialsError | None:
+        """Before any call has succeeded, every attempt of this one failed alike: the next calls
+        would too. One message, not one failure per group."""
+        if not isinstance(failure, CallFailed) or failure.code is not None:
+            return None
         setting = self._wire.base_url_setting
         if failure.label == "bad_answer":
             return CredentialsError(
@@ -280,75 +251,64 @@ class VendorClient:
         resigned = False
         fallback = False
         last: CallFailed | None = None
-        self.first_attempts += 1
-        # Until a call has succeeded, a host that does not answer is more likely wrong than busy.
-        attempts = self._settings.max_attempts if self._credentials_ok else min(3, self._settings.max_attempts)
+        attempts = self._retry.attempts(proven=self._gate.proven)
         for attempt in range(1, attempts + 1):
             try:
                 return await self._send_once(command, body, group_id, same_as, fallback=fallback)
             except CallFailed as failure:
                 last = failure
-                code = failure.code
                 # No answer, or one no vendor sends: a vendor with a backup host tries it next.
-                fallback = code is None
-                if failure.wrong_host:
-                    if not self._wire.has_fallback or attempt > 1:
-                        raise CredentialsError(
-                            f"{command}: the vendor answered {failure}; check {self._wire.base_url_setting}",
-                            code=None,
-                            command=command,
-                        ) from failure
-                    continue
-                kind = CodeClass.TRANSIENT if code is None else self._wire.classify(code)
+                fallback = failure.code is None
+                kind = self._classify(command, failure, attempt)
                 if kind is CodeClass.RESIGN and not resigned:
                     resigned = True
                     self._wire.resign()
                     continue
-                if kind is CodeClass.FATAL:
-                    assert code is not None
-                    raise CredentialsError(
-                        f"{command}: the vendor refused the credentials (code {code}: {failure}); "
-                        f"check {self._wire.setting_to_check(code)}",
-                        code=code,
-                        command=command,
-                    ) from failure
-                if kind is not CodeClass.TRANSIENT or attempt == attempts:
+                if kind is CodeClass.OK:  # a wrong host whose backup is next
+                    continue
+                if kind is not CodeClass.TRANSIENT or attempt == attempts or not self._retry.take_retry():
                     raise
-                if not self._retry_allowed():
-                    raise
-                self.retries += 1
-                delay = self._backoff(attempt)
-                log.debug("call_retry", command=command, code=code, attempt=attempt, delay_s=round(delay, 3))
+                delay = self._retry.backoff(attempt)
+                log.debug("call_retry", command=command, code=failure.code, attempt=attempt, delay_s=round(delay, 3))
                 await asyncio.sleep(delay)
         assert last is not None
         raise last
 
-    def _on_sent(self, command: str, slots: list[Slot]) -> None:
-        # The request is on the wire now: this, not the moment the limiter let it go (a new
-        # connection may have taken a handshake since), is when its window starts.
-        now = asyncio.get_running_loop().time()
-        for slot in slots:
-            slot.mark_sent(now)
-        recent = self._recent_sends[command]
-        recent.append(now)
-        while now - recent[0] >= 1.0:
-            recent.popleft()
-        if len(recent) > self.peak_sends_per_second[command]:
-            self.peak_sends_per_second[command] = len(recent)
+    def _classify(self, command: str, failure: CallFailed, attempt: int) -> CodeClass:
+        """What a failed attempt means; raises :class:`CredentialsError` for what stops the run.
+        OK here: an answer from a wrong host, whose backup the next attempt tries."""
+        code = failure.code
+        if failure.wrong_host:
+            if not self._wire.has_fallback or attempt > 1:
+                raise CredentialsError(
+                    f"{command}: the vendor answered {failure}; check {self._wire.base_url_setting}",
+                    code=None,
+                    command=command,
+                ) from failure
+            return CodeClass.OK
+        kind = CodeClass.TRANSIENT if code is None else self._wire.classify(code)
+        if kind is CodeClass.FATAL:
+            assert code is not None
+            raise CredentialsError(
+                f"{command}: the vendor refused the credentials (code {code}: {failure}); "
+                f"check {self._wire.setting_to_check(code)}",
+                code=code,
+                command=command,
+            ) from failure
+        return kind
 
     async def _send_once(
         self, command: str, body: dict[str, Any], group_id: str | None, same_as: object, *, fallback: bool
     ) -> ReadAnswer:
         if self._http is None:
             raise RuntimeError("VendorClient used outside 'async with'")
-        async with self._in_flight[command]:
+        pacer = self._pacer
+        async with pacer.in_flight[command]:
             if self.stopping.is_set():
                 raise Interrupted(command)
-            slots = await self._acquire_slots(command, group_id)
+            slots = await pacer.slots(command, group_id)
             if self.stopping.is_set():
-                now = asyncio.get_running_loop().time()
-                for slot in slots:
-                    slot.mark_sent(now)  # unused, but counted: harmless
+                pacer.settle(slots)  # unused, but counted: harmless
                 raise Interrupted(command)
             self.calls[command] += 1
             url, params, headers = self._wire.request(command, fallback=fallback)
@@ -359,9 +319,9 @@ class VendorClient:
                     jsoncodec.dumps(body),
                     params=params,
                     headers=headers | _JSON_BODY,
-                    on_sent=lambda: self._on_sent(command, slots),
+                    on_sent=lambda: pacer.sent(command, slots),
                 )
-                self._answer_came(slots)
+                pacer.answered(slots)
             except ssl.SSLCertVerificationError as exc:
                 self._answered(command, "tls_unverified", started)
                 raise CredentialsError(
@@ -378,18 +338,18 @@ class VendorClient:
                     outcome_unknown=True,
                 ) from None
             finally:
-                # Not sent, or not known to be: count it as sent now, the latest it could have.
-                now = asyncio.get_running_loop().time()
-                for slot in slots:
-                    slot.mark_sent(now)
+                pacer.settle(slots)  # not sent, or not known to be: counted as sent now
+        return self._decoded(command, answer.status, answer.body, same_as, started)
+
+    def _decoded(self, command: str, status: int, body: bytes, same_as: object, started: float) -> ReadAnswer:
         digest = ""
         if same_as is not _NO_DIGEST:
-            digest = answer_digest(answer.body)
-            if digest == same_as and answer.status == 200:
+            digest = answer_digest(body)
+            if digest == same_as and status == 200:
                 self._answered(command, "0", started)
                 return ReadAnswer(digest, None)
         try:
-            decoded = self._wire.decode(command, answer.status, answer.body)
+            decoded = self._wire.decode(command, status, body)
         except CallFailed as failure:
             if failure.throttled:
                 self.throttled += 1
@@ -398,33 +358,6 @@ class VendorClient:
         self._answered(command, "0", started)
         return ReadAnswer(digest, decoded)
 
-    def _answer_came(self, slots: list[Slot]) -> None:
-        """The vendor stamped this call between its send and now, less the fastest round trip
-        (the least the way there and back can take): move its slots to the latest it could be."""
-        now = asyncio.get_running_loop().time()
-        sent = slots[0].sent_at if slots else None
-        if sent is None:
-            return
-        round_trip = now - sent
-        if self._fastest_round_trip is None or round_trip < self._fastest_round_trip:
-            self._fastest_round_trip = round_trip
-        for slot in slots:
-            slot.arrived_by(now - self._fastest_round_trip)
-
     def _answered(self, command: str, result: str, started: float) -> None:
         if self._on_answer is not None:
             self._on_answer(command, result, time.monotonic() - started)
-
-    async def _acquire_slots(self, command: str, group_id: str | None) -> list[Slot]:
-        limiter = self._limiters[command]
-        if group_id is None or command not in self._wire.per_group_commands:
-            return [await limiter.reserve()]
-        # Both windows must hold at the moment of sending: wait for the group, take a command
-        # slot, and only send if the group is still free (else the slot goes unused: safe).
-        while True:
-            await self._group_limiter.wait_ready(group_id)
-            slot = await limiter.reserve()
-            group_slot = self._group_limiter.try_acquire(group_id, pending=True)
-            if group_slot is not None:
-                return [slot, group_slot]
-            slot.mark_sent(asyncio.get_running_loop().time())

@@ -269,31 +269,8 @@ class _Connection(asyncio.Protocol):
     def _read_chunks(self) -> None:
         buffer = self._buffer
         while not self._in_trailers:
-            line_end = buffer.find(b"\r\n")
-            if line_end < 0:
-                if len(buffer) > MAX_HEAD_BYTES:
-                    raise NoAnswer("malformed chunk size")
-                return
-            size_text = bytes(buffer[:line_end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise NoAnswer(f"malformed chunk size: {size_text[:20]!r}") from None
-            if size > MAX_BODY_BYTES - len(self._body):
-                raise NoAnswer("answer too large")  # before its bytes are held, not after
-            if size == 0:
-                del buffer[: line_end + 2]
-                self._in_trailers = True
-                break
-            if len(buffer) < line_end + 2 + size + 2:
-                return  # the rest of this chunk has not come yet
-            start = line_end + 2
-            if buffer[start + size : start + size + 2] != b"\r\n":
-                raise NoAnswer("malformed chunk")
-            self._body += buffer[start : start + size]
-            if len(self._body) > MAX_BODY_BYTES:
-                raise NoAnswer("answer too large")
-            del buffer[: start + size + 2]
+            if not self._read_chunk(buffer):
+                return  # the rest has not come yet
         # After the last chunk: optional trailer lines, then an empty line.
         if buffer.startswith(b"\r\n"):
             del buffer[:2]
@@ -303,6 +280,33 @@ class _Connection(asyncio.Protocol):
                 return
             del buffer[: end + 4]
         self._finish(bytes(self._body))
+
+    def _read_chunk(self, buffer: bytearray) -> bool:
+        """Take one whole chunk off ``buffer``, if it has come; False if not yet."""
+        line_end = buffer.find(b"\r\n")
+        if line_end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                raise NoAnswer("malformed chunk size")
+            return False
+        size_text = bytes(buffer[:line_end]).split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise NoAnswer(f"malformed chunk size: {size_text[:20]!r}") from None
+        if size > MAX_BODY_BYTES - len(self._body):
+            raise NoAnswer("answer too large")  # before its bytes are held, not after
+        if size == 0:
+            del buffer[: line_end + 2]
+            self._in_trailers = True
+            return True
+        start = line_end + 2
+        if len(buffer) < start + size + 2:
+            return False
+        if buffer[start + size : start + size + 2] != b"\r\n":
+            raise NoAnswer("malformed chunk")
+        self._body += buffer[start : start + size]
+        del buffer[: start + size + 2]
+        return True
 
 
 def _query_pair(name: str, value: str) -> str:

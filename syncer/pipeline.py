@@ -36,7 +36,7 @@ class RunReport:
     run_id: int | None = None
     status: str = "running"
     groups_read: int = 0
-    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)  # by Outcome (a str)
     groups_with_warnings: int = 0
     unchanged: int = 0  # in sync, settled by digest: as they were when last seen in line
     # Batch reads answered byte for byte as when every group in them was last seen in line:
@@ -235,14 +235,7 @@ class Reconciler:
             self._on_phase("running")
             await self._until_stopped(self._phases(recorder))
             await recorder.flush()
-            if self._stop.is_set():
-                report.status = "interrupted"
-            elif total == 0 and await self._relation_is_empty():
-                report.status = EMPTY
-                report.error = f"the desired relation {self._relation} has no row: nothing was checked"
-                log.warning("desired_relation_empty", relation=str(self._relation), error=report.error)
-            else:
-                report.status = "partial" if report.troubled else "succeeded"
+            await self._conclude(total)
         except SyncerError as exc:
             report.status = "failed"
             report.error = str(exc)
@@ -259,31 +252,48 @@ class Reconciler:
             raise InternalError(report.error) from exc
         finally:
             report.duration_s = time.monotonic() - started
-            report.calls = dict(self._client.calls)
-            report.peak_sends_per_second = dict(self._client.peak_sends_per_second)
-            report.throttled = self._client.throttled
-            report.retries = self._client.retries
-            if report.run_id is not None:
-                await self._finish_safely()
-            for observer in self._observers:
-                observer.run_finished(report)
-            log.info(
-                "run_finished",
-                mode=report.mode,
-                status=report.status,
-                groups_read=report.groups_read,
-                **{str(k): report.outcomes[k] for k in Outcome},
-                unchanged=report.unchanged,
-                batches_unchanged=report.batches_unchanged,
-                calls=report.calls,
-                throttled=report.throttled,
-                retries=report.retries,
-                duration_s=round(report.duration_s, 3),
-                error=report.error,
-            )
-            structlog.contextvars.unbind_contextvars("run_id", "shard")
-            self._on_phase("done")
+            await self._wrap_up()
         return report
+
+    async def _conclude(self, total: int | None) -> None:
+        """The status of a run that went to its end (or was asked to stop)."""
+        report = self.report
+        if self._stop.is_set():
+            report.status = "interrupted"
+        elif total == 0 and await self._relation_is_empty():
+            report.status = EMPTY
+            report.error = f"the desired relation {self._relation} has no row: nothing was checked"
+            log.warning("desired_relation_empty", relation=str(self._relation), error=report.error)
+        else:
+            report.status = "partial" if report.troubled else "succeeded"
+
+    async def _wrap_up(self) -> None:
+        """However the run ended: what the client counted, the run's record, the observers, the log."""
+        report, client = self.report, self._client
+        report.calls = dict(client.calls)
+        report.peak_sends_per_second = dict(client.peak_sends_per_second)
+        report.throttled = client.throttled
+        report.retries = client.retries
+        if report.run_id is not None:
+            await self._finish_safely()
+        for observer in self._observers:
+            observer.run_finished(report)
+        log.info(
+            "run_finished",
+            mode=report.mode,
+            status=report.status,
+            groups_read=report.groups_read,
+            **{str(k): report.outcomes[k] for k in Outcome},
+            unchanged=report.unchanged,
+            batches_unchanged=report.batches_unchanged,
+            calls=report.calls,
+            throttled=report.throttled,
+            retries=report.retries,
+            duration_s=round(report.duration_s, 3),
+            error=report.error,
+        )
+        structlog.contextvars.unbind_contextvars("run_id", "shard")
+        self._on_phase("done")
 
     async def _until_stopped(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work``; once a stop is asked for (or the run lock is lost), send nothing new,

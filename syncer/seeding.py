@@ -104,17 +104,7 @@ def drifted_dataset(
         drifted = False
         if rng.random() < base_drift:
             drifted = True
-            choice = rng.randrange(5)
-            if choice == 0:
-                live.name = f"Old team {i}"
-            elif choice == 1:
-                live.face_url = f"https://old-cdn.example.com/{i}.png"
-            elif choice == 2:
-                live.mute_all_member = "On"
-            elif choice == 3:
-                live.app_defined_data = {"tier": "bronze"}
-            else:
-                live.introduction, live.apply_join_option = "", "FreeAccess"
+            _drift_base(live, i, rng.randrange(5))
         if rng.random() < attr_drift:
             drifted = True
             live.attrs = {"topic": "stale"} if rng.random() < 0.5 else {}
@@ -123,6 +113,20 @@ def drifted_dataset(
         data.desired.append(row)
         data.live.append(live)
     return data
+
+
+def _drift_base(live: EmuGroup, i: int, choice: int) -> None:
+    """One of five ways a group's base fields or custom data drift at the vendor."""
+    if choice == 0:
+        live.name = f"Old team {i}"
+    elif choice == 1:
+        live.face_url = f"https://old-cdn.example.com/{i}.png"
+    elif choice == 2:
+        live.mute_all_member = "On"
+    elif choice == 3:
+        live.app_defined_data = {"tier": "bronze"}
+    else:
+        live.introduction, live.apply_join_option = "", "FreeAccess"
 
 
 def _broken(row: DesiredGroup, k: int) -> DesiredGroup:

@@ -72,7 +72,8 @@ def test_configuration_errors_fail_the_job_at_once_and_disruptions_are_not_held_
 
 def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     pod = spec["template"]["spec"]
-    return pod.get("initContainers", []) + pod["containers"]
+    containers: list[dict[str, Any]] = pod.get("initContainers", []) + pod["containers"]
+    return containers
 
 
 def _env(container: dict[str, Any]) -> dict[str, str]:

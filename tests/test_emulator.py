@@ -106,7 +106,7 @@ async def test_answer_over_the_size_limit_is_10018(seeded: Emulator) -> None:
 
 
 async def test_modify_validates_limits_and_type_rules_atomically(seeded: Emulator) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], int]] = [
         ({"GroupId": "g1", "Name": "群" * 11}, 10004),
         ({"GroupId": "g1", "Name": ""}, 10004),
         ({"GroupId": "g1", "FaceUrl": "u" * 101}, 10004),

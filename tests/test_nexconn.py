@@ -16,13 +16,13 @@ from syncer.emulator.server import Emulator
 from syncer.nexconn.client import NexconnWire, signature
 from syncer.nexconn.diff import plan_channel
 from syncer.nexconn.models import DesiredChannel, LiveChannel
-from syncer.nexconn.seeding import desired_channel, drifted_channels, live_from_desired
+from syncer.nexconn.seeding import ChannelDataset, desired_channel, drifted_channels, live_from_desired
 from syncer.nexconn.validation import validate
 from syncer.nexconn.vendor import parse_live
 from syncer.settings import Secret, Settings
 
-from .test_cli import environment, syncer
-from .test_vendors import VENDORS
+from .test_cli import syncer
+from .test_vendors import VENDORS, Data
 
 NEXCONN = next(v for v in VENDORS if v.name == "nexconn")
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,10 +218,8 @@ def nexconn_environment(db: str, emulator: Emulator) -> dict[str, str]:
     }
 
 
-def _data(data: object) -> object:
-    from .test_vendors import Data
-
-    return Data(data.desired, data.live, data.drifted, data.invalid)  # type: ignore[attr-defined]
+def _data(data: ChannelDataset) -> Data:
+    return Data(data.desired, data.live, data.drifted, data.invalid)
 
 
 def test_no_vendor_is_named_in_the_shared_modules() -> None:
@@ -234,7 +232,12 @@ def test_no_vendor_is_named_in_the_shared_modules() -> None:
         "syncer/progress.py",
         "syncer/report.py",
         "syncer/vendor.py",
+        "syncer/ports.py",
+        "syncer/pacing.py",
+        "syncer/retry.py",
+        "syncer/gate.py",
         "syncer/db/store.py",
+        "syncer/db/lock.py",
         "syncer/db/sqlfiles.py",
         "sql/queries.sql",
     ]
@@ -242,4 +245,3 @@ def test_no_vendor_is_named_in_the_shared_modules() -> None:
         text = (ROOT / path).read_text()
         found = re.findall(r"tencent|nexconn|rongcloud|sdkappid|usersig", text, flags=re.IGNORECASE)
         assert not found, (path, found)
-    assert environment  # the Tencent CLI helper, reused by this module's CLI tests

@@ -218,7 +218,7 @@ def test_log_lines_never_land_on_the_bar() -> None:
     screen = io.StringIO()
     terminal = StatusLine(screen)
     terminal.show("[##--] 2/4")
-    print("a log line", file=terminal)  # type: ignore[arg-type]  # print writes the text, then "\n"
+    print("a log line", file=terminal)  # print writes the text, then "\n"
     terminal.show("[####] 4/4")
     terminal.show("")
     assert screen.getvalue() == (

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import pytest
 
-from syncer.db.migrator import migrate
+from syncer.db.migrator import Connection, migrate
 from syncer.db.sqlfiles import desired_query, migrations, queries, query, sql_dir
 from syncer.db.store import PgStore
 from syncer.errors import SchemaError
@@ -42,7 +42,7 @@ async def _catalog(url: str) -> list[tuple[str, str]]:
         await conn.close()
 
 
-async def _desired_only(conn: asyncpg.Connection) -> None:
+async def _desired_only(conn: Connection) -> None:
     await conn.execute(
         "INSERT INTO syncer_migrations (version, name) SELECT version, name FROM unnest($1::int[], $2::text[]) AS m(version, name)",
         [m.version for m in migrations()],

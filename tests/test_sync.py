@@ -6,6 +6,7 @@ import json
 import math
 import time
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import pytest
@@ -100,7 +101,7 @@ async def test_plan_reads_but_never_writes(db: str, emulator: Emulator) -> None:
         await conn.close()
 
 
-INVALID_ROWS = {
+INVALID_ROWS: dict[str, dict[str, Any]] = {
     "bad-name": {"name": "n" * 31},
     "bad-name-utf8": {"name": "名" * 11},
     "bad-intro": {"introduction": "i" * 241},
@@ -323,7 +324,8 @@ async def test_outcomes_and_runs_are_recorded(db: str, emulator: Emulator) -> No
     report = await sync(settings_for(db, emulator, **fast(emulator)))
     conn = await asyncpg.connect(db)
     try:
-        counts = dict(await conn.fetch("SELECT outcome, count(*) FROM group_sync_state GROUP BY outcome"))
+        rows = await conn.fetch("SELECT outcome, count(*) FROM group_sync_state GROUP BY outcome")
+        counts = {r[0]: r[1] for r in rows}
         run = await conn.fetchrow("SELECT * FROM sync_runs WHERE run_id = $1", report.run_id)
         updated = await conn.fetchrow(
             "SELECT last_applied, last_success_at, attempts, attrs_fingerprint FROM group_sync_state "

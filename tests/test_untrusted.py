@@ -16,7 +16,7 @@ import hypothesis
 import pytest
 
 from syncer.emulator.server import Emulator
-from syncer.errors import CredentialsError, VendorUnreachable
+from syncer.errors import CredentialsError, SyncerError, VendorUnreachable
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.pipeline import RunReport
 from syncer.seeding import desired_group, live_from_desired
@@ -319,7 +319,7 @@ async def test_generated_answers_through_the_pipeline_end_every_run_with_a_statu
     ids=["unreachable", "not the vendor"],
 )
 async def test_a_vendor_that_answers_nothing_usable_stops_the_run_after_its_first_call(
-    db: str, emulator: Emulator, vendor: FakeVendor, answer: tuple[int, bytes], error: type[Exception], says: str
+    db: str, emulator: Emulator, vendor: FakeVendor, answer: tuple[int, bytes], error: type[SyncerError], says: str
 ) -> None:
     await seed_groups(db, emulator, 500)
     vendor.answers["get_group_info"] = lambda body: answer

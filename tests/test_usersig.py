@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from syncer.tencent.client import UserSigCache
@@ -35,9 +37,9 @@ def test_url_safe_alphabet() -> None:
 
 def test_verify_checks_in_the_vendors_order() -> None:
     usersig = gen_usersig(KEY, 1400000000, "administrator", 86400, 1700000000)
-    ok = dict(secret_key=KEY, sdkappid=1400000000, identifier="administrator", now=1700000100)
-    assert verify_usersig(usersig, **ok).identifier == "administrator"  # type: ignore[arg-type]
-    cases = [
+    ok: dict[str, Any] = dict(secret_key=KEY, sdkappid=1400000000, identifier="administrator", now=1700000100)
+    assert verify_usersig(usersig, **ok).identifier == "administrator"
+    cases: list[tuple[dict[str, Any], int]] = [
         ({"sdkappid": 1400000001}, 70014),
         ({"identifier": "bob"}, 70013),
         ({"now": 1700000000 + 86401}, 70001),
@@ -45,10 +47,10 @@ def test_verify_checks_in_the_vendors_order() -> None:
     ]
     for change, code in cases:
         with pytest.raises(UserSigError) as err:
-            verify_usersig(usersig, **{**ok, **change})  # type: ignore[arg-type]
+            verify_usersig(usersig, **{**ok, **change})
         assert err.value.code == code
     with pytest.raises(UserSigError) as err:
-        verify_usersig("not-a-sig", **ok)  # type: ignore[arg-type]
+        verify_usersig("not-a-sig", **ok)
     assert err.value.code == 70003
 
 

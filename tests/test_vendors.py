@@ -82,7 +82,7 @@ class Vendor:
     def mismatches(self, data: Data, emulator: Emulator) -> list[str]:
         valid = [r for r in data.desired if r.group_id not in data.invalid]
         if self.name == "tencent":
-            return mismatches(valid, emulator)  # type: ignore[arg-type]
+            return mismatches(valid, emulator)
         problems = []
         for row in valid:
             live = emulator.nexconn.channels[row.group_id].answer()
@@ -91,7 +91,7 @@ class Vendor:
                 "name": (live["name"], want.name),
                 "portraitUrl": (live["groupProfile"]["portraitUrl"], want.portrait_url),
                 "joinPerm": (live["permissions"]["joinPerm"], want.join_perm),
-                "ext": ({k: live["groupExtProfile"].get(k) for k in want.ext_profile}, want.ext_profile),  # type: ignore[attr-defined]
+                "ext": ({k: live["groupExtProfile"].get(k) for k in want.ext_profile}, want.ext_profile),
             }
             problems += [f"{row.group_id}.{k}: {have!r} != {w!r}" for k, (have, w) in checks.items() if have != w]
         return problems

@@ -195,20 +195,9 @@ class NexconnApi:
         if not all(isinstance(x, dict) for x in (profile, permissions, ext)):
             raise NexconnError(INVALID_PARAMETER, "groupProfile, permissions and groupExtProfile are JSON objects")
         # Check everything before changing anything: a refused call applies nothing.
-        for key, value in profile.items():
-            if key not in _PROFILE_LIMITS or not isinstance(value, str):
-                raise NexconnError(INVALID_PARAMETER, f"groupProfile.{key}: unknown key or not a string")
-            if len(value) > _PROFILE_LIMITS[key]:
-                raise NexconnError(VALUE_TOO_LONG, f"groupProfile.{key}: over {_PROFILE_LIMITS[key]} characters")
-        for key, value in permissions.items():
-            highest = _PERMISSION_MAX.get(key)
-            if highest is None or not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= highest:
-                raise NexconnError(INVALID_PARAMETER, f"permissions.{key}: unknown key or out of range")
-        for key, value in ext.items():
-            if not key.startswith(EXT_PREFIX) or len(key) > EXT_KEY_MAX or not isinstance(value, str):
-                raise NexconnError(INVALID_PARAMETER, f"groupExtProfile.{key}: keys are ext_*, up to {EXT_KEY_MAX}")
-            if len(value) > EXT_VALUE_MAX:
-                raise NexconnError(VALUE_TOO_LONG, f"groupExtProfile.{key}: over {EXT_VALUE_MAX} characters")
+        _check_profile(profile)
+        _check_permissions(permissions)
+        _check_ext(ext)
         if len({**channel.ext, **ext}) > EXT_MAX_PAIRS:
             raise NexconnError(INVALID_PARAMETER, f"groupExtProfile: over {EXT_MAX_PAIRS} pairs")
         for key, value in profile.items():
@@ -216,6 +205,29 @@ class NexconnApi:
         channel.permissions.update(permissions)
         channel.ext.update(ext)
         return {"code": 0}
+
+
+def _check_profile(profile: dict[str, Any]) -> None:
+    for key, value in profile.items():
+        if key not in _PROFILE_LIMITS or not isinstance(value, str):
+            raise NexconnError(INVALID_PARAMETER, f"groupProfile.{key}: unknown key or not a string")
+        if len(value) > _PROFILE_LIMITS[key]:
+            raise NexconnError(VALUE_TOO_LONG, f"groupProfile.{key}: over {_PROFILE_LIMITS[key]} characters")
+
+
+def _check_permissions(permissions: dict[str, Any]) -> None:
+    for key, value in permissions.items():
+        highest = _PERMISSION_MAX.get(key)
+        if highest is None or type(value) is not int or not 0 <= value <= highest:
+            raise NexconnError(INVALID_PARAMETER, f"permissions.{key}: unknown key or out of range")
+
+
+def _check_ext(ext: dict[str, Any]) -> None:
+    for key, value in ext.items():
+        if not key.startswith(EXT_PREFIX) or len(key) > EXT_KEY_MAX or not isinstance(value, str):
+            raise NexconnError(INVALID_PARAMETER, f"groupExtProfile.{key}: keys are ext_*, up to {EXT_KEY_MAX}")
+        if len(value) > EXT_VALUE_MAX:
+            raise NexconnError(VALUE_TOO_LONG, f"groupExtProfile.{key}: over {EXT_VALUE_MAX} characters")
 
 
 def _channel_ids_of(body: Any) -> tuple[str, ...]:

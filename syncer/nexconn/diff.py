@@ -16,6 +16,18 @@ def plan_channel(row: DesiredChannel, live: LiveChannel) -> GroupPlan:
     An ext key whose desired value is null or "" is written as "" (the API documents no delete).
     """
     changes: list[FieldChange] = []
+    parts = {
+        "groupProfile": _profile_changes(row, live, changes),
+        "permissions": _permission_changes(row, live, changes),
+        "groupExtProfile": _ext_changes(row, live, changes),
+    }
+    if not changes:
+        return GroupPlan(row.channel_id, None, None)
+    body: dict[str, Any] = {"channelId": row.channel_id, **{name: part for name, part in parts.items() if part}}
+    return GroupPlan(row.channel_id, body, None, tuple(changes), calls=("profile_update",))
+
+
+def _profile_changes(row: DesiredChannel, live: LiveChannel, changes: list[FieldChange]) -> dict[str, Any]:
     profile: dict[str, Any] = {}
     for column, key in PROFILE_FIELDS.items():
         want = getattr(row, column)
@@ -23,27 +35,26 @@ def plan_channel(row: DesiredChannel, live: LiveChannel) -> GroupPlan:
         if want is not None and want != (have or ""):
             profile[key] = want
             changes.append(FieldChange(key, have, want))
-    permissions: dict[str, int] = {}
+    return profile
+
+
+def _permission_changes(row: DesiredChannel, live: LiveChannel, changes: list[FieldChange]) -> dict[str, Any]:
+    permissions: dict[str, Any] = {}
     for column, (key, _) in PERMISSIONS.items():
         want = getattr(row, column)
         have = live.permissions.get(column)
         if want is not None and want != have:
             permissions[key] = want
             changes.append(FieldChange(key, have, want))
-    ext: dict[str, str] = {}
+    return permissions
+
+
+def _ext_changes(row: DesiredChannel, live: LiveChannel, changes: list[FieldChange]) -> dict[str, Any]:
+    ext: dict[str, Any] = {}
     for key, value in (row.ext_profile or {}).items():
         want = value or ""
         have = live.ext.get(key)
         if want != (have or ""):
             ext[key] = want
             changes.append(FieldChange(f"groupExtProfile.{key}", have, want))
-    if not changes:
-        return GroupPlan(row.channel_id, None, None)
-    body: dict[str, Any] = {"channelId": row.channel_id}
-    if profile:
-        body["groupProfile"] = profile
-    if permissions:
-        body["permissions"] = permissions
-    if ext:
-        body["groupExtProfile"] = ext
-    return GroupPlan(row.channel_id, body, None, tuple(changes), calls=("profile_update",))
+    return ext

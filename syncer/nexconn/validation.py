@@ -33,15 +33,22 @@ _TEXT_LIMITS = (
 
 def validate(row: DesiredChannel) -> list[str]:
     """Every problem with one desired row, each as ``field: what is wrong (the limit)``."""
-    problems = []
-    channel_id = row.channel_id
+    return _validate_id(row.channel_id) + _validate_fields(row) + _validate_ext(row.ext_profile)
+
+
+def _validate_id(channel_id: object) -> list[str]:
     if not isinstance(channel_id, str) or not channel_id:
-        problems.append("channel_id: must not be empty")
-    else:
-        if len(channel_id) > CHANNEL_ID_MAX:
-            problems.append(f"channel_id: {len(channel_id)} characters, limit {CHANNEL_ID_MAX}")
-        if not _CHANNEL_ID.fullmatch(channel_id):
-            problems.append("channel_id: only letters and digits are accepted")
+        return ["channel_id: must not be empty"]
+    problems = []
+    if len(channel_id) > CHANNEL_ID_MAX:
+        problems.append(f"channel_id: {len(channel_id)} characters, limit {CHANNEL_ID_MAX}")
+    if not _CHANNEL_ID.fullmatch(channel_id):
+        problems.append("channel_id: only letters and digits are accepted")
+    return problems
+
+
+def _validate_fields(row: DesiredChannel) -> list[str]:
+    problems = []
     for column, limit in _TEXT_LIMITS:
         value = getattr(row, column)
         if value is None:
@@ -52,11 +59,8 @@ def validate(row: DesiredChannel) -> list[str]:
             problems.append(f"{column}: {len(value)} characters, limit {limit} characters")
     for column, (_, highest) in PERMISSIONS.items():
         value = getattr(row, column)
-        if value is None:
-            continue
-        if type(value) is not int or not 0 <= value <= highest:
+        if value is not None and (type(value) is not int or not 0 <= value <= highest):
             problems.append(f"{column}: {quote(value)} is not one of 0..{highest}")
-    problems += _validate_ext(row.ext_profile)
     return problems
 
 

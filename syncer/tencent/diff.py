@@ -36,11 +36,26 @@ def plan_group(row: DesiredGroup, live: LiveGroup) -> GroupPlan:
     ``row`` must already be valid (see :mod:`syncer.tencent.validation`). ``live.attrs`` is None when the
     attributes were not read this run: they are then taken to be in line.
     """
-    payload: dict[str, Any] = {}
     changes: list[FieldChange] = []
     warnings: list[str] = []
-    restricted = TYPE_RESTRICTED_FIELDS.get(live.group_type, frozenset())
+    payload = _base_changes(row, live, changes, warnings)
+    custom_items = _custom_changes(row, live, changes)
+    if custom_items:
+        payload["AppDefinedData"] = custom_items
+    attrs = _attrs_change(row, live, changes)
+    base_payload = {"GroupId": row.group_id, **payload} if payload else None
+    calls = (("modify_group_base_info",) if base_payload else ()) + (
+        ("set_group_attr" if attrs else "delete_group_attr",) if attrs is not None else ()
+    )
+    return GroupPlan(row.group_id, base_payload, attrs, tuple(changes), tuple(warnings), calls)
 
+
+def _base_changes(
+    row: DesiredGroup, live: LiveGroup, changes: list[FieldChange], warnings: list[str]
+) -> dict[str, Any]:
+    """The base fields to send; one the group's type does not let change is a warning instead."""
+    payload: dict[str, Any] = {}
+    restricted = TYPE_RESTRICTED_FIELDS.get(live.group_type, frozenset())
     for column, vendor_field in BASE_FIELDS.items():
         want = desired_base_value(row, column)
         if want is None:
@@ -53,31 +68,32 @@ def plan_group(row: DesiredGroup, live: LiveGroup) -> GroupPlan:
             continue
         payload[vendor_field] = want
         changes.append(FieldChange(vendor_field, have, want))
+    return payload
 
-    custom_items = []
-    if isinstance(row.app_defined_data, dict):
-        for key, value in row.app_defined_data.items():
-            have = live.custom.get(key)
-            if value is None or value == "":
-                if have not in (None, ""):
-                    # The vendor deletes a custom field when it is sent with an empty value.
-                    custom_items.append({"Key": key, "Value": ""})
-                    changes.append(FieldChange(f"AppDefinedData.{key}", have, None))
-            elif have != value:
-                custom_items.append({"Key": key, "Value": value})
-                changes.append(FieldChange(f"AppDefinedData.{key}", have, value))
-    if custom_items:
-        payload["AppDefinedData"] = custom_items
 
-    attrs: dict[str, str] | None = None
-    if isinstance(row.group_attrs, dict) and live.attrs is not None:
-        want_attrs = {str(k): str(v) for k, v in row.group_attrs.items()}
-        if dict(live.attrs) != want_attrs:
-            attrs = want_attrs
-            changes.append(FieldChange("GroupAttr", dict(live.attrs), want_attrs))
+def _custom_changes(row: DesiredGroup, live: LiveGroup, changes: list[FieldChange]) -> list[dict[str, str]]:
+    items: list[dict[str, str]] = []
+    if not isinstance(row.app_defined_data, dict):
+        return items
+    for key, value in row.app_defined_data.items():
+        have = live.custom.get(key)
+        if value is None or value == "":
+            if have not in (None, ""):
+                # The vendor deletes a custom field when it is sent with an empty value.
+                items.append({"Key": key, "Value": ""})
+                changes.append(FieldChange(f"AppDefinedData.{key}", have, None))
+        elif have != value:
+            items.append({"Key": key, "Value": value})
+            changes.append(FieldChange(f"AppDefinedData.{key}", have, value))
+    return items
 
-    base_payload = {"GroupId": row.group_id, **payload} if payload else None
-    calls = (("modify_group_base_info",) if base_payload else ()) + (
-        ("set_group_attr" if attrs else "delete_group_attr",) if attrs is not None else ()
-    )
-    return GroupPlan(row.group_id, base_payload, attrs, tuple(changes), tuple(warnings), calls)
+
+def _attrs_change(row: DesiredGroup, live: LiveGroup, changes: list[FieldChange]) -> dict[str, str] | None:
+    """The complete attribute set to apply, or None when it is in line (or was not read)."""
+    if not isinstance(row.group_attrs, dict) or live.attrs is None:
+        return None
+    want_attrs = {str(k): str(v) for k, v in row.group_attrs.items()}
+    if dict(live.attrs) == want_attrs:
+        return None
+    changes.append(FieldChange("GroupAttr", dict(live.attrs), want_attrs))
+    return want_attrs
