@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Quick start on a fresh machine: needs only Python 3.11+.
 
-    python3 dev.py demo    # a local Postgres and vendor emulator, a drifted data set, a full sync
-    python3 dev.py test    # lint, type check and the test suite
+    python3 dev.py demo      # a local Postgres and vendor emulator, a drifted data set, a full sync
+    python3 dev.py test      # lint, type check and the test suite
+    python3 dev.py coverage  # the test suite with branch coverage (subprocesses included)
 
 Creates .venv/ beside this file on first use and installs syncer into it with its demo and
 test extras; later runs reuse it. Extra arguments go to the command (`dev.py test -k limiter`).
@@ -44,20 +45,27 @@ def _ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def _sources() -> list[str]:
+    return [p for p in ("syncer", "tests", "bench", "dev.py") if (ROOT / p).exists()]
+
+
 def _run(argv: list[str]) -> int:
     return subprocess.run(argv, cwd=ROOT).returncode
 
 
 def main() -> int:
     verb, *rest = sys.argv[1:] or ["help"]
-    if verb not in {"demo", "test"}:
+    if verb not in {"demo", "test", "coverage"}:
         print(__doc__)
         return 0 if verb == "help" else 64
     _ensure_venv()
     if verb == "demo":
         return _run([_python(), "-m", "syncer", "demo", *rest])
+    if verb == "coverage":
+        return _run([_python(), "-m", "pytest", "--cov", "--cov-report=term", *rest])
     for step in (
-        [_python(), "-m", "ruff", "check", *(p for p in ("syncer", "tests", "bench", "dev.py") if (ROOT / p).exists())],
+        [_python(), "-m", "ruff", "check", *_sources()],
+        [_python(), "-m", "ruff", "format", "--check", *_sources()],
         [_python(), "-m", "mypy"],
     ):
         if code := _run(step):

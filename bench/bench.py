@@ -51,7 +51,7 @@ from syncer.vendors import desired_setups, make_vendor  # noqa: E402
 LIMIT = 200
 
 # The desired rows, generated in SQL so that a million cost no Python memory. They match
-# syncer.seeding.desired_group(i), which the emulator's synthetic groups are made from.
+# syncer.tencent.seeding.desired_group(i), which the emulator's synthetic groups are made from.
 SEED_SQL = """
 INSERT INTO desired_group_profiles (group_id, name, introduction, notification, face_url, max_member_num,
     apply_join_option, invite_join_option, mute_all_member, app_defined_data, group_attrs)

@@ -106,8 +106,8 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     """``verb``: the verb about to be parsed. The demo's and the emulator's own arguments are
-    only added for theirs: they bring the emulator's web server, whose import costs a tenth of a
-    second or more that every scheduled run would otherwise pay."""
+    only added for theirs: they bring the emulator's web server, whose slow import every
+    scheduled run would otherwise pay (bench/RESULTS.md, "Why the code is as it is")."""
     parser = argparse.ArgumentParser(
         prog="syncer", description="Reconcile chat-group profiles at the vendor with Postgres."
     )
@@ -428,7 +428,7 @@ async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run_loop(main: Coroutine[Any, Any, int]) -> int:
-    """Run ``main`` on uvloop where it is installed (about a fifth less CPU per call), else on asyncio's own loop."""
+    """Run ``main`` on uvloop where it is installed (less CPU per call), else on asyncio's own loop."""
     # A run allocates a few short-lived containers per group (rows, answers) and almost never a
     # reference cycle: collect the young generation less often, and never rescan what the
     # imports left behind.

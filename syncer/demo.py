@@ -20,8 +20,8 @@ from syncer.logs import LEVELS, configure_logging
 from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunReport
 from syncer.report import print_plan_group, print_summary
-from syncer.seeding import drifted_dataset, insert_desired
 from syncer.settings import Settings
+from syncer.tencent.seeding import drifted_dataset, insert_desired
 from syncer.vendors import VENDORS, desired_setups, make_vendor
 
 

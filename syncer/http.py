@@ -2,11 +2,11 @@
 
 Why not aiohttp's client: a no-op run over a million groups makes 20,000 reads, and the worker's
 own CPU per call is what decides whether the vendor's limit or the worker is the bottleneck.
-aiohttp's client spent about four times the CPU of this one per call on this project's
-benchmark (bench/RESULTS.md), and its import alone (TLS contexts built eagerly) cost a tenth
-of a second at every start. The vendors' APIs need little: POST with a body, HTTP/1.1
-keep-alive, TLS, and answers sized by Content-Length, chunked, or read until the connection
-closes (gzip or deflate decoded, though syncer never asks for them).
+aiohttp's client spent several times the CPU of this one per call, and its import (TLS
+contexts built eagerly) slowed every start (bench/RESULTS.md, "Why the code is as it is").
+The vendors' APIs need little: POST with a body, HTTP/1.1 keep-alive, TLS, and answers sized
+by Content-Length, chunked, or read until the connection closes (gzip or deflate decoded,
+though syncer never asks for them).
 
 Not supported, because no vendor call needs it: redirects, proxies, HTTP/2, pipelining.
 """
@@ -49,7 +49,7 @@ class NoAnswer(Exception):
     """The request got no complete, well-formed answer: whether it reached the server is unknown."""
 
 
-@dataclass(slots=True)  # not frozen: one per call, and a frozen __init__ costs twice as much
+@dataclass(slots=True)  # not frozen: one per call, and a frozen __init__ is dearer
 class Answer:
     status: int
     body: bytes
@@ -154,7 +154,7 @@ class _Connection(asyncio.Protocol):
         self.transport.write(request)
         if on_sent is not None:
             on_sent()
-        # One timer on the answer (asyncio.timeout() around the exchange cost several times as much).
+        # One timer on the answer: cheaper than asyncio.timeout() around the exchange.
         timer = loop.call_at(deadline, self._time_out)
         try:
             return await waiter
@@ -318,7 +318,7 @@ def _query_pair(name: str, value: str) -> str:
 @functools.lru_cache(maxsize=64)
 def _quoted_pair(name: str, value: str) -> str:
     # Most parameters repeat call after call (a signature valid for days, an app ID): quoting
-    # a long signature character by character cost more than the rest of building a request.
+    # a long signature character by character was the dearest part of building a request.
     return urlencode({name: value})
 
 
@@ -363,7 +363,9 @@ class HttpClient:
         timeout_s: float,
         idle_timeout_s: float = 15.0,
         ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock  # for how long a connection has been idle
         self._slots = asyncio.Semaphore(limit)
         self._timeout_s = timeout_s
         self._idle_timeout_s = idle_timeout_s
@@ -419,7 +421,7 @@ class HttpClient:
 
     def _idle_connection(self, origin: _Origin) -> _Connection | None:
         idle = self._idle.get(origin.key)
-        now = time.monotonic()
+        now = self._clock()
         while idle:
             conn = idle.pop()  # the most recently used: the least likely to be closed under us
             if conn.closed or now - conn.idle_since > self._idle_timeout_s:
@@ -448,7 +450,7 @@ class HttpClient:
 
     def _release(self, origin: _Origin, conn: _Connection) -> None:
         if conn.reusable:
-            conn.idle_since = time.monotonic()
+            conn.idle_since = self._clock()
             self._idle.setdefault(origin.key, deque()).append(conn)
         else:
             conn.close()

@@ -1,7 +1,7 @@
 """JSON on the hot path: orjson where it can, the standard library where it cannot.
 
-A no-op run decodes every answer and every desired row's JSON columns; orjson does that in a
-fraction of the time. It refuses a few things the standard library takes (integers beyond 64
+A no-op run decodes every answer and every desired row's JSON columns; orjson does that
+faster. It refuses a few things the standard library takes (integers beyond 64
 bits, NaN): those fall back, so what decodes is never narrower than ``json``'s.
 """
 

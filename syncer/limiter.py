@@ -131,6 +131,7 @@ class SlidingWindowLimiter:
         self.limit = limit
         self.period = period
         self.coalesce_s = coalesce_s
+        self.held = 0  # reservations that had to wait for a place
         self._clock: Clock = clock or LoopClock()
         self._windows = [_Window(limit, period)]
         if burst_divisor > 1 and limit > burst_divisor:
@@ -172,6 +173,8 @@ class SlidingWindowLimiter:
         """Wait for a place; the slot stays pending until the caller marks it sent."""
         # A task cancelled while it waits gives up its place and consumes no slot.
         async with self._lock:
+            if self.next_free_in() > 0:
+                self.held += 1
             while (wait := self.next_free_in()) > 0:
                 await self._clock.sleep(max(wait, self.coalesce_s))
             return self._take(pending=True)

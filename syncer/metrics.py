@@ -58,9 +58,9 @@ class _LastSuccess(Collector):
 
 
 class _GroupOutcomes(Collector):
-    """syncer_groups_total from a plain counter: a run finishes 10,000 groups a second, and a
-    prometheus_client child's lock and label lookup per group would cost more than the rest of
-    the group's bookkeeping."""
+    """syncer_groups_total from a plain counter: a run finishes thousands of groups a second, and a
+    prometheus_client child's lock and label lookup per group would be the dearest part of the
+    group's bookkeeping."""
 
     def __init__(self) -> None:
         self.counts: collections.Counter[Outcome] = collections.Counter()

@@ -63,6 +63,11 @@ class Pacer:
                 return [slot, group_slot]
             slot.mark_sent(asyncio.get_running_loop().time())
 
+    @property
+    def held(self) -> dict[str, int]:
+        """Calls that waited for their command's limiter, by command: the limit was what paced them."""
+        return {c: limiter.held for c, limiter in self._limiters.items() if limiter.held}
+
     def sent(self, command: str, slots: list[Slot]) -> None:
         """The request is on the wire now: this is when its window starts."""
         now = asyncio.get_running_loop().time()

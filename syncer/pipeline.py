@@ -45,6 +45,7 @@ class RunReport:
     would_change: int = 0  # plan mode: groups with at least one write planned
     calls: dict[str, int] = field(default_factory=dict)
     peak_sends_per_second: dict[str, int] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)  # calls that waited for their limiter, by command
     throttled: int = 0
     retries: int = 0
     duration_s: float = 0.0
@@ -272,6 +273,7 @@ class Reconciler:
         report, client = self.report, self._client
         report.calls = dict(client.calls)
         report.peak_sends_per_second = dict(client.peak_sends_per_second)
+        report.held = dict(client.held)
         report.throttled = client.throttled
         report.retries = client.retries
         if report.run_id is not None:

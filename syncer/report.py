@@ -57,6 +57,7 @@ def print_summary(report: RunReport, out: IO[str], *, as_json: bool = False) -> 
             "groups_with_warnings": report.groups_with_warnings,
             "calls": report.calls,
             "peak_sends_per_second": report.peak_sends_per_second,
+            "held": report.held,
             "throttled": report.throttled,
             "retries": report.retries,
             "duration_s": round(report.duration_s, 3),

@@ -166,9 +166,8 @@ class Settings:
     full_every: int = 0
 
     # Each page read and each recording is a round trip whose wake-up costs the worker as much
-    # CPU as a few hundred groups settled by digest: larger pages and recordings cost less per
-    # group (the next page is read while this one's batches go out, so a slower page never
-    # stalls the calls).
+    # CPU as many groups settled by digest: larger pages and recordings cost less per group (the
+    # next page is read while this one's batches go out, so a slower page never stalls the calls).
     page_size: int = 2000
     record_batch_size: int = 2000
 

@@ -38,7 +38,7 @@ class ReadError:
     not_found: bool = False
 
 
-@dataclass(slots=True)  # not frozen: one per group read, and a frozen __init__ costs twice as much
+@dataclass(slots=True)  # not frozen: one per group read, and a frozen __init__ is dearer
 class LiveAnswer:
     """What a batch read answered for one group, as the vendor sent it, with its digest and
     the digest of the whole batch answer it came in.
@@ -60,7 +60,7 @@ class LiveAnswer:
         return cls(raw, digest, answer_digest)
 
 
-@dataclass(slots=True)  # not frozen: one per batch, and a frozen __init__ costs twice as much
+@dataclass(slots=True)  # not frozen: one per batch, and a frozen __init__ is dearer
 class LiveBatch:
     """What one batch read answered.
 
@@ -191,6 +191,11 @@ class Calls(Protocol):
 
     @property
     def peak_sends_per_second(self) -> Mapping[str, int]: ...
+
+    @property
+    def held(self) -> Mapping[str, int]:
+        """Calls that waited for their limiter, by command."""
+        ...
 
     @property
     def throttled(self) -> int: ...

@@ -13,9 +13,9 @@ from syncer.emulator.process import emulator_process
 from syncer.emulator.server import Emulator
 from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunReport
-from syncer.seeding import insert_desired
 from syncer.settings import Secret, Settings
 from syncer.tencent.models import DesiredGroup
+from syncer.tencent.seeding import insert_desired
 from syncer.vendors import make_vendor
 
 __all__ = ["emulator_process"]

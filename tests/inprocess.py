@@ -27,6 +27,7 @@ class Calls:
     limits: dict[str, int] = field(default_factory=lambda: {"read": 200, "write": 200})
     calls: Counter[str] = field(default_factory=Counter)
     peak_sends_per_second: Counter[str] = field(default_factory=Counter)
+    held: Counter[str] = field(default_factory=Counter)
     throttled: int = 0
     retries: int = 0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

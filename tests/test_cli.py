@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, replace
 
 from syncer.emulator.server import Emulator
-from syncer.seeding import desired_group, drifted_dataset
+from syncer.tencent.seeding import desired_group, drifted_dataset
 
 from .helpers import load_desired, mismatches
 

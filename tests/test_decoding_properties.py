@@ -10,14 +10,15 @@ from hypothesis import strategies as st
 
 from syncer import jsoncodec
 from syncer.errors import Malformed
-from syncer.nexconn import vendor as nexconn
+from syncer.nexconn import ops as nexconn
+from syncer.nexconn import vendor as nexconn_vendor
 from syncer.nexconn.diff import plan_channel
 from syncer.nexconn.seeding import desired_channel
 from syncer.nexconn.validation import validate as validate_channel
-from syncer.seeding import DESIRED_COLUMNS, desired_group
 from syncer.tencent import ops as tencent
 from syncer.tencent import vendor as tencent_vendor
 from syncer.tencent.diff import plan_group
+from syncer.tencent.seeding import DESIRED_COLUMNS, desired_group
 from syncer.tencent.validation import validate as validate_group
 from syncer.vendor import LiveAnswer, ReadError
 
@@ -158,7 +159,7 @@ def test_tencent_rows_of_any_value(group_id: str, columns: dict[str, Any]) -> No
 @given(st.text(max_size=80), st.fixed_dictionaries({c: column_values for c in CHANNEL_COLUMNS if c != "group_id"}))
 def test_nexconn_rows_of_any_value(channel_id: str, columns: dict[str, Any]) -> None:
     try:
-        problems = validate_channel(nexconn.decode_desired(channel_id, _profile(columns)))
+        problems = validate_channel(nexconn_vendor.decode_desired(channel_id, _profile(columns)))
     except Malformed as exc:
         assert str(exc).split(":")[0] in {*CHANNEL_COLUMNS, "the row's profile"}, exc
     else:
@@ -167,7 +168,7 @@ def test_nexconn_rows_of_any_value(channel_id: str, columns: dict[str, Any]) -> 
 
 @given(profiles_of_any_shape)
 def test_a_profile_that_is_not_an_object_is_malformed(profile: str) -> None:
-    for decode in (tencent_vendor.decode_desired, nexconn.decode_desired):
+    for decode in (tencent_vendor.decode_desired, nexconn_vendor.decode_desired):
         try:
             decode("g1", profile)
         except Malformed as exc:

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from syncer.emulator.server import Emulator
-from syncer.seeding import desired_group, live_from_desired
+from syncer.tencent.seeding import desired_group, live_from_desired
 
 from .helpers import fetch, load_desired
 from .test_cli import environment, syncer
@@ -51,7 +51,7 @@ async def _app_table(db: str, relation: str = "public.desired_group_profiles", g
     conn = await asyncpg.connect(db)
     try:
         await conn.execute(f"SET search_path = {relation.split('.')[0]}")
-        from syncer.seeding import insert_desired
+        from syncer.tencent.seeding import insert_desired
 
         await insert_desired(conn, rows)
     finally:

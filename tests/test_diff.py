@@ -134,7 +134,6 @@ def test_attribute_fingerprints_keep_the_spelling_they_were_recorded_with() -> N
 
 def test_an_answer_digest_covers_every_byte() -> None:
     body = json.dumps({"GroupInfo": [{"GroupId": "g1", "Name": "a"}]}).encode()
-    assert answer_digest(body) == answer_digest(bytes(body))
     assert len(answer_digest(body)) == 32
     assert answer_digest(body) != answer_digest(body.replace(b'"a"', b'"b"'))
     assert answer_digest(body) != answer_digest(body + b" ")

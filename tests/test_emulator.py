@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+import syncer
 from syncer.emulator.server import DEMO_SECRET_KEY, Emulator, EmulatorConfig
 from syncer.emulator.state import EmuGroup
+from syncer.nexconn.api import COMMAND_PATHS as NEXCONN_PATHS
 from syncer.tencent.api import COMMAND_PATHS
 from syncer.tencent.usersig import gen_usersig
 
@@ -189,3 +193,19 @@ async def test_injected_drop_closes_the_connection_unanswered() -> None:
     finally:
         await emulator.stop()
     assert [r.code for r in emulator.log] == [-1]
+
+
+def _commands_sent(package: str) -> set[str]:
+    """Every command the vendor's code sends, as its source names it."""
+    source = "\n".join(p.read_text() for p in (Path(syncer.__file__).parent / package).glob("*.py"))
+    return set(re.findall(r"""\.(?:call|read)\(\s*"(\w+)\"""", source))
+
+
+async def test_every_command_syncer_sends_has_a_path_and_the_emulator_serves_each_path(emulator: Emulator) -> None:
+    sent = _commands_sent("tencent")
+    assert {"get_group_info", "modify_group_base_info", "get_group_attr", "set_group_attr"} <= sent
+    assert sent <= set(COMMAND_PATHS)
+    assert _commands_sent("nexconn") == {"profile_list", "profile_update"} <= set(NEXCONN_PATHS)
+    for command in COMMAND_PATHS:
+        _, answer = await raw_call(emulator, command, {})
+        assert answer["ErrorCode"] != 10003, command  # "invalid command": a path it does not serve

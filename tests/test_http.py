@@ -141,16 +141,25 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
     closing = replying(answer(b"{}"), keep_open=False)
     async with serving(closing) as (server, url), HttpClient(limit=2, timeout_s=5) as client:
         await client.post(url, b"{}")
-        await asyncio.sleep(0.05)  # the close reaches the client while the connection is idle
+        async with asyncio.timeout(5):
+            while not all(conn.closed for conn in client._all):  # noqa: ASYNC110 - the close has reached the client
+                await asyncio.sleep(0)
         assert (await client.post(url, b"{}")).status == 200
     assert server.connections == 2
 
 
 async def test_idle_connections_past_the_idle_timeout_are_replaced() -> None:
-    async with serving(ok) as (server, url), HttpClient(limit=2, timeout_s=5, idle_timeout_s=0.01) as client:
+    now = [0.0]
+    async with (
+        serving(ok) as (server, url),
+        HttpClient(limit=2, timeout_s=5, idle_timeout_s=15, clock=lambda: now[0]) as client,
+    ):
         await client.post(url, b"1")
-        await asyncio.sleep(0.05)
+        now[0] += 15  # idle for exactly the timeout: still reused
         await client.post(url, b"2")
+        assert server.connections == 1
+        now[0] += 15.001
+        await client.post(url, b"3")
     assert server.connections == 2
 
 
@@ -174,12 +183,13 @@ async def test_nonsense_or_a_cut_answer_is_no_answer_and_the_connection_is_dropp
 
 async def test_a_slow_answer_times_out_and_its_connection_is_not_reused() -> None:
     calls = 0
+    timed_out = asyncio.Event()
 
     async def slow_first(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
         nonlocal calls
         calls += 1
         if calls == 1:
-            await asyncio.sleep(0.5)
+            await timed_out.wait()  # answers only once the client has given up on it
         writer.write(answer(b"{}"))
         await writer.drain()
         return True
@@ -187,6 +197,7 @@ async def test_a_slow_answer_times_out_and_its_connection_is_not_reused() -> Non
     async with serving(slow_first) as (server, url), HttpClient(limit=2, timeout_s=0.2) as client:
         with pytest.raises(TimeoutError):
             await client.post(url, b"{}")
+        timed_out.set()
         assert (await client.post(url, b"{}")).status == 200  # on a fresh connection
     assert server.connections == 2
 

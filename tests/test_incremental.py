@@ -7,7 +7,7 @@ from dataclasses import replace
 import asyncpg
 
 from syncer.emulator.server import Emulator
-from syncer.seeding import desired_group, drifted_dataset, live_from_desired
+from syncer.tencent.seeding import desired_group, drifted_dataset, live_from_desired
 
 from .helpers import fast, load_desired, mismatches, settings_for, sync
 

@@ -42,6 +42,15 @@ async def test_a_burst_of_limit_goes_at_once_and_the_next_waits_a_full_period() 
     assert stamps[400] == 2.0
 
 
+async def test_a_call_that_waited_for_its_place_is_counted_as_held() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(200, 1.0, clock=clock)
+    await _acquire_all(limiter, clock, 200)
+    assert limiter.held == 0  # the burst fits
+    await _acquire_all(limiter, clock, 201)
+    assert limiter.held == 2  # the 201st waited a period; so did the 401st
+
+
 async def test_no_window_ever_holds_more_than_the_limit_under_random_bursts() -> None:
     rng = random.Random(3)
     clock = FakeClock()

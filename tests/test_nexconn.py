@@ -16,9 +16,9 @@ from syncer.emulator.server import Emulator
 from syncer.nexconn.client import NexconnWire, signature
 from syncer.nexconn.diff import plan_channel
 from syncer.nexconn.models import DesiredChannel, LiveChannel
+from syncer.nexconn.ops import parse_live
 from syncer.nexconn.seeding import ChannelDataset, desired_channel, drifted_channels, live_from_desired
 from syncer.nexconn.validation import validate
-from syncer.nexconn.vendor import parse_live
 from syncer.settings import Secret, Settings
 
 from .test_cli import syncer

@@ -24,8 +24,8 @@ from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.errors import CredentialsError
 from syncer.progress import StatusLine, render_bar
-from syncer.seeding import drifted_dataset
 from syncer.settings import Secret
+from syncer.tencent.seeding import drifted_dataset
 
 from .helpers import fast, load_desired, settings_for
 from .pushgateway import pushgateway

@@ -12,10 +12,10 @@ import pytest
 from syncer.db.store import PgStore
 from syncer.errors import ConfigError, RunLocked
 from syncer.ports import PageRow
-from syncer.seeding import desired_group, drifted_dataset
 from syncer.settings import Secret, Settings
 from syncer.sharding import Shard, shard_from_env, shard_of
 from syncer.tencent.client import TencentClient
+from syncer.tencent.seeding import desired_group, drifted_dataset
 
 from .helpers import emulator_process, load_desired, sync
 

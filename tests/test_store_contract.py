@@ -12,10 +12,10 @@ import pytest
 from syncer.db.store import PgStore
 from syncer.models import GroupResult, Outcome
 from syncer.ports import PageRow, RunTotals, SeenBatch, Store, UnchangedBatch
-from syncer.seeding import desired_group, insert_desired
 from syncer.settings import Settings
 from syncer.sharding import Shard, shard_of
 from syncer.tencent.models import DesiredGroup
+from syncer.tencent.seeding import desired_group, insert_desired
 from syncer.vendors import desired_setups
 
 from .memstore import MemStore

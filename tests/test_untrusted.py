@@ -19,8 +19,8 @@ from syncer.emulator.server import Emulator
 from syncer.errors import CredentialsError, SyncerError, VendorUnreachable
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.pipeline import RunReport
-from syncer.seeding import desired_group, live_from_desired
 from syncer.settings import Settings
+from syncer.tencent.seeding import desired_group, live_from_desired
 
 from .fakevendor import FakeVendor, json_bytes
 from .helpers import fast, load_desired, settings_for, sync

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from syncer.seeding import desired_group
 from syncer.tencent.models import DesiredGroup
+from syncer.tencent.seeding import desired_group
 from syncer.tencent.validation import validate
 
 VALID = desired_group(1)

@@ -17,9 +17,9 @@ from syncer.emulator.server import Emulator
 from syncer.nexconn.models import DesiredChannel
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.ports import PageRow, SeenBatch
-from syncer.seeding import drifted_dataset, insert_desired
 from syncer.settings import Settings
 from syncer.tencent.models import DesiredGroup
+from syncer.tencent.seeding import drifted_dataset, insert_desired
 
 from .helpers import emulator_process, fast, mismatches, settings_for, sync
 

@@ -80,8 +80,7 @@ async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
     """What the pool does to a connection handed back, besides rolling back a transaction left
     open (which it always does): nothing. syncer's queries leave no session state on pooled
     connections (no SET, LISTEN, cursors or session-level advisory locks: the run lock has a
-    connection of its own), and asyncpg's default reset is a round trip that cost as much CPU
-    as the query before it, twice per page of a run."""
+    connection of its own), and asyncpg's default reset is one more round trip per query."""
 
 
 class PgStore:

@@ -10,8 +10,8 @@ import signal
 
 from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY, Emulator, EmulatorConfig
 from syncer.errors import ConfigError
-from syncer.seeding import drifted_dataset
 from syncer.settings import Settings, parse_rate_limits
+from syncer.tencent.seeding import drifted_dataset
 
 
 def add_emulator_arguments(p: argparse.ArgumentParser) -> None:

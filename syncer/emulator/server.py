@@ -52,7 +52,7 @@ class EmulatorConfig:
     slow_commands: frozenset[str] | None = None  # None: any command may be slowed
     seed: int = 0
     # Groups grp-0000000 … grp-(N-1) exist as the generator makes them (in sync with
-    # syncer.seeding.desired_group), created on first use: a million groups without a million
+    # syncer.tencent.seeding.desired_group), created on first use: a million groups without a million
     # objects, for benchmarks.
     synthetic_groups: int = 0
     # Groups that answer a fixed error code to every call naming them (tests, demos).

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from syncer.emulator.state import EmuGroup, SlidingWindow
-from syncer.seeding import desired_group, live_from_desired
 from syncer.tencent.api import (
     ANSWER_TOO_LARGE,
     ATTR_WRITE_COMMANDS,
@@ -27,6 +26,7 @@ from syncer.tencent.api import (
     GROUP_BATCH_MAX,
     TYPE_RESTRICTED_FIELDS,
 )
+from syncer.tencent.seeding import desired_group, live_from_desired
 from syncer.tencent.usersig import UserSigError, verify_usersig
 from syncer.tencent.validation import (
     APPLY_JOIN_OPTIONS,
