@@ -28,13 +28,15 @@ def loads(data: bytes | str) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON (not ASCII-escaped), as request bodies and jsonb parameters want."""
+    """Compact UTF-8 JSON (not ASCII-escaped), as request bodies and jsonb parameters want. A
+    lone surrogate (which only a vendor's answer, decoded, can carry into a message) becomes
+    "?": no UTF-8 spells it, and Postgres takes no escape of it."""
     try:
         return orjson.dumps(value)
     except TypeError:
         pass
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
     except RecursionError:
         raise ValueError("JSON nested too deep") from None
 

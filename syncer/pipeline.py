@@ -531,7 +531,7 @@ class Reconciler:
         for candidate in batch:
             answer = answers[candidate.group_id]
             page = _page_row(candidate)
-            if settled_by_digest(page, answer, vendor.settles_by_digest(page)):
+            if settled_by_digest(page, answer, vendor):
                 unchanged.append(candidate.group_id)
             else:
                 rest.append((candidate, answer))

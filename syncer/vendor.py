@@ -120,10 +120,14 @@ def decode_profile(profile: str, columns: Mapping[str, str]) -> dict[str, Any]:
         value = fields.get(column)
         if kind == JSON:
             value = _json_column(column, value)
-        elif value is not None and not _is_kind(value, kind):
+        elif value is not None and type(value) is not _TYPE_OF_KIND[kind]:
             raise Malformed(f"{column}: must be {kind}, got {_json_kind(value)}")
         found[column] = value
     return found
+
+
+# The one Python type a JSON value of each kind decodes to (exactly: True is not a whole number).
+_TYPE_OF_KIND: dict[str, type] = {TEXT: str, WHOLE_NUMBER: int, BOOLEAN: bool}
 
 
 def _json_column(column: str, text: object) -> Any:
@@ -138,16 +142,6 @@ def _json_column(column: str, text: object) -> Any:
         raise Malformed(f"{column}: {exc}") from None
 
 
-def _is_kind(value: object, kind: str) -> bool:
-    if kind == TEXT:
-        return isinstance(value, str)
-    if kind == WHOLE_NUMBER:
-        return type(value) is int
-    if kind == BOOLEAN:
-        return type(value) is bool
-    return True
-
-
 def _json_kind(value: object) -> str:
     if isinstance(value, bool):
         return "true or false"
@@ -158,10 +152,10 @@ def _json_kind(value: object) -> str:
     return "a JSON array" if isinstance(value, list) else "a JSON object"
 
 
-def settled_by_digest(page: PageRow, answer: LiveAnswer | ReadError, settles_by_digest: bool) -> bool:
+def settled_by_digest(page: PageRow, answer: LiveAnswer | ReadError, vendor: Vendor[Any, Any]) -> bool:
     """The desired row and the vendor's answer are both what they were when the group was last
     seen in line, and nothing else asks for a closer look: the group is in line, undecoded."""
-    return settles_by_digest and isinstance(answer, LiveAnswer) and answer.digest == page.live_digest
+    return isinstance(answer, LiveAnswer) and answer.digest == page.live_digest and vendor.settles_by_digest(page)
 
 
 def in_line(target: Target[Any], answer: LiveAnswer, warnings: Sequence[str] = (), **recorded: Any) -> GroupResult:

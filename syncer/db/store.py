@@ -280,21 +280,25 @@ class PgStore:
     async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None:
         if not results:
             return
-        args = (
-            run_id,
-            [r.group_id for r in results],
-            [str(r.outcome) for r in results],
-            [r.error_code for r in results],
-            [r.error_message for r in results],
-            [dumps_text(r.warnings) for r in results],
-            [None if r.applied is None else dumps_text(r.applied) for r in results],
-            [r.attrs_fingerprint for r in results],
-            self.vendor,
-            [r.desired_digest for r in results],
-            [r.live_digest for r in results],
-            [r.answer_digest for r in results],
+        outcomes = dumps_text(
+            [
+                (
+                    r.group_id,
+                    r.outcome,
+                    r.error_code,
+                    r.error_message,
+                    r.warnings,
+                    r.applied,
+                    r.attrs_fingerprint,
+                    r.desired_digest,
+                    r.live_digest,
+                    r.answer_digest,
+                )
+                for r in results
+            ]
         )
-        await self._run("recording group outcomes", lambda c: c.execute(query("upsert_group_states"), *args))
+        sql, vendor = query("upsert_group_states"), self.vendor
+        await self._run("recording group outcomes", lambda c: c.execute(sql, run_id, outcomes, vendor))
 
     async def record_unchanged(self, run_id: int, batches: Sequence[UnchangedBatch]) -> None:
         """Groups this run found exactly as they were last seen in line, by the batch answer they

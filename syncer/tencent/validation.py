@@ -35,6 +35,8 @@ _TEXT_LIMITS = (
 
 
 def utf8_len(text: str) -> int:
+    if text.isascii():  # most text: one byte a character, without encoding it
+        return len(text)
     return len(text.encode("utf-8", errors="surrogatepass"))
 
 
