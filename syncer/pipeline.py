@@ -20,7 +20,17 @@ import structlog
 
 from syncer.errors import InternalError, Interrupted, Malformed, RunLockLost, SyncerError
 from syncer.models import GroupPlan, GroupResult, Outcome
-from syncer.ports import LockTimings, PageRow, RunLock, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
+from syncer.ports import (
+    LockTimings,
+    PageQuery,
+    PageRow,
+    RunLock,
+    RunTotals,
+    SeenBatch,
+    Selection,
+    Store,
+    UnchangedBatch,
+)
 from syncer.quoting import clip, quote
 from syncer.settings import Settings
 from syncer.vendor import LiveAnswer, LiveBatch, ReadError, Settled, Target, Vendor, settled_by_digest
@@ -440,15 +450,8 @@ class Reconciler:
         return found
 
     async def _page(self, after: str | None, selection: Selection) -> list[PageRow | SeenBatch]:
-        return await self._store.read_desired_page(
-            after,
-            self._settings.page_size,
-            run_id=self.report.run_id,
-            selection=selection,
-            since=self._since,
-            shard=self._settings.shard,
-            whole_batch=self._vendor.batch_max,
-        )
+        query = PageQuery(self.report.run_id, selection, self._since, self._settings.shard, self._vendor.batch_max)
+        return await self._store.read_desired_page(after, self._settings.page_size, query)
 
     def _rejected(self, group_id: str, problems: list[str]) -> GroupResult:
         message = f"group {quote(group_id)}: " + "; ".join(problems)

@@ -134,31 +134,35 @@ class LockTimings:
         return self.heartbeat_s + self.check_timeout_s
 
 
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """Which of a page's rows a read wants. ``selection``: every row, only those the last run
+    left ``failed``, or only those ``changed`` since ``since`` (plus never synced and not in
+    line). Rows already recorded by ``run_id``, and those of other shards, are not wanted.
+    ``whole_batch``: the vendor's batch size; the rows of a whole batch last seen in line in one
+    answer, each unchanged since, come as one :class:`SeenBatch` (0: never)."""
+
+    run_id: int | None = None
+    selection: Selection = "all"
+    since: datetime | None = None
+    shard: Shard = UNSHARDED
+    whole_batch: int = 0
+
+
+EVERY_ROW = PageQuery()
+
+
 class Store(Protocol):
     """What the pipeline needs from the database, for one vendor's desired relation and records.
     :class:`syncer.db.store.PgStore` is the real one; tests/memstore.py keeps it in memory, and
     tests/test_store_contract.py holds both to the same contract."""
 
     async def read_desired_page(
-        self,
-        after: str | None,
-        limit: int,
-        *,
-        run_id: int | None = None,
-        selection: Selection = "all",
-        since: datetime | None = None,
-        shard: Shard = UNSHARDED,
-        whole_batch: int = 0,
+        self, after: str | None, limit: int, query: PageQuery = EVERY_ROW
     ) -> list[PageRow | SeenBatch]:
-        """The next ``limit`` rows in group_id order after ``after`` (None: from the start).
-
-        ``whole_batch``: the vendor's batch size. The rows of a whole batch that a run last saw
-        in line in one answer, each unchanged since, come as one :class:`SeenBatch` (0: never).
-        ``selection``: every row, only those the last run left ``failed``, or only those
-        ``changed`` since ``since`` (plus never synced and not in line). Rows already recorded by
-        ``run_id``, and those of other shards, are not wanted. The last row of a page may be one
-        that is not wanted: it only carries the cursor on.
-        """
+        """The next ``limit`` rows in group_id order after ``after`` (None: from the start),
+        wanted as ``query`` says. The last row of a page may be one that is not wanted: it only
+        carries the cursor on."""
         ...
 
     async def read_seen_rows(self, group_ids: Sequence[str]) -> list[PageRow]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
@@ -156,6 +156,31 @@ def settled_by_digest(page: PageRow, answer: LiveAnswer | ReadError, vendor: Ven
     """The desired row and the vendor's answer are both what they were when the group was last
     seen in line, and nothing else asks for a closer look: the group is in line, undecoded."""
     return isinstance(answer, LiveAnswer) and answer.digest == page.live_digest and vendor.settles_by_digest(page)
+
+
+def without_writes(
+    target: Target[Any], answer: LiveAnswer, plan: GroupPlan, *, dry_run: bool, **recorded: Any
+) -> Settled | None:
+    """What a diffed group comes to when it needs no write: its plan shown (``dry_run``), or in
+    line (``recorded``: what else to record of it). None: it needs writes."""
+    if dry_run:
+        outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
+        return Settled(GroupResult(plan.group_id, outcome, warnings=list(plan.warnings)), plan)
+    if plan.in_sync:
+        return Settled(in_line(target, answer, plan.warnings, **recorded), plan)
+    return None
+
+
+def answered_entries(entries: object, ids: Sequence[str], key: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each entry of a batch answer's list that names, under ``key``, an ID the batch asked for,
+    once; anything else in the list is not an entry for this batch, and is passed over."""
+    asked = set(ids)
+    seen: set[str] = set()
+    for entry in entries if isinstance(entries, list) else ():
+        entry_id = entry.get(key) if isinstance(entry, dict) else None
+        if isinstance(entry_id, str) and entry_id in asked and entry_id not in seen:
+            seen.add(entry_id)
+            yield entry_id, entry
 
 
 def in_line(target: Target[Any], answer: LiveAnswer, warnings: Sequence[str] = (), **recorded: Any) -> GroupResult:

@@ -20,18 +20,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from syncer import ports
 from syncer.errors import RunLocked
 from syncer.models import GroupResult
-from syncer.ports import (
-    DesiredRecord,
-    LockTimings,
-    PageRow,
-    RunLock,
-    RunTotals,
-    SeenBatch,
-    Selection,
-    UnchangedBatch,
-)
 from syncer.sharding import UNSHARDED, Shard, shard_of
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup
 
@@ -80,7 +71,7 @@ class MemRun:
     lock_pid: int | None
     started_at: datetime
     status: str = "running"
-    totals: RunTotals | None = None
+    totals: ports.RunTotals | None = None
 
 
 def tencent_row(group: DesiredGroup) -> tuple[str, str, bool]:
@@ -129,31 +120,23 @@ class MemStore:
     # -- the Store protocol ---------------------------------------------------------------------
 
     async def read_desired_page(
-        self,
-        after: str | None,
-        limit: int,
-        *,
-        run_id: int | None = None,
-        selection: Selection = "all",
-        since: datetime | None = None,
-        shard: Shard = UNSHARDED,
-        whole_batch: int = 0,
-    ) -> list[PageRow | SeenBatch]:
+        self, after: str | None, limit: int, query: ports.PageQuery = ports.EVERY_ROW
+    ) -> list[ports.PageRow | ports.SeenBatch]:
         self.queries += 1
-        if selection == "failed":
-            return list(self._failed_page(after, limit, shard))
+        if query.selection == "failed":
+            return list(self._failed_page(after, limit, query.shard))
         start = bisect.bisect_left(self._ids, after or "")
         if after is not None and start < len(self._ids) and self._ids[start] == after:
             start += 1
         page = [self.desired[i] for i in self._ids[start : start + limit]]
-        rows = [self._page_row(d, self._wanted(d, run_id or 0, selection, since, shard)) for d in page]
-        batches: dict[str, list[PageRow]] = {}
+        rows = [self._page_row(d, self._wanted(d, query)) for d in page]
+        batches: dict[str, list[ports.PageRow]] = {}
         for row in rows:
             if row.wanted and row.answer_digest is not None:
                 batches.setdefault(row.answer_digest, []).append(row)
-        seen = {digest: members for digest, members in batches.items() if len(members) == whole_batch}
+        seen = {digest: members for digest, members in batches.items() if len(members) == query.whole_batch}
         in_seen = {row.group_id for members in seen.values() for row in members}
-        items: list[PageRow | SeenBatch] = []
+        items: list[ports.PageRow | ports.SeenBatch] = []
         for index, row in enumerate(rows):
             if row.group_id in in_seen:
                 if index == len(rows) - 1:
@@ -163,22 +146,21 @@ class MemStore:
         items += [_seen_batch(digest, members) for digest, members in seen.items()]
         return sorted(items, key=lambda item: item.group_id)
 
-    def _wanted(
-        self, desired: MemDesired, run_id: int, selection: Selection, since: datetime | None, shard: Shard
-    ) -> bool:
+    def _wanted(self, desired: MemDesired, query: ports.PageQuery) -> bool:
         state = self.states.get(desired.group_id)
-        if state is not None and state.last_run_id == run_id:
+        if state is not None and state.last_run_id == (query.run_id or 0):
             return False
-        if selection == "changed" and not (
+        since, shard = query.since, query.shard
+        if query.selection == "changed" and not (
             (since is not None and desired.updated_at > since) or state is None or state.outcome not in _SUCCESS
         ):
             return False
         return shard.count == 1 or shard_of(desired.group_id, shard.count) == shard.index
 
-    def _page_row(self, desired: MemDesired, wanted: bool, *, with_answer: bool = True) -> PageRow:
+    def _page_row(self, desired: MemDesired, wanted: bool, *, with_answer: bool = True) -> ports.PageRow:
         state = self.states.get(desired.group_id)
         same = state is not None and state.desired_digest == desired.desired_digest
-        return PageRow(
+        return ports.PageRow(
             desired.group_id,
             wanted,
             state.live_digest if state is not None and same else None,
@@ -194,7 +176,7 @@ class MemStore:
             return None
         return self._clock() - state.attrs_checked_at
 
-    def _failed_page(self, after: str | None, limit: int, shard: Shard) -> list[PageRow]:
+    def _failed_page(self, after: str | None, limit: int, shard: Shard) -> list[ports.PageRow]:
         ids = sorted(
             i
             for i, s in self.states.items()
@@ -207,17 +189,17 @@ class MemStore:
             self._page_row(self.desired[i], True)._replace(live_digest=None, answer_digest=None) for i in ids[:limit]
         ]
 
-    async def read_seen_rows(self, group_ids: Sequence[str]) -> list[PageRow]:
+    async def read_seen_rows(self, group_ids: Sequence[str]) -> list[ports.PageRow]:
         self.queries += 1
         found = sorted(i for i in set(group_ids) if i in self.desired)
         return [self._page_row(self.desired[i], True, with_answer=False) for i in found]
 
-    async def read_desired(self, group_ids: Sequence[str]) -> dict[str, DesiredRecord]:
+    async def read_desired(self, group_ids: Sequence[str]) -> dict[str, ports.DesiredRecord]:
         if not group_ids:
             return {}
         self.queries += 1
         return {
-            i: DesiredRecord(i, self.desired[i].desired_digest, self.desired[i].profile)
+            i: ports.DesiredRecord(i, self.desired[i].desired_digest, self.desired[i].profile)
             for i in group_ids
             if i in self.desired
         }
@@ -239,17 +221,17 @@ class MemStore:
         return mine[-1].started_at, sum(1 for r in mine if r.mode == "incremental" and r.run_id > last_full)
 
     def run_lock(
-        self, name: str, *, within: str | None = None, shard_count: int = 1, timings: LockTimings | None = None
-    ) -> AbstractAsyncContextManager[RunLock]:
+        self, name: str, *, within: str | None = None, shard_count: int = 1, timings: ports.LockTimings | None = None
+    ) -> AbstractAsyncContextManager[ports.RunLock]:
         return self._hold(name)
 
     @asynccontextmanager
-    async def _hold(self, name: str) -> AsyncIterator[RunLock]:
+    async def _hold(self, name: str) -> AsyncIterator[ports.RunLock]:
         if name in self._locks:
             raise RunLocked(f"another syncer run is already working on {name!r}")
         self._locks.add(name)
         try:
-            yield RunLock(pid=0)
+            yield ports.RunLock(pid=0)
         finally:
             self._locks.discard(name)
 
@@ -298,7 +280,7 @@ class MemStore:
                 r.answer_digest,
             )
 
-    async def record_unchanged(self, run_id: int, batches: Sequence[UnchangedBatch]) -> None:
+    async def record_unchanged(self, run_id: int, batches: Sequence[ports.UnchangedBatch]) -> None:
         if not batches:
             return
         self.queries += 1
@@ -311,18 +293,18 @@ class MemStore:
                         state, last_run_id=run_id, last_success_at=now, answer_digest=batch.answer_digest
                     )
 
-    async def finish_run(self, run_id: int, totals: RunTotals) -> None:
+    async def finish_run(self, run_id: int, totals: ports.RunTotals) -> None:
         self.queries += 1
         run = self.runs[run_id - 1]
         run.status, run.totals = totals.status, totals
 
 
-def _seen_batch(digest: str, members: list[PageRow]) -> SeenBatch:
+def _seen_batch(digest: str, members: list[ports.PageRow]) -> ports.SeenBatch:
     shapes = sorted({m.shape for m in members if m.shape is not None})
     ages = [
         float("inf") if m.attrs_checked_age_s is None else m.attrs_checked_age_s for m in members if m.manages_attrs
     ]
-    return SeenBatch(
+    return ports.SeenBatch(
         members[0].group_id,
         digest,
         "\n".join(m.group_id for m in members),

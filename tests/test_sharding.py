@@ -11,7 +11,7 @@ import pytest
 
 from syncer.db.store import PgStore
 from syncer.errors import ConfigError, RunLocked
-from syncer.ports import PageRow
+from syncer.ports import PageQuery, PageRow
 from syncer.settings import Secret, Settings
 from syncer.sharding import Shard, shard_from_env, shard_of
 from syncer.tencent.client import TencentClient
@@ -63,7 +63,7 @@ async def test_postgres_and_python_put_every_group_in_the_same_shard(db: str) ->
             expected = Counter(shard_of(r.group_id, count) for r in rows)
             counted = {index: await store.count_desired(Shard(index, count)) for index in range(count)}
             assert counted == dict(expected)
-            page = await store.read_desired_page(None, 5_000, shard=Shard(count - 1, count))
+            page = await store.read_desired_page(None, 5_000, PageQuery(shard=Shard(count - 1, count)))
             wanted = {r.group_id for r in page if isinstance(r, PageRow) and r.wanted}
             assert wanted == {r.group_id for r in rows if shard_of(r.group_id, count) == count - 1}
 

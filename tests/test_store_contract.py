@@ -11,7 +11,7 @@ import pytest
 
 from syncer.db.store import PgStore
 from syncer.models import GroupResult, Outcome
-from syncer.ports import PageRow, RunTotals, SeenBatch, Store, UnchangedBatch
+from syncer.ports import PageQuery, PageRow, RunTotals, SeenBatch, Store, UnchangedBatch
 from syncer.settings import Settings
 from syncer.sharding import Shard, shard_of
 from syncer.tencent.models import DesiredGroup
@@ -76,10 +76,10 @@ async def _digests(store: Store, ids: Sequence[str]) -> dict[str, str]:
     return {i: r.desired_digest for i, r in (await store.read_desired(ids)).items()}
 
 
-async def _all_pages(store: Store, limit: int, **kwargs: object) -> list[PageRow | SeenBatch]:
+async def _all_pages(store: Store, limit: int) -> list[PageRow | SeenBatch]:
     found: list[PageRow | SeenBatch] = []
     after = None
-    while page := await store.read_desired_page(after, limit, **kwargs):  # type: ignore[arg-type]
+    while page := await store.read_desired_page(after, limit):
         found += page
         after = page[-1].group_id
     return found
@@ -108,7 +108,7 @@ async def test_a_run_does_not_want_what_it_has_recorded_and_the_last_row_still_c
     run_id = await store.start_run("run")
     ids = [desired_group(i).group_id for i in range(10)]
     await store.record_groups(run_id, [GroupResult(i, Outcome.UPDATED) for i in ids[5:]])
-    page = await store.read_desired_page(None, 10, run_id=run_id)
+    page = await store.read_desired_page(None, 10, PageQuery(run_id=run_id))
     assert _wanted(page) == ids[:5]
     last = page[-1]
     assert isinstance(last, PageRow) and last.group_id == ids[-1] and not last.wanted
@@ -122,9 +122,9 @@ async def test_failed_first_reads_only_the_groups_left_failed_that_still_have_a_
     outcomes = [Outcome.FAILED, Outcome.IN_SYNC, Outcome.FAILED, Outcome.REJECTED, Outcome.FAILED]
     await store.record_groups(run_id, [GroupResult(i, o) for i, o in zip(ids, outcomes, strict=False)])
     await harness.delete(ids[4])
-    page = await store.read_desired_page(None, 1, selection="failed")
+    page = await store.read_desired_page(None, 1, PageQuery(selection="failed"))
     assert _wanted(page) == [ids[0]]
-    assert _wanted(await store.read_desired_page(ids[0], 10, selection="failed")) == [ids[2]]
+    assert _wanted(await store.read_desired_page(ids[0], 10, PageQuery(selection="failed"))) == [ids[2]]
 
 
 async def test_changed_selects_rows_updated_since_never_synced_or_not_in_line(harness: Harness) -> None:
@@ -144,7 +144,7 @@ async def test_changed_selects_rows_updated_since_never_synced_or_not_in_line(ha
     await store.finish_run(run_id, RunTotals("partial", 4, 3, 0, 0, 1, 0, 0, {}))
     since, _ = await store.last_completed_run()  # as an incremental run finds it: the store's own clock
     await harness.put([replace(desired_group(3), name="renamed")])
-    page = await store.read_desired_page(None, 10, selection="changed", since=since)
+    page = await store.read_desired_page(None, 10, PageQuery(selection="changed", since=since))
     # 2: left failed; 3: changed since; 4, 5: never synced.
     assert _wanted(page) == [ids[2], ids[3], ids[4], ids[5]]
 
@@ -155,7 +155,7 @@ async def test_each_shard_wants_the_groups_the_shared_hash_gives_it_and_counts_t
     for index in range(3):
         shard = Shard(index, 3)
         mine = sorted(g.group_id for g in groups if shard_of(g.group_id, 3) == index)
-        assert _wanted(await harness.store.read_desired_page(None, 100, shard=shard)) == mine
+        assert _wanted(await harness.store.read_desired_page(None, 100, PageQuery(shard=shard))) == mine
         assert await harness.store.count_desired(shard) == len(mine)
     assert await harness.store.count_desired() == 60
 
@@ -172,7 +172,7 @@ async def test_a_whole_batch_seen_in_line_in_one_answer_comes_as_one_item_until_
     # Two batches of 5 seen in line, each in its own answer; two groups in line alone.
     results = [_in_line(i, "A" if n < 5 else "B" if n < 10 else f"C{n}", digests[i]) for n, i in enumerate(ids)]
     await store.record_groups(run_id, results)
-    page = await store.read_desired_page(None, 100, whole_batch=5)
+    page = await store.read_desired_page(None, 100, PageQuery(whole_batch=5))
     seen = [i for i in page if isinstance(i, SeenBatch)]
     assert [(b.group_ids, b.answer_digest) for b in seen] == [(ids[:5], "A"), (ids[5:10], "B")]
     assert _wanted(page) == ids[10:]
@@ -182,7 +182,7 @@ async def test_a_whole_batch_seen_in_line_in_one_answer_comes_as_one_item_until_
     assert _wanted(await store.read_desired_page(None, 100)) == ids
     # A changed row is no longer as it was seen: it, and so its batch, is looked at row by row.
     await harness.put([replace(groups[2], name="renamed")])
-    page = await store.read_desired_page(None, 100, whole_batch=5)
+    page = await store.read_desired_page(None, 100, PageQuery(whole_batch=5))
     assert [b.group_ids for b in page if isinstance(b, SeenBatch)] == [ids[5:10]]
     rows = {r.group_id: r for r in page if isinstance(r, PageRow)}
     assert rows[ids[2]].live_digest is None and rows[ids[0]].live_digest == f"live-{ids[0]}"
@@ -201,7 +201,7 @@ async def test_a_batch_split_by_the_page_end_is_not_a_seen_batch(harness: Harnes
     digests = await _digests(harness.store, ids)
     run_id = await harness.store.start_run("run")
     await harness.store.record_groups(run_id, [_in_line(i, "A", digests[i]) for i in ids[1:]])
-    page = await harness.store.read_desired_page(None, 4, whole_batch=5)
+    page = await harness.store.read_desired_page(None, 4, PageQuery(whole_batch=5))
     assert _wanted(page) == ids[:4]
 
 
@@ -215,10 +215,10 @@ async def test_recording_unchanged_groups_moves_their_run_and_answer_on(harness:
     await store.record_groups(first, [_in_line(i, "A", digests[i]) for i in ids])
     second = await store.start_run("run")
     await store.record_unchanged(second, [UnchangedBatch("\n".join(ids[:2]), "B"), UnchangedBatch(ids[3], None)])
-    page = await store.read_desired_page(None, 10, run_id=second, whole_batch=2)
+    page = await store.read_desired_page(None, 10, PageQuery(run_id=second, whole_batch=2))
     assert _wanted(page) == [ids[2]]  # the others: recorded by this run
     third = await store.start_run("run")
-    page = await store.read_desired_page(None, 10, run_id=third, whole_batch=2)
+    page = await store.read_desired_page(None, 10, PageQuery(run_id=third, whole_batch=2))
     assert [(b.group_ids, b.answer_digest) for b in page if isinstance(b, SeenBatch)] == [(ids[:2], "B")]
 
 

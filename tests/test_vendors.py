@@ -16,7 +16,7 @@ from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.nexconn.models import DesiredChannel
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
-from syncer.ports import PageRow, SeenBatch
+from syncer.ports import PageQuery, PageRow, SeenBatch
 from syncer.settings import Settings
 from syncer.tencent.models import DesiredGroup
 from syncer.tencent.seeding import drifted_dataset, insert_desired
@@ -150,7 +150,7 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
     # in); the last, partial batch comes row by row.
     ids = sorted(r.group_id for r in data.desired)
     async with PgStore.open(db, vendor.name) as store:
-        page = await store.read_desired_page(None, 500, whole_batch=50)
+        page = await store.read_desired_page(None, 500, PageQuery(whole_batch=50))
     assert [item.group_ids for item in page if isinstance(item, SeenBatch)] == [ids[:50], ids[50:100]]
     assert [item.group_id for item in page if isinstance(item, PageRow) and item.wanted] == ids[100:]
     table, key = vendor.table

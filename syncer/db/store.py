@@ -27,13 +27,14 @@ from syncer.errors import DatabaseError, SchemaError
 from syncer.jsoncodec import dumps_text
 from syncer.models import GroupResult, RunRecord, Status, TroubledGroup
 from syncer.ports import (
+    EVERY_ROW,
     DesiredRecord,
     LockTimings,
+    PageQuery,
     PageRow,
     RunLock,
     RunTotals,
     SeenBatch,
-    Selection,
     UnchangedBatch,
 )
 from syncer.settings import quote_ident, redact_url
@@ -219,26 +220,18 @@ class PgStore:
     # -- the pipeline's reads and writes ---------------------------------------------------------
 
     async def read_desired_page(
-        self,
-        after: str | None,
-        limit: int,
-        *,
-        run_id: int | None = None,
-        selection: Selection = "all",
-        since: datetime | None = None,
-        shard: Shard = UNSHARDED,
-        whole_batch: int = 0,
+        self, after: str | None, limit: int, query: PageQuery = EVERY_ROW
     ) -> list[PageRow | SeenBatch]:
         """See :meth:`syncer.ports.Store.read_desired_page`."""
-        vendor = self.vendor
+        vendor, shard = self.vendor, query.shard
         args: tuple[object, ...]
-        if selection == "failed":
+        if query.selection == "failed":
             sql = desired_query(vendor, "read_failed_page")
             args = (after or "", after is None, limit, shard.count, shard.index, vendor)
         else:
             sql = desired_query(vendor, "read_desired_page")
-            args = (after or "", after is None, limit, run_id or 0, selection, since, shard.count, shard.index)
-            args += (whole_batch, vendor)
+            args = (after or "", after is None, limit, query.run_id or 0, query.selection, query.since)
+            args += (shard.count, shard.index, query.whole_batch, vendor)
         records = await self._run(f"reading {vendor}'s desired rows", lambda c: c.fetch(sql, *args))
         return [_page_item(r) for r in records]
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from syncer.client import CallFailed, CodeClass, http_failure, json_answer
+from syncer.client import CallFailed, http_failure, json_answer
 from syncer.nexconn.api import COMMAND_PATHS, DEFAULT_RATE_LIMIT, THROTTLED, classify, setting_to_check
 from syncer.settings import Settings
 
@@ -73,11 +73,8 @@ class NexconnWire:
             raise CallFailed(f"code {code}: {message}", code=code, command=command, throttled=code == THROTTLED)
         return answer
 
-    def classify(self, code: int) -> CodeClass:
-        return classify(code)
-
-    def setting_to_check(self, code: int) -> str:
-        return setting_to_check(code)
+    classify = staticmethod(classify)
+    setting_to_check = staticmethod(setting_to_check)
 
     def resign(self) -> None:
         pass  # every call is signed afresh anyway

@@ -11,7 +11,7 @@ from syncer.models import GroupPlan
 from syncer.nexconn.api import CHANNEL_BATCH_MAX, CHANNEL_NOT_FOUND, PERMISSIONS
 from syncer.nexconn.models import LiveChannel
 from syncer.quoting import clip, quote
-from syncer.vendor import LiveAnswer, LiveBatch, ReadError
+from syncer.vendor import LiveAnswer, LiveBatch, ReadError, answered_entries
 
 _PERMISSION_COLUMNS = {key: column for column, (key, _) in PERMISSIONS.items()}
 # What plan_channel reads of a channel's answer (through parse_live): its digest is taken over these.
@@ -93,13 +93,8 @@ def _channels_answered(
     if not isinstance(profiles, list):
         failure = ReadError(None, f"profile/list answered result {quote(result)}, not an object with a profiles list")
         return dict.fromkeys(ids, failure)
-    asked = set(ids)
     found: dict[str, LiveAnswer | ReadError] = {}
-    for profile in profiles:
-        channel_id = profile.get("channelId") if isinstance(profile, dict) else None
-        if not isinstance(channel_id, str) or channel_id not in asked or channel_id in found:
-            continue  # not an entry for a channel this batch asked for (once)
-        assert isinstance(profile, dict)
+    for channel_id, profile in answered_entries(profiles, ids, "channelId"):
         try:
             found[channel_id] = LiveAnswer.of(profile, tuple(map(profile.get, _LOOKED_AT)), digest)
         except ValueError as exc:  # nested deeper than any value the diff reads

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import structlog
 
@@ -27,7 +26,7 @@ from syncer.vendor import (
     Settled,
     Target,
     decode_profile,
-    in_line,
+    without_writes,
 )
 
 log = structlog.get_logger("syncer.nexconn")
@@ -64,11 +63,9 @@ class NexconnVendor:
     def lock_scope(self) -> str:
         return f"nexconn.{self._settings.nexconn_app_key}"
 
-    def decode(self, group_id: str, profile: str) -> DesiredChannel:
-        return decode_desired(group_id, profile)
-
-    def validate(self, desired: DesiredChannel) -> list[str]:
-        return validate(desired)
+    decode = staticmethod(decode_desired)
+    validate = staticmethod(validate)
+    parse_live = staticmethod(parse_live)
 
     async def fetch_live(
         self, group_ids: Sequence[str], hints: Sequence[ReadHints], *, same_as: str | None = None
@@ -78,18 +75,11 @@ class NexconnVendor:
     def settles_by_digest(self, hints: ReadHints) -> bool:
         return True  # a channel's whole profile is in the batch read
 
-    def parse_live(self, raw: Mapping[str, Any]) -> LiveChannel:
-        return parse_live(raw)
-
     def settle(
         self, target: Target[DesiredChannel], live: LiveChannel, answer: LiveAnswer, *, dry_run: bool
     ) -> Decision:
         plan = plan_channel(target.desired, live)
-        if dry_run:
-            return Settled(GroupResult(plan.group_id, Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED), plan)
-        if plan.in_sync:
-            return Settled(in_line(target, answer), plan)
-        return self._update(plan)
+        return without_writes(target, answer, plan, dry_run=dry_run) or self._update(plan)
 
     async def _update(self, plan: GroupPlan) -> Settled:
         channel_id, payload = plan.group_id, plan.base_payload

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from syncer.client import CallFailed, CodeClass, VendorClient, http_failure, json_answer
+from syncer.client import CallFailed, VendorClient, http_failure, json_answer
 from syncer.quoting import quote
 from syncer.settings import Settings
 from syncer.tencent.api import ATTR_WRITE_COMMANDS, COMMAND_PATHS, THROTTLE_CODES, classify, setting_to_check
@@ -120,11 +120,8 @@ class TencentWire:
             )
         return answer
 
-    def classify(self, code: int) -> CodeClass:
-        return classify(code)
-
-    def setting_to_check(self, code: int) -> str:
-        return setting_to_check(code)
+    classify = staticmethod(classify)
+    setting_to_check = staticmethod(setting_to_check)
 
     def resign(self) -> None:
         self._usersig.invalidate()

@@ -14,7 +14,7 @@ from syncer.ports import ReadHints
 from syncer.quoting import clip, quote
 from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
 from syncer.tencent.models import BASE_FIELDS, LiveGroup
-from syncer.vendor import LiveAnswer, LiveBatch, ReadError
+from syncer.vendor import LiveAnswer, LiveBatch, ReadError, answered_entries
 
 # What plan_group reads of a group's answer (through parse_live): its digest is taken over these.
 _LOOKED_AT = ("Type", *BASE_FIELDS.values(), "ShutUpAllMember", "AppDefinedData")
@@ -143,13 +143,8 @@ def _groups_answered(
     if not isinstance(infos, list):
         failure = ReadError(None, f"get_group_info answered GroupInfo as {quote(infos)}, not a list")
         return dict.fromkeys(group_ids, failure)
-    asked = set(group_ids)
     found: dict[str, LiveAnswer | ReadError] = {}
-    for info in infos:
-        group_id = info.get("GroupId") if isinstance(info, dict) else None
-        if not isinstance(group_id, str) or group_id not in asked or group_id in found:
-            continue  # not an entry for a group this batch asked for (once)
-        assert isinstance(info, dict)
+    for group_id, info in answered_entries(infos, group_ids, "GroupId"):
         code = info.get("ErrorCode")
         if type(code) is not int:
             found[group_id] = ReadError(None, f"the answer's ErrorCode for this group is {quote(code)}, not a number")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +30,7 @@ from syncer.vendor import (
     Settled,
     Target,
     decode_profile,
-    in_line,
+    without_writes,
 )
 
 log = structlog.get_logger("syncer.tencent")
@@ -81,11 +81,9 @@ class TencentVendor:
     def lock_scope(self) -> str:
         return f"tencent.{self._settings.sdkappid}"
 
-    def decode(self, group_id: str, profile: str) -> DesiredGroup:
-        return decode_desired(group_id, profile)
-
-    def validate(self, desired: DesiredGroup) -> list[str]:
-        return validate(desired)
+    decode = staticmethod(decode_desired)
+    validate = staticmethod(validate)
+    parse_live = staticmethod(parse_live)
 
     async def fetch_live(
         self, group_ids: Sequence[str], hints: Sequence[ReadHints], *, same_as: str | None = None
@@ -99,9 +97,6 @@ class TencentVendor:
             return True
         age = hints.attrs_checked_age_s
         return not self._settings.check_attrs and age is not None and age <= self._settings.attr_recheck_s
-
-    def parse_live(self, raw: Mapping[str, Any]) -> LiveGroup:
-        return parse_live(raw)
 
     def settle(self, target: Target[DesiredGroup], live: LiveGroup, answer: LiveAnswer, *, dry_run: bool) -> Decision:
         attrs = target.desired.group_attrs
@@ -149,12 +144,8 @@ class TencentVendor:
         plan = plan_group(target.desired, live)
         for warning in plan.warnings:
             log.warning("field_skipped", group_id=plan.group_id, warning=warning)
-        if dry_run:
-            outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
-            return Settled(GroupResult(plan.group_id, outcome, warnings=list(plan.warnings)), plan)
-        if plan.in_sync:
-            return Settled(in_line(target, answer, plan.warnings, attrs_fingerprint=attrs_read), plan)
-        return self._write(plan, live, attrs_read)
+        settled = without_writes(target, answer, plan, dry_run=dry_run, attrs_fingerprint=attrs_read)
+        return settled or self._write(plan, live, attrs_read)
 
     async def _write(self, plan: GroupPlan, live: LiveGroup, attrs_read: str | None) -> Settled:
         group_id = plan.group_id
