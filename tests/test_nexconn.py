@@ -236,6 +236,7 @@ def test_no_vendor_is_named_in_the_shared_modules() -> None:
         "syncer/pacing.py",
         "syncer/retry.py",
         "syncer/gate.py",
+        "syncer/stopping.py",
         "syncer/db/store.py",
         "syncer/db/lock.py",
         "syncer/db/sqlfiles.py",
