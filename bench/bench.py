@@ -177,8 +177,8 @@ async def prepare(db: str, remote: RemoteEmulator, s: Scenario) -> None:
 async def timed_run(db: str, remote: RemoteEmulator, s: Scenario) -> tuple[float, int, float, float, dict[str, int]]:
     env = os.environ | {
         "SYNCER_DATABASE_URL": db,
-        "TENCENT_IM_SDKAPPID": str(remote.settings(db).sdkappid),
-        "TENCENT_IM_SECRET_KEY": remote.settings(db).secret_key.reveal(),  # type: ignore[union-attr]
+        "TENCENT_IM_SDKAPPID": str(remote.settings(db).tencent.sdkappid),
+        "TENCENT_IM_SECRET_KEY": remote.settings(db).tencent.credentials()[1],
         "TENCENT_IM_BASE_URL": remote.base_url,
         "SYNCER_LOG_LEVEL": "warning",
     }

@@ -223,7 +223,7 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         database_url=Secret(database_url) if database_url else None,
         schema=parse_schema(schema, "--schema") if schema else None,
         desired_relation=Relation.parse(relation, "--desired-relation") if relation else None,
-        **vendor_overrides(args),
+        **vendor_overrides(args, settings),
         rate_limit=default_rate,
         rate_limit_overrides={**settings.rate_limit_overrides, **overrides} if overrides else None,
         attr_writes_per_group=get("attr_writes_per_group"),

@@ -10,37 +10,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syncer.errors import ConfigError
+from syncer.nexconn.settings import NexconnSettings, nexconn_from_env
 from syncer.quoting import clip
+from syncer.secret import Secret as Secret  # the name settings' users know it by
 from syncer.sharding import Shard, shard_from_env
-
-DEFAULT_BASE_URL = "https://console.tim.qq.com"
-DEFAULT_ADMIN = "administrator"
-# Nexconn: Singapore's primary and backup hosts (nexconn-facts.md lists the other regions).
-NEXCONN_DEFAULT_BASE_URL = "https://api.sg-light-api.com"
-NEXCONN_DEFAULT_BACKUP_URL = "https://api-b.sg-light-api.com"
-
-
-class Secret:
-    """A string that never shows itself in repr, str, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+from syncer.tencent.settings import TencentSettings, tencent_from_env
 
 
 def redact_url(url: str) -> str:
@@ -117,14 +91,9 @@ class Settings:
     schema: str = "public"
     desired_relation: Relation | None = None
     vendor: str = "tencent"  # which chat vendor (syncer/vendors.py)
-    sdkappid: int | None = None
-    secret_key: Secret | None = None
-    admin: str = DEFAULT_ADMIN
-    base_url: str = DEFAULT_BASE_URL
-    nexconn_app_key: str | None = None
-    nexconn_app_secret: Secret | None = None
-    nexconn_base_url: str = NEXCONN_DEFAULT_BASE_URL
-    nexconn_backup_url: str | None = NEXCONN_DEFAULT_BACKUP_URL  # None or "": no backup host
+    # Each vendor's own settings, which its package defines, reads from the environment and checks.
+    tencent: TencentSettings = field(default_factory=TencentSettings)
+    nexconn: NexconnSettings = field(default_factory=NexconnSettings)
 
     # Limits: each API command has its own sliding one-second window. None: the vendor's own
     # documented limit (Tencent 200/s).
@@ -152,8 +121,6 @@ class Settings:
     lock_heartbeat_s: float = 1.0
     backoff_base_s: float = 0.1
     backoff_cap_s: float = 5.0
-    usersig_ttl_s: int = 86400
-    usersig_renew_before_s: int = 3600
 
     # Attribute reads: skipped when the desired set equals the one last confirmed, unless that
     # confirmation is older than attr_recheck_s or check_attrs forces a full read.
@@ -215,20 +182,6 @@ class Settings:
             )
         return url
 
-    def require_vendor(self) -> tuple[int, str]:
-        if self.sdkappid is None:
-            raise ConfigError("no SDKAppID: set TENCENT_IM_SDKAPPID or pass --sdkappid")
-        if self.secret_key is None or not self.secret_key.reveal():
-            raise ConfigError("no secret key: set TENCENT_IM_SECRET_KEY or pass --secret-key")
-        return self.sdkappid, self.secret_key.reveal()
-
-    def require_nexconn(self) -> tuple[str, str]:
-        if not self.nexconn_app_key:
-            raise ConfigError("no Nexconn app key: set NEXCONN_APP_KEY or pass --app-key")
-        if self.nexconn_app_secret is None or not self.nexconn_app_secret.reveal():
-            raise ConfigError("no Nexconn app secret: set NEXCONN_APP_SECRET")
-        return self.nexconn_app_key, self.nexconn_app_secret.reveal()
-
 
 def parse_rate_limits(specs: list[str]) -> tuple[int | None, dict[str, int]]:
     """``["150", "get_group_info=100"]`` → default 150, get_group_info 100."""
@@ -259,14 +212,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    sdkappid_text = env.get("TENCENT_IM_SDKAPPID", "").strip()
-    sdkappid = None
-    if sdkappid_text:
-        if not re.fullmatch(r"\d+", sdkappid_text):
-            raise ConfigError("TENCENT_IM_SDKAPPID must be a number")
-        sdkappid = int(sdkappid_text)
     db = env.get("SYNCER_DATABASE_URL") or env.get("DATABASE_URL")
-    key = env.get("TENCENT_IM_SECRET_KEY")
     pushgateway = env.get("SYNCER_PUSHGATEWAY_URL")
     port_text = env.get("SYNCER_METRICS_PORT", "").strip()
     if port_text and not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
@@ -277,13 +223,6 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     grace = _seconds(env, "SYNCER_GRACE_SECONDS", 25.0)
     if not grace >= 0:
         raise ConfigError("SYNCER_GRACE_SECONDS must not be negative")
-    nexconn_secret = env.get("NEXCONN_APP_SECRET")
-    nexconn_base = (env.get("NEXCONN_BASE_URL") or "").rstrip("/")
-    nexconn_backup = (env.get("NEXCONN_BACKUP_URL") or "").rstrip("/")
-    if not nexconn_backup:
-        # The default region's backup goes with the default host only: a backup of another
-        # region, or of an emulator, must be named.
-        nexconn_backup = "" if nexconn_base else NEXCONN_DEFAULT_BACKUP_URL
     relation_text = env.get("SYNCER_DESIRED_RELATION", "").strip()
     schema_text = env.get("SYNCER_SCHEMA", "").strip()
     return Settings(
@@ -291,14 +230,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         schema=parse_schema(schema_text, "SYNCER_SCHEMA") if schema_text else "public",
         desired_relation=Relation.parse(relation_text, "SYNCER_DESIRED_RELATION") if relation_text else None,
         vendor=env.get("SYNCER_VENDOR") or "tencent",
-        nexconn_app_key=env.get("NEXCONN_APP_KEY") or None,
-        nexconn_app_secret=Secret(nexconn_secret) if nexconn_secret else None,
-        nexconn_base_url=nexconn_base or NEXCONN_DEFAULT_BASE_URL,
-        nexconn_backup_url=nexconn_backup or None,
-        sdkappid=sdkappid,
-        secret_key=Secret(key) if key else None,
-        admin=env.get("TENCENT_IM_ADMIN") or DEFAULT_ADMIN,
-        base_url=(env.get("TENCENT_IM_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        tencent=tencent_from_env(env),
+        nexconn=nexconn_from_env(env),
         log_level=env.get("SYNCER_LOG_LEVEL", "info"),
         log_format=env.get("SYNCER_LOG_FORMAT", "auto"),
         shard=shard_from_env(env),

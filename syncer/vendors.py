@@ -57,20 +57,22 @@ def add_vendor_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--nexconn-backup-url", help="Nexconn: env NEXCONN_BACKUP_URL; the region's backup host")
 
 
-def vendor_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings the vendor flags give (None: not given, the environment's value stays)."""
+def vendor_overrides(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """The settings the vendor flags give, over ``settings``' (None: not given, it stays)."""
     get = vars(args).get
     secret_key, base_url = get("secret_key"), get("base_url")
     nexconn_url, backup_url = get("nexconn_url"), get("nexconn_backup_url")
-    return {
-        "vendor": get("vendor"),
-        "sdkappid": get("sdkappid"),
-        "secret_key": Secret(secret_key) if secret_key else None,
-        "admin": get("admin"),
-        "base_url": base_url.rstrip("/") if base_url else None,
-        "nexconn_app_key": get("app_key"),
-        "nexconn_base_url": nexconn_url.rstrip("/") if nexconn_url else None,
+    tencent = settings.tencent.with_overrides(
+        sdkappid=get("sdkappid"),
+        secret_key=Secret(secret_key) if secret_key else None,
+        admin=get("admin"),
+        base_url=base_url.rstrip("/") if base_url else None,
+    )
+    nexconn = settings.nexconn.with_overrides(
+        app_key=get("app_key"),
+        base_url=nexconn_url.rstrip("/") if nexconn_url else None,
         # Another primary host with no backup named: no backup (the default region's backup
         # belongs to the default host only). "" means none.
-        "nexconn_backup_url": backup_url.rstrip("/") if backup_url else ("" if nexconn_url else None),
-    }
+        backup_url=backup_url.rstrip("/") if backup_url else ("" if nexconn_url else None),
+    )
+    return {"vendor": get("vendor"), "tencent": tencent, "nexconn": nexconn}

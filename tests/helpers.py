@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -12,25 +13,38 @@ from syncer.db.store import PgStore
 from syncer.emulator.process import emulator_process
 from syncer.emulator.server import Emulator
 from syncer.models import GroupPlan
+from syncer.nexconn.settings import NexconnSettings
 from syncer.pipeline import Reconciler, RunReport
 from syncer.settings import Secret, Settings
 from syncer.tencent.models import DesiredGroup
 from syncer.tencent.seeding import insert_desired
+from syncer.tencent.settings import TencentSettings
 from syncer.vendors import make_vendor
 
 __all__ = ["emulator_process"]
 
 
+# Each vendor's own settings a test may override by their flat names (``base_url=...`` is
+# Tencent's, ``nexconn_base_url=...`` Nexconn's).
+_TENCENT_KEYS = ("sdkappid", "secret_key", "admin", "base_url")
+_NEXCONN_KEYS = {"nexconn_app_key": "app_key", "nexconn_app_secret": "app_secret"} | {
+    "nexconn_base_url": "base_url",
+    "nexconn_backup_url": "backup_url",
+}
+
+
 def settings_for(db_url: str, emulator: Emulator, **overrides: Any) -> Settings:
+    config = emulator.config
+    tencent = TencentSettings(config.sdkappid, Secret(config.secret_key), base_url=emulator.base_url)
+    tencent = replace(tencent, **{k: overrides.pop(k) for k in _TENCENT_KEYS if k in overrides})
+    nexconn = NexconnSettings(
+        config.nexconn_app_key, Secret(config.nexconn_app_secret), emulator.base_url, f"{emulator.base_url}/backup"
+    )
+    nexconn = replace(nexconn, **{field: overrides.pop(k) for k, field in _NEXCONN_KEYS.items() if k in overrides})
     values: dict[str, Any] = {
         "database_url": Secret(db_url),
-        "sdkappid": emulator.config.sdkappid,
-        "secret_key": Secret(emulator.config.secret_key),
-        "base_url": emulator.base_url,
-        "nexconn_app_key": emulator.config.nexconn_app_key,
-        "nexconn_app_secret": Secret(emulator.config.nexconn_app_secret),
-        "nexconn_base_url": emulator.base_url,
-        "nexconn_backup_url": f"{emulator.base_url}/backup",
+        "tencent": tencent,
+        "nexconn": nexconn,
         # Short backoff: tests exercise the retries, not their patience.
         "backoff_base_s": 0.01,
         "backoff_cap_s": 0.2,

@@ -18,6 +18,7 @@ from syncer.nexconn.diff import plan_channel
 from syncer.nexconn.models import DesiredChannel, LiveChannel
 from syncer.nexconn.ops import parse_live
 from syncer.nexconn.seeding import ChannelDataset, desired_channel, drifted_channels, live_from_desired
+from syncer.nexconn.settings import NexconnSettings
 from syncer.nexconn.validation import validate
 from syncer.settings import Secret, Settings
 
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_signature_is_sha1_of_secret_nonce_and_timestamp_with_a_fresh_nonce_per_call() -> None:
     # The facts sheet's algorithm, computed independently.
     assert signature("secret", "14314", "1408710653491") == hashlib.sha1(b"secret143141408710653491").hexdigest()
-    settings = Settings(nexconn_app_key="key1", nexconn_app_secret=Secret("s3cret"), nexconn_base_url="http://x")
+    settings = Settings(nexconn=NexconnSettings("key1", Secret("s3cret"), "http://x"))
     wire = NexconnWire(settings, rng=random.Random(1), wall_clock=lambda: 1408710653.491)
     url, params, first = wire.request("profile_update", fallback=False)
     _, _, second = wire.request("profile_update", fallback=False)
@@ -43,14 +44,12 @@ def test_the_signature_is_sha1_of_secret_nonce_and_timestamp_with_a_fresh_nonce_
 
 
 def test_the_backup_host_is_used_only_after_a_failure_and_only_when_there_is_one() -> None:
-    with_backup = Settings(nexconn_app_key="k", nexconn_app_secret=Secret("s"), nexconn_backup_url="http://b")
+    with_backup = Settings(nexconn=NexconnSettings("k", Secret("s"), backup_url="http://b"))
     assert NexconnWire(with_backup).request("profile_list", fallback=True)[0].startswith("http://b/")
     assert (
         NexconnWire(with_backup).request("profile_list", fallback=False)[0].startswith("https://api.sg-light-api.com/")
     )
-    none = Settings(
-        nexconn_app_key="k", nexconn_app_secret=Secret("s"), nexconn_base_url="http://a", nexconn_backup_url=""
-    )
+    none = Settings(nexconn=NexconnSettings("k", Secret("s"), "http://a", ""))
     assert NexconnWire(none).request("profile_list", fallback=True)[0].startswith("http://a/")
 
 
@@ -163,10 +162,9 @@ async def test_when_the_primary_host_fails_the_backup_host_takes_the_calls(db: s
 
 async def test_the_emulator_answers_as_nexconn_documents(emulator: Emulator) -> None:
     emulator.nexconn.seed([EmuChannel("c1", name="Old")])
+    config = emulator.config
     settings = Settings(
-        nexconn_app_key=emulator.config.nexconn_app_key,
-        nexconn_app_secret=Secret(emulator.config.nexconn_app_secret),
-        nexconn_base_url=emulator.base_url,
+        nexconn=NexconnSettings(config.nexconn_app_key, Secret(config.nexconn_app_secret), emulator.base_url)
     )
     wire = NexconnWire(settings)
 

@@ -89,7 +89,9 @@ async def test_a_run_push_adds_its_metrics_and_a_failed_run_never_overwrites_the
         assert _value(second, "syncer_groups_total", outcome="rejected") == 0  # the push replaced the family
 
         with pytest.raises(CredentialsError):
-            await reconcile(replace(settings, secret_key=Secret("f" * 64)), dry_run=False)
+            await reconcile(
+                replace(settings, tencent=replace(settings.tencent, secret_key=Secret("f" * 64))), dry_run=False
+            )
         third = await _scrape(f"{gateway.url}/metrics")
         assert _value(third, "syncer_last_success_timestamp_seconds", **grouping) == success
         assert _value(third, "syncer_last_run_status", status="failed") == 1

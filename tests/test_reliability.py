@@ -172,7 +172,7 @@ async def test_a_second_run_sees_the_first_and_leaves_without_a_call(db: str, em
     await load_desired(db, [desired_group(1)])
     emulator.seed([live_from_desired(desired_group(1))])
     settings = settings_for(db, emulator)
-    async with PgStore.open(db) as store, store.run_lock(f"syncer.run.tencent.{settings.sdkappid}"):
+    async with PgStore.open(db) as store, store.run_lock(f"syncer.run.tencent.{settings.tencent.sdkappid}"):
         second = await syncer("run", env=environment(db, emulator))
         with pytest.raises(RunLocked):
             await sync(settings)

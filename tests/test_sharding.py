@@ -16,6 +16,7 @@ from syncer.settings import Secret, Settings
 from syncer.sharding import Shard, shard_from_env, shard_of
 from syncer.tencent.client import TencentClient
 from syncer.tencent.seeding import desired_group, drifted_dataset
+from syncer.tencent.settings import TencentSettings
 
 from .helpers import emulator_process, load_desired, sync
 
@@ -30,7 +31,7 @@ def test_a_group_always_falls_to_the_same_shard_and_shards_are_about_even() -> N
 
 
 def test_each_shard_takes_its_share_of_every_limit_and_the_shares_never_add_up_to_more() -> None:
-    vendor: dict[str, Any] = {"sdkappid": 1400000000, "secret_key": Secret("k" * 64)}
+    vendor: dict[str, Any] = {"tencent": TencentSettings(1400000000, Secret("k" * 64))}
     client = TencentClient(Settings(rate_limit_overrides={"set_group_attr": 50}, shard=Shard(2, 3), **vendor))
     assert client.limits["get_group_info"] == 66  # Tencent's 200/s, split three ways
     assert client.limits["set_group_attr"] == 16

@@ -17,7 +17,9 @@ import aiohttp
 
 from syncer.emulator.nexconn import DEMO_APP_KEY, DEMO_APP_SECRET
 from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY
+from syncer.nexconn.settings import NexconnSettings
 from syncer.settings import Secret, Settings
+from syncer.tencent.settings import TencentSettings
 
 
 @dataclass
@@ -28,13 +30,8 @@ class RemoteEmulator:
     def settings(self, database_url: str, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "database_url": Secret(database_url),
-            "sdkappid": DEMO_SDKAPPID,
-            "secret_key": Secret(DEMO_SECRET_KEY),
-            "base_url": self.base_url,
-            "nexconn_app_key": DEMO_APP_KEY,
-            "nexconn_app_secret": Secret(DEMO_APP_SECRET),
-            "nexconn_base_url": self.base_url,
-            "nexconn_backup_url": f"{self.base_url}/backup",
+            "tencent": TencentSettings(DEMO_SDKAPPID, Secret(DEMO_SECRET_KEY), base_url=self.base_url),
+            "nexconn": NexconnSettings(DEMO_APP_KEY, Secret(DEMO_APP_SECRET), self.base_url, f"{self.base_url}/backup"),
         }
         values.update(overrides)
         return Settings(**values)

@@ -12,8 +12,6 @@ COMMAND_PATHS: dict[str, str] = {
 DEFAULT_RATE_LIMIT = 100  # calls per second, per call
 CHANNEL_BATCH_MAX = 50  # profile/list takes at most 50 channel IDs
 
-DEFAULT_BASE_URL = "https://api.sg-light-api.com"
-DEFAULT_BACKUP_URL = "https://api-b.sg-light-api.com"
 
 # Limits are in characters, not bytes.
 CHANNEL_ID_MAX = 64

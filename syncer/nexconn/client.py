@@ -35,9 +35,10 @@ class NexconnWire:
     def __init__(
         self, settings: Settings, *, rng: random.Random | None = None, wall_clock: Callable[[], float] = time.time
     ) -> None:
-        self._app_key, self._secret = settings.require_nexconn()
-        self._primary = settings.nexconn_base_url
-        self._backup = settings.nexconn_backup_url or None
+        own = settings.nexconn
+        self._app_key, self._secret = own.credentials()
+        self._primary = own.base_url
+        self._backup = own.backup_url or None
         self.has_fallback = self._backup is not None
         self._rng = rng or random.SystemRandom()
         self._clock = wall_clock

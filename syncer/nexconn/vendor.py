@@ -61,7 +61,7 @@ class NexconnVendor:
         self.client = client
 
     def lock_scope(self) -> str:
-        return f"nexconn.{self._settings.nexconn_app_key}"
+        return f"nexconn.{self._settings.nexconn.app_key}"
 
     decode = staticmethod(decode_desired)
     validate = staticmethod(validate)

@@ -65,7 +65,8 @@ class TencentWire:
     def __init__(
         self, settings: Settings, *, rng: random.Random | None = None, wall_clock: Callable[[], float] = time.time
     ) -> None:
-        sdkappid, secret_key = settings.require_vendor()
+        own = settings.tencent
+        sdkappid, secret_key = own.credentials()
         self._settings = settings
         self._sdkappid = sdkappid
         # The per-call random only tells calls apart (the UserSig authenticates): a plain PRNG,
@@ -74,21 +75,21 @@ class TencentWire:
         self._usersig = UserSigCache(
             secret_key,
             sdkappid,
-            settings.admin,
-            ttl_s=settings.usersig_ttl_s,
-            renew_before_s=settings.usersig_renew_before_s,
+            own.admin,
+            ttl_s=own.usersig_ttl_s,
+            renew_before_s=own.usersig_renew_before_s,
             now=wall_clock,
         )
 
     def request(self, command: str, *, fallback: bool) -> tuple[str, dict[str, str], dict[str, str]]:
         params = {
             "sdkappid": str(self._sdkappid),
-            "identifier": self._settings.admin,
+            "identifier": self._settings.tencent.admin,
             "usersig": self._usersig.get(),
             "random": str(self._rng.getrandbits(32)),  # new per call, as the vendor asks
             "contenttype": "json",
         }
-        return f"{self._settings.base_url}/{COMMAND_PATHS[command]}", params, {}
+        return f"{self._settings.tencent.base_url}/{COMMAND_PATHS[command]}", params, {}
 
     def decode(self, command: str, status: int, raw: bytes) -> dict[str, Any]:
         """A call succeeded only when the answer says so positively: ``ActionStatus`` "OK" and

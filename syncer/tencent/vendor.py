@@ -79,7 +79,7 @@ class TencentVendor:
         self.client = client
 
     def lock_scope(self) -> str:
-        return f"tencent.{self._settings.sdkappid}"
+        return f"tencent.{self._settings.tencent.sdkappid}"
 
     decode = staticmethod(decode_desired)
     validate = staticmethod(validate)
