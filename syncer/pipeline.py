@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -121,10 +121,10 @@ class _Recorder:
         self._unchanged_groups = 0
         self._lock = asyncio.Lock()
 
-    async def add(self, result: GroupResult) -> None:
+    def add(self, result: GroupResult) -> bool:
+        """Buffer ``result``; True when the buffer is due to be flushed."""
         self._buffer.append(result)
-        if len(self._buffer) + self._unchanged_groups >= self._batch_size:
-            await self.flush()
+        return len(self._buffer) + self._unchanged_groups >= self._batch_size
 
     async def add_unchanged(self, batch: UnchangedBatch, count: int) -> None:
         self._unchanged.append(batch)
@@ -459,22 +459,28 @@ class Reconciler:
         return GroupResult(group_id, Outcome.REJECTED, None, message)
 
     async def _finish_group(self, recorder: _Recorder, result: GroupResult) -> None:
+        if self._noted(recorder, result):
+            await recorder.flush()
+
+    def _noted(self, recorder: _Recorder, result: GroupResult) -> bool:
+        """Count, show and buffer a group's outcome; True when the buffer is due to be flushed.
+        (Not a coroutine: it runs for every group.)"""
         self.report.outcomes[result.outcome] += 1
         if result.warnings:
             self.report.groups_with_warnings += 1
         for observer in self._observers:
             observer.group_finished(result)
-        if not self._dry_run:
-            await recorder.add(result)
+        return not self._dry_run and recorder.add(result)
 
-    async def _finish_settled(self, recorder: _Recorder, settled: Settled) -> None:
+    def _noted_settled(self, recorder: _Recorder, settled: Settled) -> bool:
+        """As :meth:`_noted`, for a diffed group: a plan shows its plan."""
         plan = settled.plan
         if self._dry_run and plan is not None:
             if not plan.in_sync:
                 self.report.would_change += 1
             if self._on_plan is not None:
                 self._on_plan(plan)
-        await self._finish_group(recorder, settled.result)
+        return self._noted(recorder, settled.result)
 
     async def _finish_unchanged(
         self, recorder: _Recorder, group_ids: str, count: int, answer_digest: str | None
@@ -526,18 +532,9 @@ class Reconciler:
         """Settle each group of a batch from its answer. Most groups of a routine run are as
         they were last seen in line: those are done at a glance. The others are decoded and
         diffed once (:meth:`_settle`); only those that must read more or write get a task."""
-        vendor = self._vendor
         answers = live.groups
         assert answers is not None  # read without same_as: always decoded
-        unchanged: list[str] = []
-        rest: list[tuple[Candidate, LiveAnswer | ReadError]] = []
-        for candidate in batch:
-            answer = answers[candidate.group_id]
-            page = _page_row(candidate)
-            if settled_by_digest(page, answer, vendor):
-                unchanged.append(candidate.group_id)
-            else:
-                rest.append((candidate, answer))
+        unchanged, rest = self._as_last_seen(batch, answers)
         targets = await self._targets([c for c, _ in rest if isinstance(c, PageRow)])
         pending = []
         for candidate, answer in rest:
@@ -548,14 +545,30 @@ class Reconciler:
             if isinstance(decision, GroupResult):
                 await self._finish_group(recorder, decision)
             elif isinstance(decision, Settled):
-                await self._finish_settled(recorder, decision)
+                if self._noted_settled(recorder, decision):
+                    await recorder.flush()
             else:
                 pending.append(self._group(target.group_id, decision))
         if unchanged:
             await self._finish_unchanged(recorder, "\n".join(unchanged), len(unchanged), live.digest)
         for settled in await asyncio.gather(*pending):
-            if settled is not None:
-                await self._finish_settled(recorder, settled)
+            if settled is not None and self._noted_settled(recorder, settled):
+                await recorder.flush()
+
+    def _as_last_seen(
+        self, batch: Sequence[Candidate], answers: Mapping[str, LiveAnswer | ReadError]
+    ) -> tuple[list[str], list[tuple[Candidate, LiveAnswer | ReadError]]]:
+        """The batch's groups found as last seen in line (by ID), and the others with their answers."""
+        vendor = self._vendor
+        unchanged: list[str] = []
+        rest: list[tuple[Candidate, LiveAnswer | ReadError]] = []
+        for candidate in batch:
+            answer = answers[candidate.group_id]
+            if settled_by_digest(_page_row(candidate), answer, vendor):
+                unchanged.append(candidate.group_id)
+            else:
+                rest.append((candidate, answer))
+        return unchanged, rest
 
     def _settle(self, target: Target[Any], answer: LiveAnswer | ReadError) -> Settled | Coroutine[Any, Any, Settled]:
         """What the group's answer decides: a failed read or an answer that does not parse ends

@@ -16,13 +16,6 @@ def mute_flag(value: bool) -> str:
     return "On" if value else "Off"
 
 
-def desired_base_value(row: DesiredGroup, column: str) -> Any:
-    value = getattr(row, column)
-    if column == "mute_all_member" and value is not None:
-        return mute_flag(bool(value))
-    return value
-
-
 def attrs_fingerprint(attrs: Mapping[str, str]) -> str:
     """A stable digest of an attribute set: equal sets, equal fingerprints, whatever the key order."""
     # jsoncodec.canonical spells a str → str mapping byte for byte as json.dumps(sort_keys=True,
@@ -56,11 +49,14 @@ def _base_changes(
     """The base fields to send; one the group's type does not let change is a warning instead."""
     payload: dict[str, Any] = {}
     restricted = TYPE_RESTRICTED_FIELDS.get(live.group_type, frozenset())
+    base = live.base
     for column, vendor_field in BASE_FIELDS.items():
-        want = desired_base_value(row, column)
+        want = getattr(row, column)
         if want is None:
             continue
-        have = live.base.get(vendor_field)
+        if vendor_field == "MuteAllMember":
+            want = mute_flag(bool(want))
+        have = base.get(vendor_field)
         if have == want:
             continue
         if vendor_field in restricted:

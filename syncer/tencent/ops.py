@@ -64,19 +64,26 @@ def _shape(shapes: str) -> tuple[frozenset[str], dict[str, None]]:
 # The type each looked-at base field must have in an answer (tencent-facts.md); any other is
 # malformed, never guessed at.
 _TEXT_FIELDS = frozenset(name for column, name in BASE_FIELDS.items() if column not in ("max_member_num",))
-_MUTE_FIELDS = ("MuteAllMember", "ShutUpAllMember")
+_KIND_OF_FIELD: dict[str, type] = dict.fromkeys((*_TEXT_FIELDS, "MuteAllMember", "ShutUpAllMember", "Type"), str) | {
+    "MaxMemberNum": int
+}
+_NOT_BASE = frozenset({"ErrorCode", "ErrorInfo", "AppDefinedData", "MemberList"})
 
 
 def parse_live(info: Mapping[str, Any]) -> LiveGroup:
     """One entry of get_group_info's ``GroupInfo``, already known to be an object naming its
     group. :class:`Malformed` if a field the diff reads is not of its documented type."""
-    base = {k: v for k, v in info.items() if k not in ("ErrorCode", "ErrorInfo", "AppDefinedData", "MemberList")}
-    for name, value in base.items():
-        if name in _TEXT_FIELDS or name in _MUTE_FIELDS or name == "Type":
-            if not isinstance(value, str):
-                raise Malformed(f"get_group_info answered {name} as {quote(value)}, not text")
-        elif name == "MaxMemberNum" and type(value) is not int:
-            raise Malformed(f"get_group_info answered MaxMemberNum as {quote(value)}, not a whole number")
+    base = {}
+    for name, value in info.items():
+        kind = _KIND_OF_FIELD.get(name)
+        if kind is None:
+            if name not in _NOT_BASE:
+                base[name] = value
+            continue
+        if type(value) is not kind:
+            what = "text" if kind is str else "a whole number"
+            raise Malformed(f"get_group_info answered {name} as {quote(value)}, not {what}")
+        base[name] = value
     mute = info.get("MuteAllMember", info.get("ShutUpAllMember"))
     base.pop("ShutUpAllMember", None)
     if mute is not None:

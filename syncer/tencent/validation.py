@@ -5,6 +5,7 @@ The vendor counts UTF-8 bytes, not characters (tencent-facts.md), so every lengt
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from syncer.quoting import quote
@@ -40,13 +41,16 @@ def utf8_len(text: str) -> int:
     return len(text.encode("utf-8", errors="surrogatepass"))
 
 
+_PRINTABLE_ASCII = re.compile(r"[!-~]*")
+
+
 def validate_group_id(group_id: str) -> list[str]:
     if group_id == "":
         return ["group_id: must not be empty"]
     problems = []
     if (size := utf8_len(group_id)) > GROUP_ID_MAX_BYTES:
         problems.append(f"group_id: {size} bytes, limit {GROUP_ID_MAX_BYTES} bytes")
-    if not all("!" <= ch <= "~" for ch in group_id):
+    if not _PRINTABLE_ASCII.fullmatch(group_id):
         # Printable ASCII only: a space, a control or a non-ASCII character in a key is almost
         # always a data error, and trimming it silently would sync the wrong group.
         problems.append("group_id: only printable ASCII without spaces is accepted")
