@@ -28,6 +28,8 @@
 --   never), and group_ids, every ID of it in order, one per line. Read again as that batch, one
 --   answer settles them all if it is the same, and the worker touches none of them one by one.
 --   Such rows are not wanted one by one. This is the one place that decides a batch is seen whole.
+-- A wanted row not last seen in line comes with its desired_digest and profile, read in full:
+-- the run must look at it closely (a first run reads every row so).
 -- Only wanted rows come back, plus the page's last row (wanted or not) to carry the cursor on.
 WITH page AS (
     SELECT d.group_id, d.updated_at, d.desired_digest, d.shape, d.manages_attrs
@@ -61,14 +63,24 @@ WITH page AS (
                 AND j.answer_digest IS NOT NULL AND j.wanted AS in_seen_batch
     FROM joined AS j
 )
-SELECT group_id, wanted AND NOT in_seen_batch AS wanted, live_digest, answer_digest, attrs_fingerprint,
-       attrs_checked_age_s, shape, manages_attrs, NULL::text AS group_ids
-FROM counted
-WHERE (wanted AND NOT in_seen_batch) OR page_end
+SELECT c.group_id, c.wanted AND NOT c.in_seen_batch AS wanted, c.live_digest, c.answer_digest,
+       c.attrs_fingerprint, c.attrs_checked_age_s, c.shape, c.manages_attrs, f.desired_digest, f.profile,
+       NULL::text AS group_ids
+FROM counted AS c
+-- The profile by a key lookup of its own, only for the rows that need it (the view computes a
+-- column only where a query names it; the page above names it for none). LIMIT 1 keeps it a
+-- lookup: without it the planner would hash the whole relation.
+LEFT JOIN LATERAL (
+    SELECT d.desired_digest, d.profile::text AS profile
+    FROM {desired} AS d
+    WHERE d.group_id = c.group_id AND c.wanted AND NOT c.in_seen_batch AND c.live_digest IS NULL
+    LIMIT 1
+) AS f ON true
+WHERE (c.wanted AND NOT c.in_seen_batch) OR c.page_end
 UNION ALL
 SELECT min(group_id), true, NULL, answer_digest, NULL,
        max(CASE WHEN manages_attrs THEN coalesce(attrs_checked_age_s, 'infinity') END),
-       string_agg(DISTINCT shape, E'\n'), bool_or(manages_attrs),
+       string_agg(DISTINCT shape, E'\n'), bool_or(manages_attrs), NULL, NULL,
        string_agg(group_id, E'\n' ORDER BY group_id)
 FROM counted
 WHERE in_seen_batch
@@ -79,7 +91,7 @@ ORDER BY group_id;
 -- The groups the last run left failed, driven from syncer's own records (usually few).
 SELECT d.group_id, true AS wanted, NULL::text AS live_digest, NULL::text AS answer_digest, s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       d.shape, d.manages_attrs, NULL::text AS group_ids
+       d.shape, d.manages_attrs, d.desired_digest, d.profile::text AS profile, NULL::text AS group_ids
 FROM group_sync_state AS s
 JOIN {desired} AS d ON d.group_id = s.group_id
 WHERE s.vendor = $6 AND s.outcome = 'failed' AND s.group_id >= $1 AND (s.group_id <> $1 OR $2)
@@ -90,12 +102,18 @@ LIMIT $3;
 -- name: read_seen_rows
 -- The page rows of the groups named ($1), as read_desired_page answers them one by one
 -- (answer_digest aside): a batch whose answer was not the one it was last seen in line in, or
--- whose attributes are due for their re-check, each of its groups looked at on its own.
+-- whose attributes are due for their re-check, each of its groups looked at on its own. A row
+-- changed since its page was read comes with its profile, as a page's would.
 SELECT d.group_id, true AS wanted,
        CASE WHEN s.desired_digest = d.desired_digest THEN s.live_digest END AS live_digest,
        NULL::text AS answer_digest, s.attrs_fingerprint,
        extract(epoch FROM now() - s.attrs_checked_at)::float8 AS attrs_checked_age_s,
-       d.shape, d.manages_attrs, NULL::text AS group_ids
+       d.shape, d.manages_attrs,
+       CASE WHEN s.live_digest IS NULL OR s.desired_digest IS DISTINCT FROM d.desired_digest
+            THEN d.desired_digest END AS desired_digest,
+       CASE WHEN s.live_digest IS NULL OR s.desired_digest IS DISTINCT FROM d.desired_digest
+            THEN d.profile::text END AS profile,
+       NULL::text AS group_ids
 FROM {desired} AS d
 LEFT JOIN group_sync_state AS s ON s.vendor = $2 AND s.group_id = d.group_id
 WHERE d.group_id = ANY($1::text[])

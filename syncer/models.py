@@ -17,14 +17,14 @@ class Outcome(enum.StrEnum):
     NOT_FOUND = "not_found"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer
 class FieldChange:
     field: str  # vendor field name, "AppDefinedData.<key>" or "GroupAttr"
     old: Any
     new: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer
 class GroupPlan:
     """The minimal writes that bring one group in line, and what the diff noticed on the way."""
 

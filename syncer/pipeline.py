@@ -431,22 +431,24 @@ class Reconciler:
         return admitted
 
     async def _targets(self, rows: Sequence[PageRow]) -> dict[str, Target[Any] | GroupResult]:
-        """``rows`` read in full and decoded, by group ID: a :class:`Target`, or the rejection of
-        a row that does not decode. A row deleted since its page was read is missing."""
-        if not rows:
-            return {}
-        records = await self._store.read_desired([row.group_id for row in rows])
+        """``rows`` decoded, by group ID: a :class:`Target`, or the rejection of a row that does
+        not decode. A row the page did not read in full is read now; one deleted since its page
+        was read is missing."""
+        unread = [row.group_id for row in rows if row.profile is None or row.desired_digest is None]
+        records = await self._store.read_desired(unread) if unread else {}
+        decode = self._vendor.decode
         found: dict[str, Target[Any] | GroupResult] = {}
         for row in rows:
-            record = records.get(row.group_id)
-            if record is None:
-                continue
+            group_id, digest, profile = row.group_id, row.desired_digest, row.profile
+            if profile is None or digest is None:
+                record = records.get(group_id)
+                if record is None:
+                    continue
+                digest, profile = record.desired_digest, record.profile
             try:
-                desired = self._vendor.decode(row.group_id, record.profile)
+                found[group_id] = Target(group_id, row, decode(group_id, profile), digest)
             except Malformed as exc:
-                found[row.group_id] = self._rejected(row.group_id, [str(exc)])
-            else:
-                found[row.group_id] = Target(row, desired, record.desired_digest)
+                found[group_id] = self._rejected(group_id, [str(exc)])
         return found
 
     async def _page(self, after: str | None, selection: Selection) -> list[PageRow | SeenBatch]:

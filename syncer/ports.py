@@ -45,8 +45,9 @@ class ReadHints(Protocol):
 
 class PageRow(NamedTuple):
     """One desired row as a page query answered it: enough to settle a group found exactly as it
-    was last seen in line, and no more (its profile is read, as a :class:`DesiredRecord`, only
-    when the group must be looked at in full)."""
+    was last seen in line. A wanted row not seen so comes read in full (``desired_digest`` and
+    ``profile``); any other row's profile is read, as a :class:`DesiredRecord`, only if its
+    group turns out to need a closer look."""
 
     group_id: str
     wanted: bool  # False: the page's last row, returned only to carry the cursor on
@@ -56,6 +57,8 @@ class PageRow(NamedTuple):
     attrs_checked_age_s: float | None
     shape: str | None
     manages_attrs: bool
+    desired_digest: str | None = None  # with the profile, else None
+    profile: str | None = None  # the managed columns as one JSON object (the view's); see DesiredRecord
 
     @property
     def seen_in_line(self) -> bool:
@@ -161,13 +164,13 @@ class Store(Protocol):
         self, after: str | None, limit: int, query: PageQuery = EVERY_ROW
     ) -> list[PageRow | SeenBatch]:
         """The next ``limit`` rows in group_id order after ``after`` (None: from the start),
-        wanted as ``query`` says. The last row of a page may be one that is not wanted: it only
-        carries the cursor on."""
+        wanted as ``query`` says, each wanted row not seen in line read in full. The last row of
+        a page may be one that is not wanted: it only carries the cursor on."""
         ...
 
     async def read_seen_rows(self, group_ids: Sequence[str]) -> list[PageRow]:
-        """The page rows of the groups named, one by one, in group_id order (a row deleted since
-        is missing)."""
+        """The page rows of the groups named, one by one, in group_id order, as a page has them
+        (a row deleted since is missing)."""
         ...
 
     async def read_desired(self, group_ids: Sequence[str]) -> dict[str, DesiredRecord]:

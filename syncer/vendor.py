@@ -23,7 +23,7 @@ from syncer.ports import PageRow, ReadHints
 
 # Bumped when what a group's answer means for its diff changes (a field newly managed, say):
 # every digest recorded before then stops matching, and each group is looked at once more.
-_DIGEST_PERSON = b"syncer.live.1"
+_LIVE_DIGEST = hashlib.blake2b(digest_size=16, person=b"syncer.live.1")
 
 D = TypeVar("D")  # a vendor's desired model
 L = TypeVar("L")  # a vendor's live model
@@ -56,8 +56,9 @@ class LiveAnswer:
         """``looked_at``: the values of ``raw`` the vendor's diff reads, in a fixed order, which
         alone are digested, so that a field that moves on its own (a member count, a
         last-message time) does not make every group look changed."""
-        digest = hashlib.blake2b(jsoncodec.canonical(looked_at), digest_size=16, person=_DIGEST_PERSON).hexdigest()
-        return cls(raw, digest, answer_digest)
+        hasher = _LIVE_DIGEST.copy()  # a copy is cheaper than a new personalised hash
+        hasher.update(jsoncodec.canonical(looked_at))
+        return cls(raw, hasher.hexdigest(), answer_digest)
 
 
 @dataclass(slots=True)  # not frozen: one per batch, and a frozen __init__ is dearer
@@ -75,16 +76,13 @@ class LiveBatch:
 
 
 class Target(NamedTuple, Generic[D]):
-    """A group the run looks at in full: its page row, its decoded desired model, and the
-    digest of the desired row it was decoded from."""
+    """A group the run looks at in full: its ID, its page row, its decoded desired model, and
+    the digest of the desired row it was decoded from."""
 
+    group_id: str
     page: PageRow
     desired: D
     desired_digest: str
-
-    @property
-    def group_id(self) -> str:
-        return self.page.group_id
 
 
 class Settled(NamedTuple):
@@ -186,12 +184,16 @@ def answered_entries(entries: object, ids: Sequence[str], key: str) -> Iterator[
 def in_line(target: Target[Any], answer: LiveAnswer, warnings: Sequence[str] = (), **recorded: Any) -> GroupResult:
     """The outcome of a group found in line. With nothing to warn about, it records what the
     group was seen as, so that later runs can tell it unchanged at a glance."""
-    result = GroupResult(target.group_id, Outcome.IN_SYNC, warnings=list(warnings), **recorded)
-    if not warnings:
-        result.desired_digest = target.desired_digest
-        result.live_digest = answer.digest
-        result.answer_digest = answer.answer_digest
-    return result
+    if warnings:
+        return GroupResult(target.group_id, Outcome.IN_SYNC, warnings=list(warnings), **recorded)
+    return GroupResult(
+        target.group_id,
+        Outcome.IN_SYNC,
+        desired_digest=target.desired_digest,
+        live_digest=answer.digest,
+        answer_digest=answer.answer_digest,
+        **recorded,
+    )
 
 
 class Calls(Protocol):

@@ -160,15 +160,19 @@ class MemStore:
     def _page_row(self, desired: MemDesired, wanted: bool, *, with_answer: bool = True) -> ports.PageRow:
         state = self.states.get(desired.group_id)
         same = state is not None and state.desired_digest == desired.desired_digest
+        live_digest = state.live_digest if state is not None and same else None
+        in_full = wanted and live_digest is None
         return ports.PageRow(
             desired.group_id,
             wanted,
-            state.live_digest if state is not None and same else None,
+            live_digest,
             state.answer_digest if state is not None and same and with_answer else None,
             state.attrs_fingerprint if state is not None else None,
             self._age(state),
             desired.shape,
             desired.manages_attrs,
+            desired.desired_digest if in_full else None,
+            desired.profile if in_full else None,
         )
 
     def _age(self, state: MemState | None) -> float | None:
@@ -186,7 +190,13 @@ class MemStore:
             and (shard.count == 1 or shard_of(i, shard.count) == shard.index)
         )
         return [
-            self._page_row(self.desired[i], True)._replace(live_digest=None, answer_digest=None) for i in ids[:limit]
+            self._page_row(self.desired[i], True)._replace(
+                live_digest=None,
+                answer_digest=None,
+                desired_digest=self.desired[i].desired_digest,
+                profile=self.desired[i].profile,
+            )
+            for i in ids[:limit]
         ]
 
     async def read_seen_rows(self, group_ids: Sequence[str]) -> list[ports.PageRow]:

@@ -96,8 +96,28 @@ async def test_the_groups_the_last_run_left_failed_go_first() -> None:
     assert second.status == "succeeded" and store.states[IDS[20]].outcome == "in_sync"
 
 
-async def test_a_row_deleted_before_it_is_read_in_full_is_no_longer_the_runs() -> None:
+async def test_a_first_run_reads_each_row_in_full_with_its_page() -> None:
     store, vendor = _world({IDS[4]: "renamed"})
+    read_in_full: list[str] = []
+    original = store.read_desired
+
+    async def read_desired(group_ids: Any) -> Any:
+        read_in_full.extend(group_ids)
+        return await original(group_ids)
+
+    store.read_desired = read_desired  # type: ignore[method-assign]
+    report = await _run(store, vendor)
+    assert report.groups_read == 23 and read_in_full == [] and vendor.writes == [IDS[4]]
+    # Later, only a group whose answer changed is read in full, on its own.
+    vendor.live[IDS[9]]["name"] = "changed at the vendor"
+    await _run(store, vendor)
+    assert read_in_full == [IDS[9]] and vendor.writes == [IDS[4], IDS[9]]
+
+
+async def test_a_row_deleted_before_it_is_read_in_full_is_no_longer_the_runs() -> None:
+    store, vendor = _world()
+    await _run(store, vendor)
+    vendor.live[IDS[4]]["name"] = "changed at the vendor"  # its answer no longer the one seen
     original = store.read_desired
 
     async def read_desired(group_ids: Any) -> Any:
@@ -107,7 +127,8 @@ async def test_a_row_deleted_before_it_is_read_in_full_is_no_longer_the_runs() -
 
     store.read_desired = read_desired  # type: ignore[method-assign]
     report = await _run(store, vendor)
-    assert report.groups_read == 22 and IDS[4] not in store.states and vendor.writes == []
+    assert report.status == "succeeded" and vendor.writes == [] and IDS[4] not in store.desired
+    assert store.states[IDS[4]].last_run_id == 1 and store.states[IDS[5]].last_run_id == report.run_id == 2
 
 
 async def test_a_plan_writes_nothing_records_nothing_and_shows_each_change() -> None:

@@ -236,6 +236,36 @@ async def test_a_full_read_has_the_profile_and_a_digest_that_moves_with_it(harne
     assert await store.read_desired([]) == {}
 
 
+async def test_a_page_reads_in_full_exactly_the_wanted_rows_not_seen_in_line(harness: Harness) -> None:
+    groups = [desired_group(i) for i in range(6)]
+    await harness.put(groups)
+    store = harness.store
+    ids = [g.group_id for g in groups]
+    full = await store.read_desired(ids)
+    run_id = await store.start_run("run")
+    # 0, 1: seen in line; 2: failed; 3: seen in line, then changed; 4, 5: never synced.
+    seen = [_in_line(i, answer, full[i].desired_digest) for i, answer in zip(ids[:4], "ABXC", strict=False)]
+    await store.record_groups(run_id, [*seen[:2], GroupResult(ids[2], Outcome.FAILED), seen[3]])
+    await harness.put([replace(groups[3], name="renamed")])
+    now = await store.read_desired(ids)
+
+    def read_in_full(rows: Sequence[PageRow | SeenBatch]) -> dict[str, tuple[str | None, str | None]]:
+        return {r.group_id: (r.desired_digest, r.profile) for r in rows if isinstance(r, PageRow)}
+
+    expected = {i: (now[i].desired_digest, now[i].profile) for i in ids[2:]}
+    page = read_in_full(await store.read_desired_page(None, 100))
+    assert page == {ids[0]: (None, None), ids[1]: (None, None), **expected}
+    # The cursor's row, not wanted, is not read in full.
+    second = await store.start_run("run")
+    await store.record_groups(second, [GroupResult(ids[5], Outcome.IN_SYNC)])
+    last = (await store.read_desired_page(None, 100, PageQuery(run_id=second)))[-1]
+    assert isinstance(last, PageRow) and last.group_id == ids[5] and not last.wanted and last.profile is None
+    failed = read_in_full(await store.read_desired_page(None, 100, PageQuery(selection="failed")))
+    assert failed == {ids[2]: expected[ids[2]]}
+    again = read_in_full(await store.read_seen_rows(ids[:4]))
+    assert again == {ids[0]: (None, None), ids[1]: (None, None), ids[2]: expected[ids[2]], ids[3]: expected[ids[3]]}
+
+
 async def test_an_attribute_fingerprint_is_kept_forgotten_or_left_as_the_result_says(harness: Harness) -> None:
     await harness.put([replace(desired_group(1), group_attrs={"k": "v"})])
     store = harness.store

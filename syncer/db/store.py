@@ -239,7 +239,7 @@ class PgStore:
         vendor = self.vendor
         sql = desired_query(vendor, "read_seen_rows")
         records = await self._run(f"reading {vendor}'s desired rows", lambda c: c.fetch(sql, group_ids, vendor))
-        return [PageRow(*r[:8]) for r in records]
+        return [PageRow(*r[:10]) for r in records]
 
     async def read_desired(self, group_ids: Sequence[str]) -> dict[str, DesiredRecord]:
         if not group_ids:
@@ -366,9 +366,9 @@ class PgStore:
 
 def _page_item(r: asyncpg.Record) -> PageRow | SeenBatch:
     """A page query's row (sql/queries.sql: read_desired_page): one group, or a seen batch."""
-    group_ids = r[8]
+    group_ids = r[10]
     if group_ids is None:
-        return PageRow(*r[:8])
+        return PageRow(*r[:10])
     return SeenBatch(r[0], r[3], group_ids, r[6], r[7], r[5])
 
 

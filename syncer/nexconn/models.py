@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer
 class DesiredChannel:
     """One row of desired_group_channels. ``None`` means "not managed": the live value stays."""
 
@@ -30,7 +30,7 @@ class DesiredChannel:
         return self.channel_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer
 class LiveChannel:
     """A channel as profile/list reported it: profile fields by column name, permissions by
     column name, extended profile by key."""

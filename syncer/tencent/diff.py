@@ -48,9 +48,8 @@ def _base_changes(
 ) -> dict[str, Any]:
     """The base fields to send; one the group's type does not let change is a warning instead."""
     payload: dict[str, Any] = {}
-    restricted = TYPE_RESTRICTED_FIELDS.get(live.group_type, frozenset())
     base = live.base
-    for column, vendor_field in BASE_FIELDS.items():
+    for column, vendor_field in _BASE_PAIRS:
         want = getattr(row, column)
         if want is None:
             continue
@@ -59,12 +58,15 @@ def _base_changes(
         have = base.get(vendor_field)
         if have == want:
             continue
-        if vendor_field in restricted:
+        if vendor_field in TYPE_RESTRICTED_FIELDS.get(live.group_type, ()):
             warnings.append(f"{column}: {vendor_field} cannot be changed for {live.group_type} groups; not sent")
             continue
         payload[vendor_field] = want
         changes.append(FieldChange(vendor_field, have, want))
     return payload
+
+
+_BASE_PAIRS = tuple(BASE_FIELDS.items())
 
 
 def _custom_changes(row: DesiredGroup, live: LiveGroup, changes: list[FieldChange]) -> list[dict[str, str]]:

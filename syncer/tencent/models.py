@@ -19,7 +19,7 @@ BASE_FIELDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer
 class DesiredGroup:
     """One row of the desired table. ``None`` means "not managed": the live value stays."""
 
@@ -37,7 +37,7 @@ class DesiredGroup:
     group_attrs: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer
 class LiveGroup:
     """A group as ``get_group_info`` (and, when read, ``get_group_attr``) reported it."""
 

@@ -68,7 +68,7 @@ def validate(row: DesiredGroup) -> list[str]:
         value = getattr(row, column)
         if value is None:
             continue
-        if not isinstance(value, str):
+        if type(value) is not str:
             problems.append(f"{column}: must be text, got {type(value).__name__}")
         elif (size := utf8_len(value)) > limit:
             problems.append(f"{column}: {size} bytes, limit {limit} bytes")
