@@ -174,6 +174,29 @@ async def prepare(db: str, remote: RemoteEmulator, s: Scenario) -> None:
     await asyncio.sleep(1.1)  # let the emulator's window of the set-up run pass
 
 
+async def timed_script(db: str, remote: RemoteEmulator, *options: str) -> float:
+    """CPU seconds of one run of bench/script.py, the hand-written script a first run is priced against."""
+    sdkappid, key = remote.settings(db).tencent.credentials()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "bench" / "script.py"),
+        db,
+        remote.base_url,
+        str(sdkappid),
+        key,
+        *options,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if process.returncode != 0 or out.strip() != b"0":
+        raise RuntimeError(f"bench/script.py exited {process.returncode}, wrote {out!r}: {err.decode()[-2000:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 async def timed_run(db: str, remote: RemoteEmulator, s: Scenario) -> tuple[float, int, float, float, dict[str, int]]:
     env = os.environ | {
         "SYNCER_DATABASE_URL": db,
@@ -272,25 +295,28 @@ def render(results: list[Result]) -> str:
 # its own), and at the vendor's pace, 200 reads/s answered after 20 ms, where every answer and
 # every wait for the limit wakes an idle worker.
 # The third row is a first run (no records: every group read in full, validated, diffed and
-# recorded), what a team pays once, or after re-sharding.
+# recorded), what a team pays once, or after re-sharding; the last two, bench/script.py on the
+# same groups (on asyncio's loop, and on uvloop as syncer runs), what a first run is priced against.
 OWN_COST = (
-    ("limits raised", 100_000, 0.0, (20_000, 200_000), 5, False),
-    ("at 200 reads/s", LIMIT, 20.0, (20_000, 120_000), 3, False),
-    ("first run, limits raised", 100_000, 0.0, (20_000, 100_000), 3, True),
+    ("limits raised", 100_000, 0.0, (20_000, 200_000), 5, "routine"),
+    ("at 200 reads/s", LIMIT, 20.0, (20_000, 120_000), 3, "routine"),
+    ("first run, limits raised", 100_000, 0.0, (20_000, 100_000), 5, "first"),
+    ("bench/script.py, limits raised", 100_000, 0.0, (20_000, 100_000), 5, "script"),
+    ("bench/script.py on uvloop", 100_000, 0.0, (20_000, 100_000), 5, "script --uvloop"),
 )
 
 
-async def own_cost_runs(
-    server_url: str, n: int, limit: int, latency_ms: float, repeats: int, first_run: bool = False
-) -> list[float]:
-    """CPU seconds of ``repeats`` no-op runs over ``n`` groups (``first_run``: with no records)."""
-    s = Scenario(f"own cost {n}", n, latency_ms=latency_ms, attrs=False, limit=limit, earlier_run=not first_run)
+async def own_cost_runs(server_url: str, n: int, limit: int, latency_ms: float, repeats: int, kind: str) -> list[float]:
+    """CPU seconds of ``repeats`` no-op runs over ``n`` groups: ``kind`` "routine" (every group
+    recorded in line), "first" (no records), or "script" and its options (bench/script.py)."""
+    routine = kind == "routine"
+    s = Scenario(f"own cost {n}", n, latency_ms=latency_ms, attrs=False, limit=limit, earlier_run=routine)
     args = ["--latency-ms", str(latency_ms), "--rate-limit", str(limit), "--synthetic-groups", str(n)]
     runs = []
     async with database(server_url) as db, emulator_process(*args) as remote:
         await prepare(db, remote, s)
         for _ in range(repeats):
-            if first_run:
+            if kind == "first":
                 conn = await asyncpg.connect(db)
                 try:
                     await conn.execute("TRUNCATE group_sync_state, sync_runs")
@@ -298,7 +324,10 @@ async def own_cost_runs(
                     await conn.close()
             await remote.post("reset-log")
             await asyncio.sleep(1.1)  # the emulator's window of the last run passes
-            _, exit_code, _, cpu, _ = await timed_run(db, remote, s)
+            if kind.startswith("script"):
+                exit_code, cpu = 0, await timed_script(db, remote, *kind.split()[1:])
+            else:
+                _, exit_code, _, cpu, _ = await timed_run(db, remote, s)
             reads = sum(1 for record in await remote.get("log") if record["command"] == "get_group_info")
             if exit_code != 0 or reads != math.ceil(n / 50):
                 raise RuntimeError(f"own cost: a no-op run over {n} groups exited {exit_code} after {reads} reads")
@@ -306,11 +335,13 @@ async def own_cost_runs(
     return runs
 
 
-async def _own_cost(server_url: str) -> str:
+async def _own_cost(server_url: str, first_runs_only: bool) -> str:
     lines = []
-    for label, limit, latency_ms, (small, large), repeats, first_run in OWN_COST:
-        cpu_small = await own_cost_runs(server_url, small, limit, latency_ms, repeats, first_run)
-        cpu_large = await own_cost_runs(server_url, large, limit, latency_ms, repeats, first_run)
+    for label, limit, latency_ms, (small, large), repeats, kind in OWN_COST:
+        if first_runs_only and kind == "routine":
+            continue
+        cpu_small = await own_cost_runs(server_url, small, limit, latency_ms, repeats, kind)
+        cpu_large = await own_cost_runs(server_url, large, limit, latency_ms, repeats, kind)
         per_10k = (statistics.median(cpu_large) - statistics.median(cpu_small)) / (large - small) * 10_000
         fixed = statistics.median(cpu_small) - per_10k * small / 10_000
         reads_per_cpu_s = 200 / per_10k  # 10,000 groups are 200 reads
@@ -329,13 +360,13 @@ async def _own_cost(server_url: str) -> str:
     return "\n".join([head, *lines])
 
 
-async def own_cost() -> str:
+async def own_cost(first_runs_only: bool) -> str:
     configure_logging("warning", "json")
     server = os.environ.get("SYNCER_BENCH_DATABASE_URL")
     if server:
-        return await _own_cost(server)
+        return await _own_cost(server, first_runs_only)
     with embedded_postgres() as url:
-        return await _own_cost(url)
+        return await _own_cost(url, first_runs_only)
 
 
 def machine() -> str:
@@ -359,7 +390,11 @@ async def run_one(name: str) -> Result:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", action="append", help='scenario name, or "own cost" (repeatable)')
+    parser.add_argument(
+        "--only",
+        action="append",
+        help='scenario name, "own cost", or "first runs" (own cost: a first run and the script only); repeatable',
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--write", type=Path, help="also write the table to this Markdown file")
     args = parser.parse_args()
@@ -377,9 +412,10 @@ def main() -> int:
         results.append(Result(scenario, **done))
         print(render(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     table = render(results) if results else ""
-    if not args.only or "own cost" in args.only:
+    if not args.only or "own cost" in args.only or "first runs" in args.only:
         print("running own cost …", file=sys.stderr, flush=True)
-        table = (table + "\n\n" + asyncio.run(own_cost())).strip()
+        first_runs_only = bool(args.only) and "own cost" not in args.only
+        table = (table + "\n\n" + asyncio.run(own_cost(first_runs_only))).strip()
     print(f"\nmachine: {machine()}\n\n{table}")
     notes = "\n".join(f"- {s.name}: {s.note}" for s in SCENARIOS if not args.only or s.name in args.only)
     if args.write:

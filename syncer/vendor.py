@@ -103,35 +103,38 @@ Decision = Settled | Coroutine[Any, Any, Settled]
 TEXT, WHOLE_NUMBER, BOOLEAN, JSON = "text", "a whole number", "true or false", "JSON"
 
 
-def decode_profile(profile: str, columns: Mapping[str, str]) -> dict[str, Any]:
-    """A desired row's ``profile`` (its view's JSON object of managed columns) as a mapping of
-    ``columns``, each value None or of its column's kind. :class:`Malformed`, naming the column,
-    otherwise: a view over the relation may hand syncer any type, and none is guessed at."""
+def decode_profile(profile: str, columns: Mapping[str, str]) -> list[Any]:
+    """A desired row's ``profile`` (its view's JSON object of managed columns) as the values of
+    ``columns``, in their order, each None or of its column's kind. :class:`Malformed`, naming
+    the column, otherwise: a view over the relation may hand syncer any type, and none is
+    guessed at."""
     try:
         fields = jsoncodec.loads(profile)
     except ValueError as exc:
         raise Malformed(f"the row's profile: {exc}") from None
     if not isinstance(fields, dict):
         raise Malformed("the row's profile is not a JSON object")
-    found = {}
+    get = fields.get
+    found = []
     for column, kind in columns.items():
-        value = fields.get(column)
-        if kind == JSON:
-            value = _json_column(column, value)
-        elif value is not None and type(value) is not _TYPE_OF_KIND[kind]:
-            raise Malformed(f"{column}: must be {kind}, got {_json_kind(value)}")
-        found[column] = value
+        value = get(column)
+        if value is not None:
+            expected = _TYPE_OF_KIND[kind]
+            if expected is None:
+                value = _json_column(column, value)
+            elif type(value) is not expected:
+                raise Malformed(f"{column}: must be {kind}, got {_json_kind(value)}")
+        found.append(value)
     return found
 
 
-# The one Python type a JSON value of each kind decodes to (exactly: True is not a whole number).
-_TYPE_OF_KIND: dict[str, type] = {TEXT: str, WHOLE_NUMBER: int, BOOLEAN: bool}
+# The one Python type a JSON value of each kind decodes to (exactly: True is not a whole number);
+# None: a jsonb column's text, decoded on its own.
+_TYPE_OF_KIND: dict[str, type | None] = {TEXT: str, WHOLE_NUMBER: int, BOOLEAN: bool, JSON: None}
 
 
 def _json_column(column: str, text: object) -> Any:
     """A jsonb column comes in the profile as its text, decoded here on its own."""
-    if text is None:
-        return None
     if not isinstance(text, str):
         raise Malformed(f"{column}: must be jsonb, got {_json_kind(text)}")
     try:

@@ -64,7 +64,8 @@ class InProcessVendor:
         return "tencent.inprocess"
 
     def decode(self, group_id: str, profile: str) -> dict[str, Any]:
-        return decode_profile(profile, {"name": TEXT})
+        (name,) = decode_profile(profile, {"name": TEXT})
+        return {"name": name}
 
     def validate(self, desired: dict[str, Any]) -> list[str]:
         return [] if desired["name"] else ["name: must not be empty"]

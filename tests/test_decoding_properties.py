@@ -20,7 +20,7 @@ from syncer.tencent import vendor as tencent_vendor
 from syncer.tencent.diff import plan_group
 from syncer.tencent.seeding import DESIRED_COLUMNS, desired_group
 from syncer.tencent.validation import validate as validate_group
-from syncer.vendor import LiveAnswer, ReadError
+from syncer.vendor import BOOLEAN, JSON, TEXT, WHOLE_NUMBER, LiveAnswer, ReadError
 
 IDS = ["grp-0000000", "grp-0000001", "grp-0000002"]
 CHANNELS = ["chan0000000", "chan0000001"]
@@ -164,6 +164,19 @@ def test_nexconn_rows_of_any_value(channel_id: str, columns: dict[str, Any]) -> 
         assert str(exc).split(":")[0] in {*CHANNEL_COLUMNS, "the row's profile"}, exc
     else:
         assert all(isinstance(p, str) and len(p.encode()) < 400 for p in problems)
+
+
+def test_each_column_decodes_into_the_model_field_of_its_name() -> None:
+    # Decoding is positional: a column out of the model's order would land in another field.
+    vendors = ((tencent_vendor.decode_desired, DESIRED_COLUMNS), (nexconn_vendor.decode_desired, CHANNEL_COLUMNS))
+    for decode, columns in vendors:
+        expected: dict[str, Any] = {}
+        for n, column in enumerate(c for c in columns if c != "group_id"):
+            kind = tencent_vendor._COLUMNS.get(column) or nexconn_vendor._COLUMNS[column]
+            expected[column] = {TEXT: column, WHOLE_NUMBER: n, BOOLEAN: True, JSON: {column: n}}[kind]
+        profile = {c: jsoncodec.dumps_text(v) if isinstance(v, dict) else v for c, v in expected.items()}
+        model = decode("g1", jsoncodec.dumps_text(profile))
+        assert {column: getattr(model, column) for column in expected} == expected
 
 
 @given(profiles_of_any_shape)

@@ -32,7 +32,8 @@ from syncer.vendor import (
 log = structlog.get_logger("syncer.nexconn")
 
 
-# Each managed column of the desired relation, as its view's profile names it, and its kind.
+# Each managed column of the desired relation, as its view's profile names it, and its kind, in
+# the order of DesiredChannel's fields (tests/test_decoding_properties.py holds them to it).
 _COLUMNS = {
     "name": TEXT,
     "introduction": TEXT,
@@ -45,7 +46,7 @@ _COLUMNS = {
 
 def decode_desired(channel_id: str, profile: str) -> DesiredChannel:
     """A row of the view syncer_nexconn_desired, read in full (sql/desired/nexconn.sql)."""
-    return DesiredChannel(channel_id, **decode_profile(profile, _COLUMNS))
+    return DesiredChannel(channel_id, *decode_profile(profile, _COLUMNS))
 
 
 class NexconnVendor:

@@ -45,7 +45,8 @@ def _failure(group_id: str, exc: VendorError, what: str) -> GroupResult:
     return GroupResult(group_id, Outcome.FAILED, exc.code, message)
 
 
-# Each managed column of the desired relation, as its view's profile names it, and its kind.
+# Each managed column of the desired relation, as its view's profile names it, and its kind, in
+# the order of DesiredGroup's fields (tests/test_decoding_properties.py holds them to it).
 _COLUMNS = {
     "name": TEXT,
     "introduction": TEXT,
@@ -62,7 +63,7 @@ _COLUMNS = {
 
 def decode_desired(group_id: str, profile: str) -> DesiredGroup:
     """A row of the view syncer_tencent_desired, read in full (sql/desired/tencent.sql)."""
-    return DesiredGroup(group_id, **decode_profile(profile, _COLUMNS))
+    return DesiredGroup(group_id, *decode_profile(profile, _COLUMNS))
 
 
 class TencentVendor:
