@@ -18,18 +18,9 @@ import aiohttp
 import asyncpg
 import orjson
 
+from syncer.tencent.models import BASE_FIELDS as FIELDS
 from syncer.tencent.usersig import gen_usersig
 
-FIELDS = {
-    "name": "Name",
-    "introduction": "Introduction",
-    "notification": "Notification",
-    "face_url": "FaceUrl",
-    "max_member_num": "MaxMemberNum",
-    "apply_join_option": "ApplyJoinOption",
-    "invite_join_option": "InviteJoinOption",
-    "mute_all_member": "MuteAllMember",
-}
 PAGE = """
 SELECT group_id, name, introduction, notification, face_url, max_member_num, apply_join_option,
        invite_join_option, mute_all_member, app_defined_data::text AS custom

@@ -338,7 +338,8 @@ SELECT vendor, outcome, count(*) AS groups FROM group_sync_state GROUP BY vendor
 
 -- name: troubled_groups
 -- Served by the partial index group_sync_state_troubled: cheap however many groups are in line.
-SELECT vendor, group_id, outcome, error_code, error_message, attempts, last_success_at, updated_at
+-- The columns are syncer.models.TroubledGroup's fields, in order.
+SELECT vendor, group_id, outcome, error_code, error_message, attempts, last_success_at, updated_at AS since
 FROM group_sync_state
 WHERE outcome IN ('failed', 'rejected', 'not_found')
 ORDER BY attempts DESC, vendor, group_id

@@ -51,6 +51,43 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--log-format", choices=FORMATS, help="env SYNCER_LOG_FORMAT; auto = console on a terminal")
 
 
+_DEFAULT = Settings()
+# Flags that take one value of a type, each with its help: (flag, type, help).
+_LIMIT_FLAGS: tuple[tuple[str, type, str], ...] = (
+    (
+        "--attr-writes-per-group",
+        int,
+        f"attribute writes per group per second (default {_DEFAULT.attr_writes_per_group})",
+    ),
+    (
+        "--limiter-margin-ms",
+        float,
+        f"added to each one-second window, beyond what slow answers add (default {_DEFAULT.limiter_margin_s * 1000:g})",
+    ),
+    ("--max-in-flight", int, f"concurrent calls per API command (default {_DEFAULT.max_in_flight})"),
+    ("--timeout", float, f"seconds per call before giving up on it (default {_DEFAULT.request_timeout_s:g})"),
+    ("--max-attempts", int, f"attempts per call for transient errors (default {_DEFAULT.max_attempts})"),
+    (
+        "--attr-recheck-hours",
+        float,
+        f"re-read attributes confirmed longer ago (default {_DEFAULT.attr_recheck_s / 3600:g})",
+    ),
+    (
+        "--grace-seconds",
+        float,
+        "on SIGTERM/SIGINT, how long calls in flight may finish before they are cut "
+        f"(default {_DEFAULT.grace_period_s:g})",
+    ),
+)
+_SHARD_FLAGS: tuple[tuple[str, type, str], ...] = (
+    ("--shard-index", int, "this worker's shard, from 0 (env SYNCER_SHARD_INDEX, then JOB_COMPLETION_INDEX)"),
+    ("--shard-count", int, "how many shards split the groups and the rate limits (env SYNCER_SHARD_COUNT; default 1)"),
+    ("--pushgateway-url", str, "push-add the run's metrics here at its end (env SYNCER_PUSHGATEWAY_URL)"),
+    ("--metrics-job", str, "the Pushgateway job name (env SYNCER_METRICS_JOB; default syncer)"),
+    ("--metrics-port", int, "serve /metrics on this port while running (env SYNCER_METRICS_PORT)"),
+)
+
+
 def _vendor(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("vendor")
     add_vendor_arguments(g)
@@ -61,47 +98,21 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         metavar="[COMMAND=]N",
         help="calls per second per API command (default 200); repeat as COMMAND=N for one command",
     )
-    g.add_argument("--attr-writes-per-group", type=int, help="attribute writes per group per second (default 5)")
-    g.add_argument(
-        "--limiter-margin-ms",
-        type=float,
-        help="added to each one-second window, beyond what slow answers add (default 5)",
-    )
-    g.add_argument("--max-in-flight", type=int, help="concurrent calls per API command (default 256)")
-    g.add_argument("--timeout", type=float, help="seconds per call before giving up on it (default 5)")
-    g.add_argument("--max-attempts", type=int, help="attempts per call for transient errors (default 6)")
+    for flag, kind, text in _LIMIT_FLAGS:
+        g.add_argument(flag, type=kind, help=text)
     g.add_argument(
         "--check-attrs",
         action="store_true",
         default=None,
         help="read every group's attributes, even those unchanged since last confirmed",
     )
-    g.add_argument("--attr-recheck-hours", type=float, help="re-read attributes confirmed longer ago (default 24)")
-    g.add_argument(
-        "--grace-seconds",
-        type=float,
-        help="on SIGTERM/SIGINT, how long calls in flight may finish before they are cut (default 25)",
-    )
     g = parser.add_argument_group("sharding and observing")
-    g.add_argument(
-        "--shard-index",
-        type=int,
-        help="this worker's shard, from 0 (env SYNCER_SHARD_INDEX, then JOB_COMPLETION_INDEX)",
-    )
-    g.add_argument(
-        "--shard-count",
-        type=int,
-        help="how many shards split the groups and the rate limits (env SYNCER_SHARD_COUNT; default 1)",
-    )
+    for flag, kind, text in _SHARD_FLAGS:
+        g.add_argument(flag, type=kind, help=text)
     g.add_argument(
         "--progress",
         choices=PROGRESS_STYLES,
         help="env SYNCER_PROGRESS; auto = a bar on a terminal, a log line every 10 s otherwise",
-    )
-    g.add_argument("--pushgateway-url", help="push-add the run's metrics here at its end (env SYNCER_PUSHGATEWAY_URL)")
-    g.add_argument("--metrics-job", help="the Pushgateway job name (env SYNCER_METRICS_JOB; default syncer)")
-    g.add_argument(
-        "--metrics-port", type=int, help="serve /metrics on this port while running (env SYNCER_METRICS_PORT)"
     )
 
 

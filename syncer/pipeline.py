@@ -18,19 +18,10 @@ from typing import Any, Protocol
 
 import structlog
 
+from syncer import ports
 from syncer.errors import InternalError, Interrupted, Malformed, RunLockLost, SyncerError
 from syncer.models import GroupPlan, GroupResult, Outcome
-from syncer.ports import (
-    LockTimings,
-    PageQuery,
-    PageRow,
-    RunLock,
-    RunTotals,
-    SeenBatch,
-    Selection,
-    Store,
-    UnchangedBatch,
-)
+from syncer.ports import PageQuery, PageRow, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
 from syncer.quoting import clip, quote
 from syncer.settings import Settings
 from syncer.vendor import LiveAnswer, LiveBatch, ReadError, Settled, Target, Vendor, settled_by_digest
@@ -72,6 +63,26 @@ class RunReport:
         if self.status == EMPTY:
             return EXIT_EMPTY
         return 2 if self.troubled else 0
+
+    def summary(self) -> dict[str, Any]:
+        """The run's figures by name: `run --json`'s totals, and the run_finished log line's."""
+        return {
+            "mode": self.mode,
+            "run_id": self.run_id,
+            "status": self.status,
+            "groups_read": self.groups_read,
+            **{str(k): self.outcomes[k] for k in Outcome},
+            "unchanged": self.unchanged,
+            "batches_unchanged": self.batches_unchanged,
+            "would_change": self.would_change if self.mode == "plan" else None,
+            "groups_with_warnings": self.groups_with_warnings,
+            "calls": self.calls,
+            "peak_sends_per_second": self.peak_sends_per_second,
+            "held": self.held,
+            "throttled": self.throttled,
+            "retries": self.retries,
+            "duration_s": round(self.duration_s, 3),
+        }
 
     def totals(self) -> RunTotals:
         return RunTotals(
@@ -169,7 +180,7 @@ class Reconciler:
         self.report = RunReport(mode="plan" if dry_run else "run", shard=str(settings.shard))
         self._relation = desired_setup(settings, vendor.name).relation
         self._since: datetime | None = None  # incremental: rows changed after this
-        self._lock: RunLock | None = None
+        self._lock: ports.RunLock | None = None
         # Told "running" once the run is recorded (a stop from then on is graceful: calls in
         # flight finish, outcomes are recorded), and "done" at the end.
         self._on_phase = on_phase or (lambda phase: None)
@@ -191,7 +202,9 @@ class Reconciler:
             return await self._run()
         name, within = self.lock_names()
         settings = self._settings
-        timings = LockTimings(settings.db_connect_timeout_s, settings.lock_heartbeat_s, 2 * settings.lock_heartbeat_s)
+        timings = ports.LockTimings(
+            settings.db_connect_timeout_s, settings.lock_heartbeat_s, 2 * settings.lock_heartbeat_s
+        )
         async with self._store.run_lock(name, within=within, shard_count=settings.shard.count, timings=timings) as lock:
             self._lock = lock
             await self._outwait_lost_runs(timings)
@@ -202,7 +215,7 @@ class Reconciler:
         shard = self._settings.shard
         return not shard.sharded or await self._store.count_desired() == 0
 
-    async def _outwait_lost_runs(self, timings: LockTimings) -> None:
+    async def _outwait_lost_runs(self, timings: ports.LockTimings) -> None:
         """A run whose lock went may still be sending until it notices (within
         ``timings.detection_s``): give it that long to stop before this one sends."""
         orphans = await self._store.orphaned_runs()
@@ -290,20 +303,7 @@ class Reconciler:
             await self._finish_safely()
         for observer in self._observers:
             observer.run_finished(report)
-        log.info(
-            "run_finished",
-            mode=report.mode,
-            status=report.status,
-            groups_read=report.groups_read,
-            **{str(k): report.outcomes[k] for k in Outcome},
-            unchanged=report.unchanged,
-            batches_unchanged=report.batches_unchanged,
-            calls=report.calls,
-            throttled=report.throttled,
-            retries=report.retries,
-            duration_s=round(report.duration_s, 3),
-            error=report.error,
-        )
+        log.info("run_finished", **report.summary(), error=report.error)
         structlog.contextvars.unbind_contextvars("run_id", "shard")
         self._on_phase("done")
 

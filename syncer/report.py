@@ -45,23 +45,7 @@ def _calls_text(calls: dict[str, int]) -> str:
 def print_summary(report: RunReport, out: IO[str], *, as_json: bool = False) -> None:
     o = report.outcomes
     if as_json:
-        doc = {
-            "mode": report.mode,
-            "run_id": report.run_id,
-            "status": report.status,
-            "groups_read": report.groups_read,
-            **{str(k): o[k] for k in Outcome},
-            "unchanged": report.unchanged,
-            "batches_unchanged": report.batches_unchanged,
-            "would_change": report.would_change if report.mode == "plan" else None,
-            "groups_with_warnings": report.groups_with_warnings,
-            "calls": report.calls,
-            "peak_sends_per_second": report.peak_sends_per_second,
-            "held": report.held,
-            "throttled": report.throttled,
-            "retries": report.retries,
-            "duration_s": round(report.duration_s, 3),
-        }
+        doc = report.summary()
         out.write(json.dumps({"totals": doc}) + "\n")
         return
     title = f"run {report.run_id}" if report.run_id is not None else report.mode

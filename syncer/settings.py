@@ -171,6 +171,11 @@ class Settings:
             return self.desired_relation
         return Relation("public", default_table)
 
+    def app_scope(self) -> str:
+        """What one run at a time is about: the vendor and its app, as ``<vendor>.<app ID>``."""
+        app = self.tencent.sdkappid if self.vendor == "tencent" else self.nexconn.app_key
+        return f"{self.vendor}.{app}"
+
     def require_database(self) -> str:
         if self.database_url is None:
             raise ConfigError("no database: set SYNCER_DATABASE_URL (or DATABASE_URL), or pass --database-url")

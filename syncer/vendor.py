@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 from syncer import jsoncodec
-from syncer.errors import Malformed
+from syncer.errors import Malformed, VendorError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.ports import PageRow, ReadHints
+
+if TYPE_CHECKING:
+    from syncer.client import VendorClient
+    from syncer.settings import Settings
 
 # Bumped when what a group's answer means for its diff changes (a field newly managed, say):
 # every digest recorded before then stops matching, and each group is looked at once more.
@@ -197,6 +201,60 @@ def in_line(target: Target[Any], answer: LiveAnswer, warnings: Sequence[str] = (
         answer_digest=answer.answer_digest,
         **recorded,
     )
+
+
+def call_failed(group_id: str, exc: VendorError, command: str, *, not_found: bool) -> GroupResult:
+    """The outcome of a group whose call ``command`` failed; ``not_found``: the vendor says the
+    group does not exist."""
+    message = f"{command}: {exc}"
+    if getattr(exc, "outcome_unknown", False):
+        message += " (no answer: the write may or may not have applied; the next run reads the group again)"
+    return GroupResult(group_id, Outcome.NOT_FOUND if not_found else Outcome.FAILED, exc.code, message)
+
+
+class BatchRead(NamedTuple):
+    """A vendor's batch read: its command, how many groups one call reads, and the read itself
+    (``fetch(client, group_ids, hints, same_as)``: see :meth:`Vendor.fetch_live`)."""
+
+    command: str
+    max_groups: int
+    fetch: Callable[[Any, Sequence[str], Sequence[ReadHints], str | None], Awaitable[LiveBatch]]
+
+
+def profile_decoder(model: Callable[..., D], columns: Mapping[str, str]) -> Callable[[str, str], D]:
+    """How a row of a vendor's view, read in full (sql/desired/<vendor>.sql), becomes its
+    desired model: ``model``'s fields after the ID are ``columns``, in order, each of its kind."""
+
+    def decode(group_id: str, profile: str) -> D:
+        return model(group_id, *decode_profile(profile, columns))
+
+    return decode
+
+
+class VendorBase:
+    """What every vendor's class shares: made with the run's settings and the vendor's client
+    (its limits, retries and signing: :class:`syncer.client.VendorClient`), it reads batches as
+    its ``read`` says, and settles a group by its answer's digest unless it says otherwise."""
+
+    name: str
+    read: ClassVar[BatchRead]
+
+    def __init__(self, settings: Settings, client: VendorClient) -> None:
+        self._settings = settings
+        self.client = client
+        self.batch_max = self.read.max_groups
+        self.read_command = self.read.command
+
+    def lock_scope(self) -> str:
+        return self._settings.app_scope()
+
+    async def fetch_live(
+        self, group_ids: Sequence[str], hints: Sequence[ReadHints], *, same_as: str | None = None
+    ) -> LiveBatch:
+        return await self.read.fetch(self.client, group_ids, hints, same_as)
+
+    def settles_by_digest(self, hints: ReadHints) -> bool:
+        return True  # the batch read answers for everything the vendor's diff reads
 
 
 class Calls(Protocol):

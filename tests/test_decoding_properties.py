@@ -3,6 +3,7 @@ in a value, a per-group ReadError or a Malformed naming the field, never anythin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -11,23 +12,21 @@ from hypothesis import strategies as st
 from syncer import jsoncodec
 from syncer.errors import Malformed
 from syncer.nexconn import ops as nexconn
-from syncer.nexconn import vendor as nexconn_vendor
 from syncer.nexconn.diff import plan_channel
+from syncer.nexconn.models import PROFILE_COLUMNS as NEXCONN_COLUMNS
+from syncer.nexconn.models import decode_desired as decode_channel
 from syncer.nexconn.seeding import desired_channel
 from syncer.nexconn.validation import validate as validate_channel
 from syncer.tencent import ops as tencent
-from syncer.tencent import vendor as tencent_vendor
 from syncer.tencent.diff import plan_group
-from syncer.tencent.seeding import DESIRED_COLUMNS, desired_group
+from syncer.tencent.models import PROFILE_COLUMNS as TENCENT_COLUMNS
+from syncer.tencent.models import decode_desired as decode_group
+from syncer.tencent.seeding import desired_group
 from syncer.tencent.validation import validate as validate_group
 from syncer.vendor import BOOLEAN, JSON, TEXT, WHOLE_NUMBER, LiveAnswer, ReadError
 
 IDS = ["grp-0000000", "grp-0000001", "grp-0000002"]
 CHANNELS = ["chan0000000", "chan0000001"]
-CHANNEL_COLUMNS = (
-    "group_id", "name", "introduction", "announcement", "portrait_url", "join_perm", "remove_perm",
-    "mem_invite_perm", "invite_perm", "profile_perm", "mem_profile_perm", "ext_profile",
-)  # fmt: skip
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
 json_values = st.recursive(
@@ -144,36 +143,41 @@ profiles_of_any_shape = json_values.map(jsoncodec.dumps_text) | st.just("{") | s
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.text(max_size=60), st.fixed_dictionaries({c: column_values for c in DESIRED_COLUMNS if c != "group_id"}))
+@given(st.text(max_size=60), st.fixed_dictionaries({c: column_values for c in TENCENT_COLUMNS}))
 def test_tencent_rows_of_any_value(group_id: str, columns: dict[str, Any]) -> None:
     # Whatever a view hands syncer: a clear rejection naming the column, or problems to report.
     try:
-        problems = validate_group(tencent_vendor.decode_desired(group_id, _profile(columns)))
+        problems = validate_group(decode_group(group_id, _profile(columns)))
     except Malformed as exc:
-        assert str(exc).split(":")[0] in {*DESIRED_COLUMNS, "the row's profile"}, exc
+        assert str(exc).split(":")[0] in {*TENCENT_COLUMNS, "the row's profile"}, exc
     else:
         assert all(isinstance(p, str) and len(p.encode()) < 400 for p in problems)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=80), st.fixed_dictionaries({c: column_values for c in CHANNEL_COLUMNS if c != "group_id"}))
+@given(st.text(max_size=80), st.fixed_dictionaries({c: column_values for c in NEXCONN_COLUMNS}))
 def test_nexconn_rows_of_any_value(channel_id: str, columns: dict[str, Any]) -> None:
     try:
-        problems = validate_channel(nexconn_vendor.decode_desired(channel_id, _profile(columns)))
+        problems = validate_channel(decode_channel(channel_id, _profile(columns)))
     except Malformed as exc:
-        assert str(exc).split(":")[0] in {*CHANNEL_COLUMNS, "the row's profile"}, exc
+        assert str(exc).split(":")[0] in {*NEXCONN_COLUMNS, "the row's profile"}, exc
     else:
         assert all(isinstance(p, str) and len(p.encode()) < 400 for p in problems)
 
 
+def _value_of(kind: str, column: str, n: int) -> Any:
+    """A value of ``kind`` that only ``column``, the ``n``th, has (each vendor has one boolean)."""
+    return {TEXT: column, WHOLE_NUMBER: n, BOOLEAN: True, JSON: {column: n}}[kind]
+
+
 def test_each_column_decodes_into_the_model_field_of_its_name() -> None:
     # Decoding is positional: a column out of the model's order would land in another field.
-    vendors = ((tencent_vendor.decode_desired, DESIRED_COLUMNS), (nexconn_vendor.decode_desired, CHANNEL_COLUMNS))
+    vendors: tuple[tuple[Callable[[str, str], Any], dict[str, str]], ...] = (
+        (decode_group, TENCENT_COLUMNS),
+        (decode_channel, NEXCONN_COLUMNS),
+    )
     for decode, columns in vendors:
-        expected: dict[str, Any] = {}
-        for n, column in enumerate(c for c in columns if c != "group_id"):
-            kind = tencent_vendor._COLUMNS.get(column) or nexconn_vendor._COLUMNS[column]
-            expected[column] = {TEXT: column, WHOLE_NUMBER: n, BOOLEAN: True, JSON: {column: n}}[kind]
+        expected = {column: _value_of(kind, column, n) for n, (column, kind) in enumerate(columns.items())}
         profile = {c: jsoncodec.dumps_text(v) if isinstance(v, dict) else v for c, v in expected.items()}
         model = decode("g1", jsoncodec.dumps_text(profile))
         assert {column: getattr(model, column) for column in expected} == expected
@@ -181,11 +185,11 @@ def test_each_column_decodes_into_the_model_field_of_its_name() -> None:
 
 @given(profiles_of_any_shape)
 def test_a_profile_that_is_not_an_object_is_malformed(profile: str) -> None:
-    for decode in (tencent_vendor.decode_desired, nexconn_vendor.decode_desired):
+    for decode in (decode_group, decode_channel):
         try:
             decode("g1", profile)
         except Malformed as exc:
-            assert str(exc).startswith(("the row's profile", *DESIRED_COLUMNS, *CHANNEL_COLUMNS)), exc
+            assert str(exc).startswith(("the row's profile", *TENCENT_COLUMNS, *NEXCONN_COLUMNS)), exc
 
 
 @given(st.text() | st.just("a\ud800b"), json_values)

@@ -13,6 +13,7 @@ import pytest
 
 from syncer.emulator.nexconn import EmuChannel
 from syncer.emulator.server import Emulator
+from syncer.nexconn.api import PERMISSIONS
 from syncer.nexconn.client import NexconnWire, signature
 from syncer.nexconn.diff import plan_channel
 from syncer.nexconn.models import DesiredChannel, LiveChannel
@@ -100,13 +101,8 @@ def test_at_the_limits_a_row_is_valid_characters_not_bytes() -> None:
         introduction="i" * 512,
         announcement="a" * 1024,
         portrait_url="u" * 128,
-        join_perm=3,
-        remove_perm=2,
-        mem_invite_perm=2,
-        invite_perm=1,
-        profile_perm=2,
-        mem_profile_perm=2,
         ext_profile={f"ext_{i}": "v" * 256 for i in range(10)},
+        **{column: highest for column, (_, highest) in PERMISSIONS.items()},
     )
     assert validate(at_limits) == []
 
@@ -161,7 +157,7 @@ async def test_when_the_primary_host_fails_the_backup_host_takes_the_calls(db: s
 
 
 async def test_the_emulator_answers_as_nexconn_documents(emulator: Emulator) -> None:
-    emulator.nexconn.seed([EmuChannel("c1", name="Old")])
+    emulator.nexconn.seed([EmuChannel("c1", {"name": "Old"})])
     config = emulator.config
     settings = Settings(
         nexconn=NexconnSettings(config.nexconn_app_key, Secret(config.nexconn_app_secret), emulator.base_url)
@@ -187,9 +183,9 @@ async def test_the_emulator_answers_as_nexconn_documents(emulator: Emulator) -> 
     assert (await post("profile_update", {"channelId": "c1", "groupProfile": {"name": "n" * 65}}))[1]["code"] == 1005
     assert (await post("profile_update", {"channelId": "c1", "permissions": {"joinPerm": 4}}))[1]["code"] == 1002
     assert (await post("profile_update", {"channelId": "c1", "groupExtProfile": {"tier": "x"}}))[1]["code"] == 1002
-    assert emulator.nexconn.channels["c1"].name == "Old"  # a refused call applies nothing
+    assert emulator.nexconn.channels["c1"].profile["name"] == "Old"  # a refused call applies nothing
     assert await post("profile_update", {"channelId": "c1", "groupProfile": {"name": "New"}}) == (200, {"code": 0})
-    assert emulator.nexconn.channels["c1"].name == "New"
+    assert emulator.nexconn.channels["c1"].profile["name"] == "New"
     emulator.config.nexconn_rate_limit = 1
     await post("profile_list", {"channelIds": ["c1"]})
     assert await post("profile_list", {"channelIds": ["c1"]}) == (

@@ -70,11 +70,18 @@ class Vendor:
             return "desired_group_profiles", "group_id"
         return "desired_group_channels", "channel_id"
 
-    def live(self, emulator: Emulator, group_id: str) -> Any:
-        """The emulator's own record of a group (both vendors' have a ``name``)."""
+    def live_name(self, emulator: Emulator, group_id: str) -> str:
+        """A group's name in the emulator's own record."""
         if self.name == "tencent":
-            return emulator.groups[group_id]
-        return emulator.nexconn.channels[group_id]
+            return emulator.groups[group_id].name
+        return emulator.nexconn.channels[group_id].profile["name"]
+
+    def rename_live(self, emulator: Emulator, group_id: str, name: str) -> None:
+        """Rename a group in the emulator's own record, as a change outside syncer would."""
+        if self.name == "tencent":
+            emulator.groups[group_id].name = name
+        else:
+            emulator.nexconn.channels[group_id].profile["name"] = name
 
     def settings(self, db: str, emulator: Emulator, **overrides: Any) -> Settings:
         return settings_for(db, emulator, vendor=self.name, **overrides)
@@ -160,7 +167,7 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
         assert len(await conn.fetch(digests, vendor.name)) == 120  # every group: seen in line
 
         outside, renamed, broken = ids[7], ids[50], ids[99]
-        vendor.live(emulator, outside).name = "changed outside syncer"
+        vendor.rename_live(emulator, outside, "changed outside syncer")
         await conn.execute(f"UPDATE {table} SET name = 'renamed in the database' WHERE {key} = $1", renamed)
         await conn.execute(f"UPDATE {table} SET name = $2 WHERE {key} = $1", broken, "x" * 200)
         before = len(emulator.log)
@@ -185,7 +192,7 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
     # the groups as they were are settled one by one, by their own digests.
     assert third.batches_unchanged == 0
     wanted = {outside: next(r for r in data.desired if r.group_id == outside).name, renamed: "renamed in the database"}
-    assert {g: vendor.live(emulator, g).name for g in wanted} == wanted
+    assert {g: vendor.live_name(emulator, g) for g in wanted} == wanted
     written = {g for r in emulator.log[before:] if r.command != vendor.read for g in r.group_ids}
     assert written == {outside, renamed}
     assert broken not in {g for r in emulator.log[before:] for g in r.group_ids}

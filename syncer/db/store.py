@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
+from syncer import ports
 from syncer.db.lock import hold_run_lock
 from syncer.db.migrator import (
     DesiredSetup,
@@ -26,17 +27,7 @@ from syncer.db.sqlfiles import desired_query, migrations, query
 from syncer.errors import DatabaseError, SchemaError
 from syncer.jsoncodec import dumps_text
 from syncer.models import GroupResult, RunRecord, Status, TroubledGroup
-from syncer.ports import (
-    EVERY_ROW,
-    DesiredRecord,
-    LockTimings,
-    PageQuery,
-    PageRow,
-    RunLock,
-    RunTotals,
-    SeenBatch,
-    UnchangedBatch,
-)
+from syncer.ports import EVERY_ROW, DesiredRecord, PageQuery, PageRow, RunTotals, SeenBatch, UnchangedBatch
 from syncer.settings import quote_ident, redact_url
 from syncer.sharding import UNSHARDED, Shard
 
@@ -202,10 +193,12 @@ class PgStore:
     # -- one run at a time ------------------------------------------------------------------------
 
     def run_lock(
-        self, name: str, *, within: str | None = None, shard_count: int = 1, timings: LockTimings | None = None
-    ) -> AbstractAsyncContextManager[RunLock]:
+        self, name: str, *, within: str | None = None, shard_count: int = 1, timings: ports.LockTimings | None = None
+    ) -> AbstractAsyncContextManager[ports.RunLock]:
         """The run lock (:mod:`syncer.db.lock`), on a connection of its own."""
-        return hold_run_lock(self._url, name, within=within, shard_count=shard_count, timings=timings or LockTimings())
+        return hold_run_lock(
+            self._url, name, within=within, shard_count=shard_count, timings=timings or ports.LockTimings()
+        )
 
     async def orphaned_runs(self) -> list[int]:
         """This vendor's runs still marked running whose lock-holding backend is gone."""
@@ -346,19 +339,7 @@ class PgStore:
                     for r in run_rows
                 ],
                 groups_by_outcome=_by_vendor(counts),
-                troubled=[
-                    TroubledGroup(
-                        vendor=r["vendor"],
-                        group_id=r["group_id"],
-                        outcome=r["outcome"],
-                        error_code=r["error_code"],
-                        error_message=r["error_message"],
-                        attempts=r["attempts"],
-                        last_success_at=r["last_success_at"],
-                        since=r["updated_at"],
-                    )
-                    for r in troubled
-                ],
+                troubled=[TroubledGroup(*r) for r in troubled],
             )
 
         return await self._run("reading syncer's records", fn)

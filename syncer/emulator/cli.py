@@ -43,27 +43,24 @@ def add_emulator_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--slow-seconds", type=float, default=8.0)
 
 
+# The flags whose values an EmulatorConfig takes as they are, under the same names.
+_AS_GIVEN = (
+    *("sdkappid", "secret_key", "attr_writes_per_group", "max_answer_bytes", "synthetic_groups", "seed"),
+    *("fault_10002", "fault_502", "fault_drop", "fault_throttle", "fault_slow"),
+)
+
+
 def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
     default_rate, overrides = parse_rate_limits(args.rate_limit)
     return EmulatorConfig(
-        sdkappid=args.sdkappid,
-        secret_key=args.secret_key,
+        **{name: getattr(args, name) for name in _AS_GIVEN},
         admins=frozenset(args.admin or ["administrator"]),
         rate_limit=default_rate or 200,
         nexconn_rate_limit=default_rate or 100,
         rate_limit_overrides=overrides,
-        attr_writes_per_group=args.attr_writes_per_group,
-        max_answer_bytes=args.max_answer_bytes,
         latency_s=args.latency_ms / 1000,
         latency_jitter_s=args.latency_jitter_ms / 1000,
-        fault_10002=args.fault_10002,
-        fault_502=args.fault_502,
-        fault_drop=args.fault_drop,
-        fault_throttle=args.fault_throttle,
-        fault_slow=args.fault_slow,
         slow_s=args.slow_seconds,
-        synthetic_groups=args.synthetic_groups,
-        seed=args.seed,
     )
 
 

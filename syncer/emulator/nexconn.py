@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from syncer.emulator.state import ids_named
 from syncer.nexconn.api import (
     ANNOUNCEMENT_MAX,
     CHANNEL_BATCH_MAX,
@@ -64,37 +65,29 @@ class NexconnError(Exception):
         self.status = status
 
 
-@dataclass
+def _no_permissions() -> dict[str, int]:
+    return dict.fromkeys(("joinPerm", "removePerm", "memInvitePerm", "invitePerm", "profilePerm", "memProfilePerm"), 0)
+
+
+@dataclass(slots=True)
 class EmuChannel:
+    """A group channel as the vendor keeps it: its profile by profile/update's groupProfile keys
+    (name, introduction, announcement, portraitUrl), its permissions and its ext profile."""
+
     channel_id: str
-    name: str = ""
-    introduction: str = ""
-    announcement: str = ""
-    portrait_url: str = ""
-    permissions: dict[str, int] = field(
-        default_factory=lambda: {
-            "joinPerm": 0,
-            "removePerm": 0,
-            "memInvitePerm": 0,
-            "invitePerm": 0,
-            "profilePerm": 0,
-            "memProfilePerm": 0,
-        }
-    )
+    profile: dict[str, str] = field(default_factory=dict)
+    permissions: dict[str, int] = field(default_factory=_no_permissions)
     ext: dict[str, str] = field(default_factory=dict)
     owner: str = "owner"
     created_at: int = 1_700_000_000_000
 
     def answer(self) -> dict[str, Any]:
+        texts = {key: self.profile.get(key, "") for key in ("name", "introduction", "announcement", "portraitUrl")}
         return {
             "channelId": self.channel_id,
-            "name": self.name,
-            "groupProfile": {
-                "introduction": self.introduction,
-                "announcement": self.announcement,
-                "portraitUrl": self.portrait_url,
-                "portrait_url": self.portrait_url,
-            },
+            "name": texts.pop("name"),
+            # The docs' example answers portrait_url where requests say portraitUrl: both (nexconn-facts.md).
+            "groupProfile": {**texts, "portrait_url": texts["portraitUrl"]},
             "groupExtProfile": dict(self.ext),
             "permissions": dict(self.permissions),
             "owner": self.owner,
@@ -128,7 +121,7 @@ class NexconnApi:
         now, body = await emu.arrive(request)
         backup = request.path.startswith("/backup/")
         command = COMMAND_BY_PATH.get(request.path.removeprefix("/backup").lstrip("/"), request.path)
-        ids = _channel_ids_of(body)
+        ids = ids_named(body, "channelIds", "channelId")
 
         def record(code: int) -> None:
             emu.record(now, command, code, ids, host="backup" if backup else "primary")
@@ -200,8 +193,7 @@ class NexconnApi:
         _check_ext(ext)
         if len({**channel.ext, **ext}) > EXT_MAX_PAIRS:
             raise NexconnError(INVALID_PARAMETER, f"groupExtProfile: over {EXT_MAX_PAIRS} pairs")
-        for key, value in profile.items():
-            setattr(channel, {"portraitUrl": "portrait_url"}.get(key, key), value)
+        channel.profile.update(profile)
         channel.permissions.update(permissions)
         channel.ext.update(ext)
         return {"code": 0}
@@ -228,13 +220,3 @@ def _check_ext(ext: dict[str, Any]) -> None:
             raise NexconnError(INVALID_PARAMETER, f"groupExtProfile.{key}: keys are ext_*, up to {EXT_KEY_MAX}")
         if len(value) > EXT_VALUE_MAX:
             raise NexconnError(VALUE_TOO_LONG, f"groupExtProfile.{key}: over {EXT_VALUE_MAX} characters")
-
-
-def _channel_ids_of(body: Any) -> tuple[str, ...]:
-    if not isinstance(body, dict):
-        return ()
-    if isinstance(body.get("channelIds"), list):
-        return tuple(str(c) for c in body["channelIds"])
-    if "channelId" in body:
-        return (str(body["channelId"]),)
-    return ()

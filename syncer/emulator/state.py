@@ -98,3 +98,15 @@ def max_in_window(times: list[float], period: float = 1.0) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+def ids_named(body: Any, list_key: str, one_key: str) -> tuple[str, ...]:
+    """The IDs a request body names, under ``list_key`` (a list) or ``one_key`` (one ID): what
+    the per-group limits and faults are keyed on."""
+    if not isinstance(body, dict):
+        return ()
+    if isinstance(body.get(list_key), list):
+        return tuple(str(i) for i in body[list_key])
+    if one_key in body:
+        return (str(body[one_key]),)
+    return ()

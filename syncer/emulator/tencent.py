@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from syncer.emulator.state import EmuGroup, SlidingWindow
+from syncer.emulator.state import EmuGroup, SlidingWindow, ids_named
 from syncer.tencent.api import (
     ANSWER_TOO_LARGE,
     ATTR_WRITE_COMMANDS,
@@ -105,7 +105,7 @@ class TencentApi:
         now, body = await emu.arrive(request)
         path = f"v4/{request.match_info['service']}/{request.match_info['command']}"
         command = COMMAND_BY_PATH.get(path, path)
-        group_ids = _group_ids_of(body)
+        group_ids = ids_named(body, "GroupIdList", "GroupId")
 
         def record(code: int) -> None:
             emu.record(now, command, code, group_ids)
@@ -378,13 +378,3 @@ def _attr_items(body: dict[str, Any], *, with_values: bool) -> list[dict[str, An
             if utf8_len(value) > ATTR_VALUE_MAX_BYTES:
                 raise ApiError(10046, f"attribute value longer than {ATTR_VALUE_MAX_BYTES} bytes")
     return items
-
-
-def _group_ids_of(body: Any) -> tuple[str, ...]:
-    if not isinstance(body, dict):
-        return ()
-    if isinstance(body.get("GroupIdList"), list):
-        return tuple(str(g) for g in body["GroupIdList"])
-    if "GroupId" in body:
-        return (str(body["GroupId"]),)
-    return ()

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from syncer.nexconn.api import PERMISSIONS
+from syncer.vendor import JSON, TEXT, WHOLE_NUMBER, profile_decoder
+
 
 @dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer
 class DesiredChannel:
@@ -39,3 +42,16 @@ class LiveChannel:
     profile: Mapping[str, Any]
     permissions: Mapping[str, Any]
     ext: Mapping[str, str]
+
+
+# Each managed column of the vendor's view's profile, in the order of DesiredChannel's fields, and its
+# kind (tests/test_decoding_properties.py holds them to it).
+PROFILE_COLUMNS: dict[str, str] = {
+    "name": TEXT,
+    "introduction": TEXT,
+    "announcement": TEXT,
+    "portrait_url": TEXT,
+    **dict.fromkeys(PERMISSIONS, WHOLE_NUMBER),
+    "ext_profile": JSON,
+}
+decode_desired = profile_decoder(DesiredChannel, PROFILE_COLUMNS)

@@ -10,6 +10,7 @@ from syncer.errors import CredentialsError, Malformed, VendorError
 from syncer.models import GroupPlan
 from syncer.nexconn.api import CHANNEL_BATCH_MAX, CHANNEL_NOT_FOUND, PERMISSIONS
 from syncer.nexconn.models import LiveChannel
+from syncer.ports import ReadHints
 from syncer.quoting import clip, quote
 from syncer.vendor import LiveAnswer, LiveBatch, ReadError, answered_entries
 
@@ -24,9 +25,11 @@ class Caller(Protocol):
     async def read(self, command: str, body: dict[str, Any], *, same_as: str | None) -> ReadAnswer: ...
 
 
-async def fetch_live(client: Caller, group_ids: Sequence[str], same_as: str | None = None) -> LiveBatch:
-    """Read up to 50 channels in one profile/list call; an answer whose digest is ``same_as`` is
-    not decoded at all."""
+async def fetch_live(
+    client: Caller, group_ids: Sequence[str], hints: Sequence[ReadHints], same_as: str | None = None
+) -> LiveBatch:
+    """Read up to 50 channels in one profile/list call (whole: ``hints`` ask for nothing less);
+    an answer whose digest is ``same_as`` is not decoded at all."""
     assert 0 < len(group_ids) <= CHANNEL_BATCH_MAX
     ids = list(group_ids)
     try:

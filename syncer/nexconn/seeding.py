@@ -2,76 +2,45 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
 
+from syncer import seeding
 from syncer.emulator.nexconn import EmuChannel
-from syncer.nexconn.models import DesiredChannel
-
-CHANNEL_COLUMNS = (
-    "channel_id",
-    "name",
-    "introduction",
-    "announcement",
-    "portrait_url",
-    "join_perm",
-    "remove_perm",
-    "mem_invite_perm",
-    "invite_perm",
-    "profile_perm",
-    "mem_profile_perm",
-    "ext_profile",
-)
-
-
-@dataclass
-class ChannelDataset:
-    desired: list[DesiredChannel] = field(default_factory=list)
-    live: list[EmuChannel] = field(default_factory=list)
-    drifted: set[str] = field(default_factory=set)
-    invalid: set[str] = field(default_factory=set)
+from syncer.nexconn.api import PERMISSIONS, PROFILE_FIELDS
+from syncer.nexconn.models import PROFILE_COLUMNS, DesiredChannel
 
 
 def desired_channel(i: int) -> DesiredChannel:
+    # ID, name, introduction, announcement, portrait URL, then each permission (PERMISSIONS' order).
+    texts = (
+        f"Channel {i}",
+        f"The channel for team {i}.",
+        "Welcome! 欢迎!",
+        f"https://cdn.example.com/channels/{i}.png",
+    )
     return DesiredChannel(
-        channel_id=f"ch{i:07d}",
-        name=f"Channel {i}",
-        introduction=f"The channel for team {i}.",
-        announcement="Welcome! 欢迎!",
-        portrait_url=f"https://cdn.example.com/channels/{i}.png",
-        join_perm=1,
-        remove_perm=1,
-        mem_invite_perm=2,
-        invite_perm=0,
-        profile_perm=1,
-        mem_profile_perm=0,
+        f"ch{i:07d}",
+        *texts,
+        *(1, 1, 2, 0, 1, 0),
         ext_profile={"ext_tier": "gold" if i % 2 else "silver", "ext_region": "sg"},
     )
 
 
 def live_from_desired(row: DesiredChannel) -> EmuChannel:
-    permissions = {
-        "joinPerm": row.join_perm or 0,
-        "removePerm": row.remove_perm or 0,
-        "memInvitePerm": row.mem_invite_perm or 0,
-        "invitePerm": row.invite_perm or 0,
-        "profilePerm": row.profile_perm or 0,
-        "memProfilePerm": row.mem_profile_perm or 0,
-    }
     return EmuChannel(
-        channel_id=row.channel_id,
-        name=row.name or "",
-        introduction=row.introduction or "",
-        announcement=row.announcement or "",
-        portrait_url=row.portrait_url or "",
-        permissions=permissions,
+        row.channel_id,
+        profile={key: getattr(row, column) or "" for column, key in PROFILE_FIELDS.items()},
+        permissions={key: getattr(row, column) or 0 for column, (key, _) in PERMISSIONS.items()},
         ext=dict(row.ext_profile or {}),
     )
+
+
+ChannelDataset = seeding.Dataset[DesiredChannel, EmuChannel]
 
 
 def drifted_channels(n: int, *, seed: int = 7, drift: float = 0.5, invalid: int = 0) -> ChannelDataset:
@@ -87,9 +56,9 @@ def drifted_channels(n: int, *, seed: int = 7, drift: float = 0.5, invalid: int 
         if rng.random() < drift:
             choice = rng.randrange(4)
             if choice == 0:
-                live.name = f"Old channel {i}"
+                live.profile["name"] = f"Old channel {i}"
             elif choice == 1:
-                live.portrait_url = f"https://old-cdn.example.com/{i}.png"
+                live.profile["portraitUrl"] = f"https://old-cdn.example.com/{i}.png"
             elif choice == 2:
                 live.permissions["joinPerm"] = 3
             else:
@@ -112,18 +81,6 @@ def _broken(row: DesiredChannel, i: int) -> DesiredChannel:
     return replace(row, **kinds[i % len(kinds)])
 
 
-def channel_records(rows: Sequence[DesiredChannel]) -> list[tuple[object, ...]]:
-    records = []
-    for row in rows:
-        values = asdict(row)
-        ext = values["ext_profile"]
-        values["ext_profile"] = None if ext is None else json.dumps(ext, ensure_ascii=False)
-        records.append(tuple(values[c] for c in CHANNEL_COLUMNS))
-    return records
-
-
 async def insert_desired_channels(conn: asyncpg.Connection, rows: Sequence[DesiredChannel]) -> None:
     """Bulk-load desired channels with COPY (run the migrations first)."""
-    await conn.copy_records_to_table(
-        "desired_group_channels", records=channel_records(rows), columns=list(CHANNEL_COLUMNS)
-    )
+    await seeding.copy_desired(conn, "desired_group_channels", "channel_id", PROFILE_COLUMNS, rows)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from syncer.vendor import BOOLEAN, JSON, TEXT, WHOLE_NUMBER, profile_decoder
+
 # The vendor's field name for each managed base column, in the order they appear in a payload.
 BASE_FIELDS: dict[str, str] = {
     "name": "Name",
@@ -46,3 +48,20 @@ class LiveGroup:
     base: Mapping[str, Any]  # vendor field name -> value, only the fields the answer carried
     custom: Mapping[str, str]  # custom-field key -> value, only managed keys
     attrs: Mapping[str, str] | None = None  # None: not read this run
+
+
+# Each managed column of the vendor's view's profile, in the order of DesiredGroup's fields, and its
+# kind (tests/test_decoding_properties.py holds them to it).
+PROFILE_COLUMNS: dict[str, str] = {
+    "name": TEXT,
+    "introduction": TEXT,
+    "notification": TEXT,
+    "face_url": TEXT,
+    "max_member_num": WHOLE_NUMBER,
+    "apply_join_option": TEXT,
+    "invite_join_option": TEXT,
+    "mute_all_member": BOOLEAN,
+    "app_defined_data": JSON,
+    "group_attrs": JSON,
+}
+decode_desired = profile_decoder(DesiredGroup, PROFILE_COLUMNS)

@@ -5,44 +5,21 @@ Used by the demo, the tests and the benchmark, so all three exercise the same sh
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
 
+from syncer import seeding
 from syncer.emulator.state import EmuGroup
-from syncer.tencent.models import DesiredGroup
-
-DESIRED_COLUMNS = (
-    "group_id",
-    "name",
-    "introduction",
-    "notification",
-    "face_url",
-    "max_member_num",
-    "apply_join_option",
-    "invite_join_option",
-    "mute_all_member",
-    "app_defined_data",
-    "group_attrs",
-)
-
-
-@dataclass
-class Dataset:
-    desired: list[DesiredGroup] = field(default_factory=list)
-    live: list[EmuGroup] = field(default_factory=list)
-    drifted: set[str] = field(default_factory=set)  # groups whose live state differs from desired
-    invalid: set[str] = field(default_factory=set)  # desired rows validation must reject
-    restricted: set[str] = field(default_factory=set)  # groups with a field their type refuses
+from syncer.tencent.models import PROFILE_COLUMNS, DesiredGroup
 
 
 def desired_group(i: int) -> DesiredGroup:
     return DesiredGroup(
-        group_id=f"grp-{i:07d}",
+        f"grp-{i:07d}",
         name=f"Team {i}",
         introduction=f"The group for team {i}.",
         notification="Be kind.",
@@ -71,6 +48,9 @@ def live_from_desired(row: DesiredGroup, group_type: str = "Public") -> EmuGroup
         app_defined_data=dict(row.app_defined_data or {}),
         attrs=dict(row.group_attrs or {}),
     )
+
+
+Dataset = seeding.Dataset[DesiredGroup, EmuGroup]
 
 
 def drifted_dataset(
@@ -141,22 +121,6 @@ def _broken(row: DesiredGroup, k: int) -> DesiredGroup:
     return replace(row, **kinds[k % len(kinds)])
 
 
-def desired_records(rows: Sequence[DesiredGroup]) -> list[tuple[object, ...]]:
-    records = []
-    for row in rows:
-        values = asdict(row)
-        values["app_defined_data"] = _dumps(values["app_defined_data"])
-        values["group_attrs"] = _dumps(values["group_attrs"])
-        records.append(tuple(values[c] for c in DESIRED_COLUMNS))
-    return records
-
-
-def _dumps(value: object) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
 async def insert_desired(conn: asyncpg.Connection, rows: Sequence[DesiredGroup]) -> None:
     """Bulk-load desired rows with COPY (the table must exist: run the migrations first)."""
-    await conn.copy_records_to_table(
-        "desired_group_profiles", records=desired_records(rows), columns=list(DESIRED_COLUMNS)
-    )
+    await seeding.copy_desired(conn, "desired_group_profiles", "group_id", PROFILE_COLUMNS, rows)

@@ -3,93 +3,38 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import structlog
 
-from syncer.client import CallFailed, VendorClient
 from syncer.errors import CredentialsError, Malformed, VendorError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.ports import PageRow, ReadHints
-from syncer.settings import Settings
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
 from syncer.tencent.diff import attrs_fingerprint, plan_group
-from syncer.tencent.models import DesiredGroup, LiveGroup
+from syncer.tencent.models import DesiredGroup, LiveGroup, decode_desired
 from syncer.tencent.ops import fetch_live, parse_live, read_attrs, write_attrs, write_base
 from syncer.tencent.validation import validate
-from syncer.vendor import (
-    BOOLEAN,
-    JSON,
-    TEXT,
-    WHOLE_NUMBER,
-    Decision,
-    LiveAnswer,
-    LiveBatch,
-    Settled,
-    Target,
-    decode_profile,
-    without_writes,
-)
+from syncer.vendor import BatchRead, Decision, LiveAnswer, Settled, Target, VendorBase, call_failed, without_writes
 
 log = structlog.get_logger("syncer.tencent")
 
 
-def _failure(group_id: str, exc: VendorError, what: str) -> GroupResult:
-    if exc.code in GROUP_NOT_FOUND_CODES:
-        return GroupResult(group_id, Outcome.NOT_FOUND, exc.code, f"{what}: {exc}")
-    message = f"{what}: {exc}"
-    if isinstance(exc, CallFailed) and exc.outcome_unknown:
-        message += " (no answer: the write may or may not have applied; the next run reads the group again)"
-    return GroupResult(group_id, Outcome.FAILED, exc.code, message)
+def _failure(group_id: str, exc: VendorError, command: str) -> GroupResult:
+    return call_failed(group_id, exc, command, not_found=exc.code in GROUP_NOT_FOUND_CODES)
 
 
-# Each managed column of the desired relation, as its view's profile names it, and its kind, in
-# the order of DesiredGroup's fields (tests/test_decoding_properties.py holds them to it).
-_COLUMNS = {
-    "name": TEXT,
-    "introduction": TEXT,
-    "notification": TEXT,
-    "face_url": TEXT,
-    "max_member_num": WHOLE_NUMBER,
-    "apply_join_option": TEXT,
-    "invite_join_option": TEXT,
-    "mute_all_member": BOOLEAN,
-    "app_defined_data": JSON,
-    "group_attrs": JSON,
-}
-
-
-def decode_desired(group_id: str, profile: str) -> DesiredGroup:
-    """A row of the view syncer_tencent_desired, read in full (sql/desired/tencent.sql)."""
-    return DesiredGroup(group_id, *decode_profile(profile, _COLUMNS))
-
-
-class TencentVendor:
+class TencentVendor(VendorBase):
     """Groups are read in batches of 50 (get_group_info); attributes, when they may have
     changed, one group at a time (get_group_attr); writes are modify_group_base_info and
     set_group_attr (or delete_group_attr to clear)."""
 
     name = "tencent"
-    batch_max = GROUP_BATCH_MAX
-    read_command = "get_group_info"
-
-    def __init__(self, settings: Settings, client: VendorClient) -> None:
-        self._settings = settings
-        self.client = client
-
-    def lock_scope(self) -> str:
-        return f"tencent.{self._settings.tencent.sdkappid}"
-
+    read = BatchRead("get_group_info", GROUP_BATCH_MAX, fetch_live)
     decode = staticmethod(decode_desired)
     validate = staticmethod(validate)
     parse_live = staticmethod(parse_live)
-
-    async def fetch_live(
-        self, group_ids: Sequence[str], hints: Sequence[ReadHints], *, same_as: str | None = None
-    ) -> LiveBatch:
-        return await fetch_live(self.client, group_ids, hints, same_as)
 
     def settles_by_digest(self, hints: ReadHints) -> bool:
         # The attribute set is not in the batch read: it was in line when the group was last
