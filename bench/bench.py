@@ -24,14 +24,11 @@ import resource
 import statistics
 import sys
 import time
-import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -40,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.naive import naive_sync  # noqa: E402
 from syncer.db.store import PgStore  # noqa: E402
-from syncer.embedded import embedded_postgres  # noqa: E402
+from syncer.embedded import embedded_postgres, scratch_database  # noqa: E402
 from syncer.emulator.process import RemoteEmulator, emulator_process  # noqa: E402
 from syncer.emulator.state import max_in_window  # noqa: E402
 from syncer.logs import configure_logging  # noqa: E402
@@ -49,6 +46,7 @@ from syncer.settings import Settings  # noqa: E402
 from syncer.vendors import desired_setups, make_vendor  # noqa: E402
 
 LIMIT = 200
+T = TypeVar("T")
 
 # The desired rows, generated in SQL so that a million cost no Python memory. They match
 # syncer.tencent.seeding.desired_group(i), which the emulator's synthetic groups are made from.
@@ -125,24 +123,6 @@ class Result:
     def floor_s(self) -> float:
         s = self.scenario
         return max(math.ceil(s.n / 50), s.m, s.a) / s.limit
-
-
-@asynccontextmanager
-async def database(server_url: str) -> AsyncIterator[str]:
-    name = f"syncer_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def prepare(db: str, remote: RemoteEmulator, s: Scenario) -> None:
@@ -233,7 +213,7 @@ async def timed_run(db: str, remote: RemoteEmulator, s: Scenario) -> tuple[float
 
 async def measure(server_url: str, s: Scenario) -> Result:
     args = ["--latency-ms", str(s.latency_ms), "--rate-limit", str(s.limit), "--synthetic-groups", str(s.n)]
-    async with database(server_url) as db, emulator_process(*args) as remote:
+    async with scratch_database(server_url, "syncer_bench") as db, emulator_process(*args) as remote:
         if s.naive:
             await prepare(db, remote, s)
             before = resource.getrusage(resource.RUSAGE_SELF)
@@ -313,7 +293,7 @@ async def own_cost_runs(server_url: str, n: int, limit: int, latency_ms: float, 
     s = Scenario(f"own cost {n}", n, latency_ms=latency_ms, attrs=False, limit=limit, earlier_run=routine)
     args = ["--latency-ms", str(latency_ms), "--rate-limit", str(limit), "--synthetic-groups", str(n)]
     runs = []
-    async with database(server_url) as db, emulator_process(*args) as remote:
+    async with scratch_database(server_url, "syncer_bench") as db, emulator_process(*args) as remote:
         await prepare(db, remote, s)
         for _ in range(repeats):
             if kind == "first":
@@ -360,13 +340,14 @@ async def _own_cost(server_url: str, first_runs_only: bool) -> str:
     return "\n".join([head, *lines])
 
 
-async def own_cost(first_runs_only: bool) -> str:
+async def on_postgres(work: Callable[[str], Awaitable[T]]) -> T:
+    """``work`` on the server SYNCER_BENCH_DATABASE_URL names, or on an embedded one."""
     configure_logging("warning", "json")
     server = os.environ.get("SYNCER_BENCH_DATABASE_URL")
     if server:
-        return await _own_cost(server, first_runs_only)
+        return await work(server)
     with embedded_postgres() as url:
-        return await _own_cost(url, first_runs_only)
+        return await work(url)
 
 
 def machine() -> str:
@@ -379,13 +360,8 @@ def machine() -> str:
 
 
 async def run_one(name: str) -> Result:
-    configure_logging("warning", "json")
     scenario = next(s for s in SCENARIOS if s.name == name)
-    server = os.environ.get("SYNCER_BENCH_DATABASE_URL")
-    if server:
-        return await measure(server, scenario)
-    with embedded_postgres() as url:
-        return await measure(url, scenario)
+    return await on_postgres(lambda server: measure(server, scenario))
 
 
 def main() -> int:
@@ -415,7 +391,8 @@ def main() -> int:
     if not args.only or "own cost" in args.only or "first runs" in args.only:
         print("running own cost …", file=sys.stderr, flush=True)
         first_runs_only = bool(args.only) and "own cost" not in args.only
-        table = (table + "\n\n" + asyncio.run(own_cost(first_runs_only))).strip()
+        own = asyncio.run(on_postgres(lambda server: _own_cost(server, first_runs_only)))
+        table = (table + "\n\n" + own).strip()
     print(f"\nmachine: {machine()}\n\n{table}")
     notes = "\n".join(f"- {s.name}: {s.note}" for s in SCENARIOS if not args.only or s.name in args.only)
     if args.write:

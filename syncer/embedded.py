@@ -6,9 +6,13 @@ import contextlib
 import logging
 import os
 import tempfile
+import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 from syncer.errors import ConfigError
 
@@ -37,3 +41,24 @@ def embedded_postgres() -> Iterator[str]:
         server.cleanup()
         with contextlib.suppress(OSError):
             base.rmdir()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """An empty database of its own on the server ``server_url`` reaches, dropped afterwards
+    (for the tests and the bench): its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _as_admin(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        await _as_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _as_admin(server_url: str, sql: str) -> None:
+
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

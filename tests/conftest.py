@@ -3,16 +3,14 @@ database per test, and the emulator serving HTTP on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 from syncer.db.store import PgStore
-from syncer.embedded import embedded_postgres
+from syncer.embedded import embedded_postgres, scratch_database
 from syncer.emulator.server import Emulator, EmulatorConfig
 from syncer.logs import configure_logging
 from syncer.settings import Settings
@@ -34,33 +32,15 @@ def pg_server_url() -> Iterator[str]:
         yield embedded
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @pytest.fixture
 async def new_database(pg_server_url: str) -> AsyncIterator[Callable[[], Awaitable[str]]]:
     """Creates empty databases of the test's own; drops them afterwards."""
-    created: list[str] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def create() -> str:
-        name = f"syncer_test_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(pg_server_url)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        created.append(name)
-        return _with_database(pg_server_url, name)
+        async def create() -> str:
+            return await stack.enter_async_context(scratch_database(pg_server_url, "syncer_test"))
 
-    yield create
-    admin = await asyncpg.connect(pg_server_url)
-    try:
-        for name in created:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+        yield create
 
 
 @pytest.fixture

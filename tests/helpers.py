@@ -17,7 +17,7 @@ from syncer.nexconn.settings import NexconnSettings
 from syncer.pipeline import Reconciler, RunReport
 from syncer.settings import Secret, Settings
 from syncer.tencent.models import DesiredGroup
-from syncer.tencent.seeding import insert_desired
+from syncer.tencent.seeding import Dataset, drifted_dataset, insert_desired
 from syncer.tencent.settings import TencentSettings
 from syncer.vendors import make_vendor
 
@@ -75,6 +75,15 @@ async def load_desired(db_url: str, rows: Sequence[DesiredGroup]) -> None:
         await insert_desired(conn, rows)
     finally:
         await conn.close()
+
+
+async def seeded(db_url: str, emulator: Emulator, n: int, **generator: Any) -> Dataset:
+    """A generated data set of ``n`` groups (``generator``: drifted_dataset's options): its live
+    side in the emulator, its desired rows in the database."""
+    data = drifted_dataset(n, **generator)
+    emulator.seed(data.live)
+    await load_desired(db_url, data.desired)
+    return data
 
 
 async def sync(

@@ -10,9 +10,9 @@ import sys
 from dataclasses import dataclass, replace
 
 from syncer.emulator.server import Emulator
-from syncer.tencent.seeding import desired_group, drifted_dataset
+from syncer.tencent.seeding import desired_group
 
-from .helpers import load_desired, mismatches
+from .helpers import load_desired, mismatches, seeded
 
 
 @dataclass
@@ -63,9 +63,7 @@ async def test_migrate_then_run_exit_0_then_2_with_an_invalid_row(fresh_db: str,
     again = await syncer("migrate", env=env)
     assert again.code == 0 and "nothing to do" in again.out
 
-    data = drifted_dataset(200, seed=11)
-    emulator.seed(data.live)
-    await load_desired(fresh_db, data.desired)
+    data = await seeded(fresh_db, emulator, 200, seed=11)
     ok = await syncer("run", env=env)
     assert ok.code == 0, ok.err
     assert "groups read    200" in ok.out and f"changed        {len(data.drifted)}" in ok.out
@@ -85,9 +83,7 @@ async def test_migrate_then_run_exit_0_then_2_with_an_invalid_row(fresh_db: str,
 
 
 async def test_plan_json_lists_changes_and_sends_no_write(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(100, seed=12)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 100, seed=12)
     result = await syncer("plan", "--json", env=environment(db, emulator))
     assert result.code == 0, result.err
     lines = [json.loads(line) for line in result.out.splitlines()]
@@ -113,9 +109,7 @@ async def test_configuration_errors_exit_78_and_name_the_setting(db: str, emulat
 
 
 async def test_a_debug_run_never_shows_the_key_or_a_usersig(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(60, seed=13, invalid=2)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 60, seed=13, invalid=2)
     emulator.config.fault_502 = 0.2  # errors and retries get logged too
     result = await syncer("run", "--log-level", "debug", env=environment(db, emulator))
     assert result.code == 2

@@ -7,15 +7,13 @@ from dataclasses import replace
 import asyncpg
 
 from syncer.emulator.server import Emulator
-from syncer.tencent.seeding import desired_group, drifted_dataset, live_from_desired
+from syncer.tencent.seeding import desired_group, live_from_desired
 
-from .helpers import fast, load_desired, mismatches, settings_for, sync
+from .helpers import fast, load_desired, mismatches, seeded, settings_for, sync
 
 
 async def test_incremental_runs_read_only_what_changed_and_every_kth_run_is_full(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(400, seed=31)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 400, seed=31)
     settings = settings_for(db, emulator, incremental=True, full_every=3, **fast(emulator))
 
     first = await sync(settings)  # no completed run yet: a full one

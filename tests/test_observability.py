@@ -25,9 +25,8 @@ from syncer.emulator.server import Emulator
 from syncer.errors import CredentialsError
 from syncer.progress import StatusLine, render_bar
 from syncer.settings import Secret
-from syncer.tencent.seeding import drifted_dataset
 
-from .helpers import fast, load_desired, settings_for
+from .helpers import fast, load_desired, seeded, settings_for
 from .pushgateway import pushgateway
 from .test_cli import environment, syncer
 
@@ -58,9 +57,7 @@ async def _scrape(url: str) -> Samples:
 async def test_a_run_push_adds_its_metrics_and_a_failed_run_never_overwrites_the_last_success(
     db: str, emulator: Emulator
 ) -> None:
-    data = drifted_dataset(120, seed=31, invalid=2)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 120, seed=31, invalid=2)
     async with pushgateway() as gateway:
         settings = settings_for(
             db, emulator, **fast(emulator), pushgateway_url=Secret(gateway.url), metrics_job="syncer-test"
@@ -117,9 +114,7 @@ def _free_port() -> int:
 
 
 async def test_a_long_run_serves_metrics_while_it_runs_and_stops_serving_after(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(300, seed=32)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 300, seed=32)
     emulator.config.latency_s = 0.2
     port = _free_port()
     settings = settings_for(db, emulator, **fast(emulator), metrics_port=port, metrics_host="127.0.0.1")
@@ -141,9 +136,7 @@ async def test_a_long_run_serves_metrics_while_it_runs_and_stops_serving_after(d
 async def test_json_logs_off_a_terminal_name_the_run_and_the_group_with_one_summary(
     db: str, emulator: Emulator
 ) -> None:
-    data = drifted_dataset(200, seed=33, invalid=3)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 200, seed=33, invalid=3)
     emulator.config.latency_s = 0.05
     env = environment(db, emulator) | {"SYNCER_PROGRESS_INTERVAL_S": "0.2"}
     result = await syncer("run", "--log-level", "debug", "--rate-limit", "100", env=env)
@@ -162,9 +155,7 @@ async def test_json_logs_off_a_terminal_name_the_run_and_the_group_with_one_summ
 
 
 async def test_console_logs_when_asked(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(30, seed=34, invalid=1)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 30, seed=34, invalid=1)
     result = await syncer("run", "--log-format", "console", env=environment(db, emulator))
     assert result.code == 2
     assert "run_finished" in result.err and "group_rejected" in result.err and "run_id=" in result.err
@@ -172,9 +163,7 @@ async def test_console_logs_when_asked(db: str, emulator: Emulator) -> None:
 
 
 async def test_on_a_terminal_a_progress_bar_shares_the_screen_with_readable_logs(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(400, seed=35, invalid=1)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 400, seed=35, invalid=1)
     emulator.config.latency_s = 0.1
     primary, secondary = pty.openpty()
     process = await asyncio.create_subprocess_exec(
@@ -231,9 +220,7 @@ def test_log_lines_never_land_on_the_bar() -> None:
 async def test_status_shows_the_last_runs_and_the_groups_out_of_line_with_their_errors(
     db: str, emulator: Emulator
 ) -> None:
-    data = drifted_dataset(60, seed=36, invalid=2)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 60, seed=36, invalid=2)
     victim = sorted(set(g.group_id for g in data.desired) - data.invalid)[5]
     emulator.config.group_faults = {victim: 10004}  # a permanent code: the group fails
     env = environment(db, emulator)

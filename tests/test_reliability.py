@@ -24,7 +24,7 @@ from syncer.tencent.models import DesiredGroup
 from syncer.tencent.seeding import desired_group, drifted_dataset, live_from_desired
 
 from .fakevendor import FakeVendor
-from .helpers import fast, fetch, load_desired, mismatches, settings_for, sync
+from .helpers import fast, fetch, load_desired, mismatches, seeded, settings_for, sync
 from .proxy import CuttableProxy
 from .test_cli import environment, syncer
 
@@ -44,9 +44,7 @@ async def start_run(db: str, emulator: Emulator, *args: str) -> asyncio.subproce
 
 
 async def test_every_fault_at_once_and_the_run_still_converges(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(1500, seed=21)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 1500, seed=21)
     cfg = emulator.config
     cfg.fault_10002, cfg.fault_502, cfg.fault_drop, cfg.fault_throttle, cfg.fault_slow = 0.05, 0.03, 0.02, 0.03, 0.05
     cfg.slow_s = 4.0
@@ -60,9 +58,7 @@ async def test_every_fault_at_once_and_the_run_still_converges(db: str, emulator
 
 
 async def test_what_still_fails_is_recorded_with_its_code_and_retried_first(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(300, seed=22, base_drift=1.0)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 300, seed=22, base_drift=1.0)
     victim = "grp-0000150"
     emulator.config.group_faults = {victim: 10002}
     settings = settings_for(db, emulator, **fast(emulator))
@@ -85,9 +81,7 @@ async def test_what_still_fails_is_recorded_with_its_code_and_retried_first(db: 
 
 
 async def test_a_vendor_that_goes_down_mid_run_costs_a_bounded_number_of_calls(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(500, seed=23)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 500, seed=23)
     async with FakeVendor(emulator) as vendor:
         # The first batch read is answered; from then on, every call gets 502 from a proxy.
         vendor.answers["get_group_info"] = lambda body: (502, b"bad gateway") if vendor.requests[1:] else None
@@ -107,9 +101,7 @@ async def test_a_vendor_that_goes_down_mid_run_costs_a_bounded_number_of_calls(d
 async def test_sigterm_stops_gracefully_records_what_finished_and_the_next_run_converges(
     db: str, emulator: Emulator
 ) -> None:
-    data = drifted_dataset(1200, seed=24, base_drift=0.8)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 1200, seed=24, base_drift=0.8)
     emulator.config.latency_s = 0.05
     process = await start_run(db, emulator, "--json")
     async with asyncio.timeout(60):
@@ -140,9 +132,7 @@ async def test_sigterm_stops_gracefully_records_what_finished_and_the_next_run_c
 
 
 async def test_sigint_exits_130_and_a_second_signal_exits_at_once(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(400, seed=25)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 400, seed=25)
     emulator.config.latency_s = 60.0  # every call hangs: only the grace period or a second signal ends a run
 
     async def start(*args: str) -> asyncio.subprocess.Process:
@@ -183,9 +173,7 @@ async def test_a_second_run_sees_the_first_and_leaves_without_a_call(db: str, em
 
 
 async def test_a_run_that_died_leaves_no_lock_behind(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(600, seed=26)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 600, seed=26)
     emulator.config.latency_s = 0.05
     process = await start_run(db, emulator)
     async with asyncio.timeout(30):
@@ -214,9 +202,7 @@ async def test_postgres_unreachable_at_start_costs_no_vendor_call(emulator: Emul
 async def test_postgres_lost_mid_run_stops_and_records_nothing_that_was_not_applied(
     db: str, emulator: Emulator
 ) -> None:
-    data = drifted_dataset(1500, seed=27, base_drift=0.9)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 1500, seed=27, base_drift=0.9)
     proxy = CuttableProxy(db)
     via_proxy = await proxy.start()
     settings = settings_for(via_proxy, emulator, record_batch_size=50)  # real limits: about 8 s

@@ -6,7 +6,6 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-import asyncpg
 import pytest
 
 from syncer.db.store import PgStore
@@ -18,7 +17,7 @@ from syncer.tencent.client import TencentClient
 from syncer.tencent.seeding import desired_group, drifted_dataset
 from syncer.tencent.settings import TencentSettings
 
-from .helpers import emulator_process, load_desired, sync
+from .helpers import emulator_process, fetch, load_desired, sync
 
 
 def test_a_group_always_falls_to_the_same_shard_and_shards_are_about_even() -> None:
@@ -113,12 +112,9 @@ async def test_three_shards_at_once_cover_every_group_once_and_stay_within_the_l
     written = Counter(g for r in log if r["command"] == "modify_group_base_info" for g in r["group_ids"])
     assert written and set(written) <= data.drifted and max(written.values()) == 1  # no group twice
 
-    conn = await asyncpg.connect(db)
-    try:
-        recorded = await conn.fetch(
-            "SELECT s.group_id, r.shard_index, r.shard_count FROM group_sync_state s JOIN sync_runs r ON r.run_id = s.last_run_id"
-        )
-    finally:
-        await conn.close()
+    recorded = await fetch(
+        db,
+        "SELECT s.group_id, r.shard_index, r.shard_count FROM group_sync_state s JOIN sync_runs r ON r.run_id = s.last_run_id",
+    )
     assert len(recorded) == n and {r["group_id"] for r in recorded} == {g.group_id for g in data.desired}
     assert all(shard_of(r["group_id"], 3) == r["shard_index"] and r["shard_count"] == 3 for r in recorded)

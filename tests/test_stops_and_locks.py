@@ -17,9 +17,8 @@ from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.errors import RunLocked, RunLockLost
 from syncer.sharding import Shard
-from syncer.tencent.seeding import drifted_dataset
 
-from .helpers import fast, fetch, load_desired, settings_for, sync
+from .helpers import fast, fetch, seeded, settings_for, sync
 from .test_cli import environment, start_syncer, syncer
 
 
@@ -36,9 +35,7 @@ async def _running_lock_pid(db: str) -> int:
 
 
 async def test_a_run_whose_lock_connection_is_terminated_stops_sending_and_fails(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(2000, seed=41, base_drift=0.9)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 2000, seed=41, base_drift=0.9)
     emulator.config.latency_s = 0.02
     settings = settings_for(db, emulator, rate_limit=100, grace_period_s=1.0)
     run = asyncio.create_task(sync(settings))
@@ -57,9 +54,7 @@ async def test_a_run_whose_lock_connection_is_terminated_stops_sending_and_fails
 async def test_an_idle_session_timeout_shorter_than_the_run_does_not_take_the_lock(db: str, emulator: Emulator) -> None:
     (row,) = await fetch(db, "SELECT current_database() AS name")
     await fetch(db, f'ALTER DATABASE "{row["name"]}" SET idle_session_timeout = 400')
-    data = drifted_dataset(600, seed=42, base_drift=0.9)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 600, seed=42, base_drift=0.9)
     settings = settings_for(db, emulator, rate_limit=150)  # about 4 s of writes
     run = asyncio.create_task(sync(settings))
     await _running_lock_pid(db)
@@ -76,9 +71,7 @@ async def test_an_idle_session_timeout_shorter_than_the_run_does_not_take_the_lo
 async def test_a_run_with_another_shard_count_than_a_live_one_refuses_before_any_call(
     db: str, emulator: Emulator
 ) -> None:
-    data = drifted_dataset(50, seed=43)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 50, seed=43)
     app = f"syncer.run.tencent.{emulator.config.sdkappid}"
     async with PgStore.open(db) as store, store.run_lock(f"{app}.shard.0.of.2", within=app, shard_count=2):
         for count in (3, 1):
@@ -134,9 +127,7 @@ async def test_a_stop_while_connecting_to_a_postgres_that_never_answers_is_obeye
 async def test_a_stop_while_a_query_waits_on_a_locked_table_is_obeyed_within_the_grace_period(
     db: str, emulator: Emulator
 ) -> None:
-    data = drifted_dataset(100, seed=44)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 100, seed=44)
     blocker = await asyncpg.connect(db)
     try:
         transaction = blocker.transaction()
@@ -183,9 +174,7 @@ async def test_a_setting_out_of_range_exits_78_with_one_line(
 
 
 async def test_plan_json_into_head_ends_quietly(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(1500, seed=45, base_drift=1.0)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 1500, seed=45, base_drift=1.0)
     env = environment(db, emulator)
     import os
 

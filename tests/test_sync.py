@@ -23,13 +23,11 @@ from syncer.tencent.models import DesiredGroup
 from syncer.tencent.seeding import desired_group, drifted_dataset, live_from_desired
 from syncer.tencent.vendor import TencentVendor
 
-from .helpers import emulator_process, fast, load_desired, mismatches, settings_for, sync, writes
+from .helpers import emulator_process, fast, fetch, load_desired, mismatches, seeded, settings_for, sync, writes
 
 
 async def test_drifted_groups_converge_and_a_second_run_only_reads(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(600, seed=1)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 600, seed=1)
     settings = settings_for(db, emulator, **fast(emulator))
     assert len(mismatches(data.desired, emulator)) >= 250  # the data set really drifted
 
@@ -84,9 +82,7 @@ async def test_the_vendor_never_sees_more_than_the_limit_in_any_sliding_second(d
 
 
 async def test_plan_reads_but_never_writes(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(120, seed=3)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 120, seed=3)
     before = {gid: g.snapshot() for gid, g in emulator.groups.items()}
     plans: list[GroupPlan] = []
     report = await sync(settings_for(db, emulator, **fast(emulator)), dry_run=True, on_plan=plans.append)
@@ -165,13 +161,10 @@ async def test_each_invalid_kind_is_rejected_without_a_call_while_the_rest_conve
     touched = {gid for record in emulator.log for gid in record.group_ids}
     assert touched.isdisjoint(INVALID_ROWS), touched & set(INVALID_ROWS)
 
-    conn = await asyncpg.connect(db)
-    try:
-        rows = await conn.fetch(
-            "SELECT group_id, outcome, error_message FROM group_sync_state WHERE outcome <> 'in_sync' AND outcome <> 'updated'"
-        )
-    finally:
-        await conn.close()
+    rows = await fetch(
+        db,
+        "SELECT group_id, outcome, error_message FROM group_sync_state WHERE outcome <> 'in_sync' AND outcome <> 'updated'",
+    )
     assert {r["group_id"] for r in rows} == set(INVALID_ROWS)
     for r in rows:
         assert r["outcome"] == "rejected"
@@ -180,9 +173,7 @@ async def test_each_invalid_kind_is_rejected_without_a_call_while_the_rest_conve
 
 
 async def test_an_answer_over_the_size_limit_splits_the_batch(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(50, seed=5)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 50, seed=5)
     emulator.config.max_answer_bytes = 12_000  # 50 groups' answer is ~22 KB; 25 groups' fits
     report = await sync(settings_for(db, emulator, **fast(emulator)))
     assert report.exit_code == 0
@@ -195,9 +186,7 @@ async def test_an_answer_over_the_size_limit_splits_the_batch(db: str, emulator:
 
 
 async def test_a_field_the_group_type_refuses_is_skipped_with_a_warning(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(40, seed=6, restricted=4)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 40, seed=6, restricted=4)
     settings = settings_for(db, emulator, **fast(emulator))
     report = await sync(settings)
     assert report.exit_code == 0  # a warning, not a failure
@@ -220,9 +209,7 @@ async def test_a_field_the_group_type_refuses_is_skipped_with_a_warning(db: str,
 
 
 async def test_throttling_answers_are_retried_and_the_run_converges(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(300, seed=7)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 300, seed=7)
     emulator.config.fault_throttle = 0.15
     report = await sync(settings_for(db, emulator, **fast(emulator)))
     assert report.throttled > 20
@@ -245,9 +232,7 @@ async def test_groups_missing_at_the_vendor_are_recorded_not_found_and_not_retri
 async def test_attribute_reads_are_skipped_when_unchanged_and_check_attrs_catches_outside_drift(
     db: str, emulator: Emulator
 ) -> None:
-    data = drifted_dataset(100, seed=8)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    data = await seeded(db, emulator, 100, seed=8)
     settings = settings_for(db, emulator, **fast(emulator))
     await sync(settings)
     emulator.groups["grp-0000042"].attrs = {"changed": "by someone else"}
@@ -278,9 +263,7 @@ async def test_attribute_reads_are_skipped_when_unchanged_and_check_attrs_catche
 
 
 async def test_wrong_credentials_stop_the_run_at_the_first_answer(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(500, seed=9)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 500, seed=9)
     settings = settings_for(db, emulator, secret_key=Secret("0" * 64))
     with pytest.raises(CredentialsError) as err:
         await sync(settings)
@@ -318,9 +301,7 @@ async def test_an_expired_usersig_is_renewed_once_and_the_call_retried(db: str, 
 
 
 async def test_outcomes_and_runs_are_recorded(db: str, emulator: Emulator) -> None:
-    data = drifted_dataset(120, seed=10, invalid=2)
-    emulator.seed(data.live)
-    await load_desired(db, data.desired)
+    await seeded(db, emulator, 120, seed=10, invalid=2)
     report = await sync(settings_for(db, emulator, **fast(emulator)))
     conn = await asyncpg.connect(db)
     try:
