@@ -27,6 +27,7 @@ from syncer.pipeline import Reconciler, RunObserver, RunReport
 from syncer.progress import Progress, StatusLine
 from syncer.quoting import clip
 from syncer.report import print_plan_group, print_status, print_summary, render_migration_status
+from syncer.secret import overridden
 from syncer.settings import Relation, Secret, Settings, parse_rate_limits, parse_schema, settings_from_env
 from syncer.sharding import Shard
 from syncer.stopping import StopSignals, stoppable
@@ -225,7 +226,8 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     progress = get("progress") or settings.progress
     if progress not in PROGRESS_STYLES:
         raise ConfigError(f"progress {progress!r}: expected one of {', '.join(PROGRESS_STYLES)}")
-    return settings.with_overrides(
+    return overridden(
+        settings,
         shard=shard,
         pushgateway_url=Secret(pushgateway.rstrip("/")) if pushgateway else None,
         metrics_job=get("metrics_job"),

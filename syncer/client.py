@@ -15,7 +15,7 @@ import random
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,6 +58,20 @@ class CodeClass(enum.Enum):
     RESIGN = "resign"  # sign again, retry once
     FATAL = "fatal"  # stop the run: the settings are wrong for every group
     PERMANENT = "permanent"  # this call will never succeed as sent: record it
+
+
+def code_class(
+    code: int, *, transient: Container[int], fatal: Callable[[int], bool], resign: Container[int] = ()
+) -> CodeClass:
+    """What a vendor's answer code means, from the codes the vendor documents as each: 0 is
+    success; anything not named is permanent for that call."""
+    if code == 0:
+        return CodeClass.OK
+    if code in resign:
+        return CodeClass.RESIGN
+    if code in transient:
+        return CodeClass.TRANSIENT
+    return CodeClass.FATAL if fatal(code) else CodeClass.PERMANENT
 
 
 class CallFailed(VendorError):

@@ -30,6 +30,12 @@ from syncer.vendors import desired_setup
 log = structlog.get_logger("syncer.pipeline")
 
 
+_SUMMARY_TAIL = (
+    *("unchanged", "batches_unchanged", "would_change", "groups_with_warnings"),
+    *("calls", "peak_sends_per_second", "held", "throttled", "retries"),
+)
+
+
 @dataclass
 class RunReport:
     mode: str
@@ -66,37 +72,17 @@ class RunReport:
 
     def summary(self) -> dict[str, Any]:
         """The run's figures by name: `run --json`'s totals, and the run_finished log line's."""
-        return {
-            "mode": self.mode,
-            "run_id": self.run_id,
-            "status": self.status,
-            "groups_read": self.groups_read,
-            **{str(k): self.outcomes[k] for k in Outcome},
-            "unchanged": self.unchanged,
-            "batches_unchanged": self.batches_unchanged,
-            "would_change": self.would_change if self.mode == "plan" else None,
-            "groups_with_warnings": self.groups_with_warnings,
-            "calls": self.calls,
-            "peak_sends_per_second": self.peak_sends_per_second,
-            "held": self.held,
-            "throttled": self.throttled,
-            "retries": self.retries,
-            "duration_s": round(self.duration_s, 3),
-        }
+        head = {name: getattr(self, name) for name in ("mode", "run_id", "status", "groups_read")}
+        outcomes = {str(k): self.outcomes[k] for k in Outcome}
+        tail = {name: getattr(self, name) for name in _SUMMARY_TAIL}
+        if self.mode != "plan":
+            tail["would_change"] = None
+        return {**head, **outcomes, **tail, "duration_s": round(self.duration_s, 3)}
 
     def totals(self) -> RunTotals:
-        return RunTotals(
-            status=self.status,
-            groups_read=self.groups_read,
-            in_sync=self.outcomes[Outcome.IN_SYNC],
-            updated=self.outcomes[Outcome.UPDATED],
-            rejected=self.outcomes[Outcome.REJECTED],
-            failed=self.outcomes[Outcome.FAILED],
-            not_found=self.outcomes[Outcome.NOT_FOUND],
-            warnings=self.groups_with_warnings,
-            calls=self.calls,
-            error=self.error,
-        )
+        o = self.outcomes
+        counts = (o[Outcome.IN_SYNC], o[Outcome.UPDATED], o[Outcome.REJECTED], o[Outcome.FAILED], o[Outcome.NOT_FOUND])
+        return RunTotals(self.status, self.groups_read, *counts, self.groups_with_warnings, self.calls, self.error)
 
 
 # A full run over a desired relation with no row at all checked nothing: most likely the wrong

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from syncer.errors import ConfigError
@@ -160,9 +159,6 @@ class Settings:
     def limit_for(self, command: str, vendor_default: int) -> int:
         """This worker's limit for ``command``: its shard's share of the vendor's."""
         return self.shard.share(self.vendor_limit_for(command, vendor_default))
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def desired_relation_for(self, vendor: str, default_table: str) -> Relation:
         """The desired relation of ``vendor``: the one set (for the vendor the run is for), or

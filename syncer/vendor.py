@@ -127,7 +127,7 @@ def decode_profile(profile: str, columns: Mapping[str, str]) -> list[Any]:
             if expected is None:
                 value = _json_column(column, value)
             elif type(value) is not expected:
-                raise Malformed(f"{column}: must be {kind}, got {_json_kind(value)}")
+                raise Malformed(f"{column}: must be {kind}, got {json_kind(value)}")
         found.append(value)
     return found
 
@@ -140,14 +140,17 @@ _TYPE_OF_KIND: dict[str, type | None] = {TEXT: str, WHOLE_NUMBER: int, BOOLEAN: 
 def _json_column(column: str, text: object) -> Any:
     """A jsonb column comes in the profile as its text, decoded here on its own."""
     if not isinstance(text, str):
-        raise Malformed(f"{column}: must be jsonb, got {_json_kind(text)}")
+        raise Malformed(f"{column}: must be jsonb, got {json_kind(text)}")
     try:
         return jsoncodec.loads(text)
     except ValueError as exc:
         raise Malformed(f"{column}: {exc}") from None
 
 
-def _json_kind(value: object) -> str:
+def json_kind(value: object) -> str:
+    """What kind of JSON value ``value`` is, for a message that says what was expected instead."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true or false"
     if isinstance(value, int | float):

@@ -8,6 +8,7 @@ from typing import Any
 
 from syncer.db.migrator import DesiredSetup
 from syncer.errors import ConfigError
+from syncer.secret import overridden
 from syncer.settings import Secret, Settings
 from syncer.vendor import Vendor
 
@@ -62,13 +63,15 @@ def vendor_overrides(args: argparse.Namespace, settings: Settings) -> dict[str, 
     get = vars(args).get
     secret_key, base_url = get("secret_key"), get("base_url")
     nexconn_url, backup_url = get("nexconn_url"), get("nexconn_backup_url")
-    tencent = settings.tencent.with_overrides(
+    tencent = overridden(
+        settings.tencent,
         sdkappid=get("sdkappid"),
         secret_key=Secret(secret_key) if secret_key else None,
         admin=get("admin"),
         base_url=base_url.rstrip("/") if base_url else None,
     )
-    nexconn = settings.nexconn.with_overrides(
+    nexconn = overridden(
+        settings.nexconn,
         app_key=get("app_key"),
         base_url=nexconn_url.rstrip("/") if nexconn_url else None,
         # Another primary host with no backup named: no backup (the default region's backup

@@ -3,9 +3,10 @@ in a value, a per-group ReadError or a Malformed naming the field, never anythin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -63,15 +64,23 @@ tencent_answers = st.dictionaries(
 @given(tencent_answers)
 def test_tencent_batch_answers_of_any_shape(answer: dict[str, Any]) -> None:
     found = tencent._groups_answered(answer, IDS, "digest")
-    assert set(found) == set(IDS)
     row = desired_group(0)
+    _each_planned_or_named(found, IDS, lambda raw: plan_group(row, tencent.parse_live(raw)), "get_group_info")
+
+
+def _each_planned_or_named(
+    found: Mapping[str, LiveAnswer | ReadError], ids: list[str], plan: Callable[[Any], object], command: str
+) -> None:
+    """Every group asked for has an answer or a read error; an answer is planned from, or is
+    malformed in words that name ``command``."""
+    assert set(found) == set(ids)
     for live in found.values():
         assert isinstance(live, LiveAnswer | ReadError)
         if isinstance(live, LiveAnswer):
             try:
-                plan_group(row, tencent.parse_live(live.raw))
+                plan(live.raw)
             except Malformed as exc:
-                assert "get_group_info answered" in str(exc)
+                assert f"{command} answered" in str(exc)
 
 
 class _AttrCaller:
@@ -119,15 +128,8 @@ nexconn_profiles = st.builds(
 )
 def test_nexconn_batch_answers_of_any_shape(answer: dict[str, Any]) -> None:
     found = nexconn._channels_answered(answer, CHANNELS, "digest")
-    assert set(found) == set(CHANNELS)
     row = desired_channel(0)
-    for live in found.values():
-        assert isinstance(live, LiveAnswer | ReadError)
-        if isinstance(live, LiveAnswer):
-            try:
-                plan_channel(row, nexconn.parse_live(live.raw))
-            except Malformed as exc:
-                assert "profile/list answered" in str(exc)
+    _each_planned_or_named(found, CHANNELS, lambda raw: plan_channel(row, nexconn.parse_live(raw)), "profile/list")
 
 
 deep = st.integers(1000, 1300).map(lambda d: "[" * d + "]" * d)  # deeper than either decoder goes
@@ -142,25 +144,25 @@ column_values = json_values | json_values.map(jsoncodec.dumps_text) | deep
 profiles_of_any_shape = json_values.map(jsoncodec.dumps_text) | st.just("{") | st.just("") | deep
 
 
+# Each vendor's row decoder, its validation and its profile's columns.
+ROWS: dict[str, tuple[Callable[[str, str], Any], Callable[[Any], list[str]], dict[str, str]]] = {
+    "tencent": (decode_group, validate_group, TENCENT_COLUMNS),
+    "nexconn": (decode_channel, validate_channel, NEXCONN_COLUMNS),
+}
+
+
+@pytest.mark.parametrize("vendor", ROWS)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.text(max_size=60), st.fixed_dictionaries({c: column_values for c in TENCENT_COLUMNS}))
-def test_tencent_rows_of_any_value(group_id: str, columns: dict[str, Any]) -> None:
+@given(data=st.data())
+def test_rows_of_any_value(vendor: str, data: st.DataObject) -> None:
     # Whatever a view hands syncer: a clear rejection naming the column, or problems to report.
+    decode, validate, columns = ROWS[vendor]
+    group_id = data.draw(st.text(max_size=80))
+    values = data.draw(st.fixed_dictionaries({c: column_values for c in columns}))
     try:
-        problems = validate_group(decode_group(group_id, _profile(columns)))
+        problems = validate(decode(group_id, _profile(values)))
     except Malformed as exc:
-        assert str(exc).split(":")[0] in {*TENCENT_COLUMNS, "the row's profile"}, exc
-    else:
-        assert all(isinstance(p, str) and len(p.encode()) < 400 for p in problems)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=80), st.fixed_dictionaries({c: column_values for c in NEXCONN_COLUMNS}))
-def test_nexconn_rows_of_any_value(channel_id: str, columns: dict[str, Any]) -> None:
-    try:
-        problems = validate_channel(decode_channel(channel_id, _profile(columns)))
-    except Malformed as exc:
-        assert str(exc).split(":")[0] in {*NEXCONN_COLUMNS, "the row's profile"}, exc
+        assert str(exc).split(":")[0] in {*columns, "the row's profile"}, exc
     else:
         assert all(isinstance(p, str) and len(p.encode()) < 400 for p in problems)
 

@@ -25,6 +25,12 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
+def _on_fake_clock(limit: int, **options: int) -> tuple[FakeClock, SlidingWindowLimiter]:
+    """A limiter of ``limit`` calls per 1-second window, on a clock of its own at 0."""
+    clock = FakeClock()
+    return clock, SlidingWindowLimiter(limit, 1.0, clock=clock, **options)
+
+
 async def _acquire_all(limiter: SlidingWindowLimiter, clock: FakeClock, n: int) -> list[float]:
     stamps = []
     for _ in range(n):
@@ -34,8 +40,7 @@ async def _acquire_all(limiter: SlidingWindowLimiter, clock: FakeClock, n: int) 
 
 
 async def test_a_burst_of_limit_goes_at_once_and_the_next_waits_a_full_period() -> None:
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(200, 1.0, clock=clock)
+    clock, limiter = _on_fake_clock(200)
     stamps = await _acquire_all(limiter, clock, 401)
     assert stamps[:200] == [0.0] * 200
     assert stamps[200:400] == [1.0] * 200
@@ -43,8 +48,7 @@ async def test_a_burst_of_limit_goes_at_once_and_the_next_waits_a_full_period() 
 
 
 async def test_a_call_that_waited_for_its_place_is_counted_as_held() -> None:
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(200, 1.0, clock=clock)
+    clock, limiter = _on_fake_clock(200)
     await _acquire_all(limiter, clock, 200)
     assert limiter.held == 0  # the burst fits
     await _acquire_all(limiter, clock, 201)
@@ -53,8 +57,7 @@ async def test_a_call_that_waited_for_its_place_is_counted_as_held() -> None:
 
 async def test_no_window_ever_holds_more_than_the_limit_under_random_bursts() -> None:
     rng = random.Random(3)
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(50, 1.0, burst_divisor=5, clock=clock)
+    clock, limiter = _on_fake_clock(50, burst_divisor=5)
     stamps: list[float] = []
     for _ in range(3000):
         clock.t += rng.choice([0.0, 0.0, 0.0, 0.001, 0.01, 0.3])
@@ -65,8 +68,7 @@ async def test_no_window_ever_holds_more_than_the_limit_under_random_bursts() ->
 
 
 async def test_sustained_rate_is_the_limit() -> None:
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(200, 1.0, burst_divisor=10, clock=clock)
+    clock, limiter = _on_fake_clock(200, burst_divisor=10)
     stamps = await _acquire_all(limiter, clock, 2000)
     # 40 every 0.1 s fill the first half second; from then on the one-second window binds:
     # call k + 200 goes exactly one period after call k.
@@ -76,8 +78,7 @@ async def test_sustained_rate_is_the_limit() -> None:
 
 
 async def test_burst_divisor_spreads_a_second_over_tenths() -> None:
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(200, 1.0, burst_divisor=10, clock=clock)
+    clock, limiter = _on_fake_clock(200, burst_divisor=10)
     stamps = await _acquire_all(limiter, clock, 200)
     assert stamps[:40] == [0.0] * 40
     assert stamps[40] == pytest.approx(0.1)
@@ -85,8 +86,7 @@ async def test_burst_divisor_spreads_a_second_over_tenths() -> None:
 
 
 async def test_a_cancelled_waiter_takes_no_slot_and_the_queue_moves_on() -> None:
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(2, 1.0, clock=clock)
+    clock, limiter = _on_fake_clock(2)
     await limiter.acquire()
     await limiter.acquire()
     gate = asyncio.Event()
@@ -113,8 +113,7 @@ async def test_a_cancelled_waiter_takes_no_slot_and_the_queue_moves_on() -> None
 
 
 async def test_try_acquire_never_waits() -> None:
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(1, 1.0, clock=clock)
+    clock, limiter = _on_fake_clock(1)
     assert limiter.try_acquire()
     assert not limiter.try_acquire()
     clock.t = 0.999
@@ -145,8 +144,7 @@ def test_invalid_parameters_are_refused() -> None:
 async def test_a_window_starts_when_the_call_really_left_not_when_it_was_let_go() -> None:
     # The first burst waits 300 ms for connections before it leaves; the next burst must then
     # wait a full period from when the first one left, not from when it was let go.
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(10, 1.0, clock=clock)
+    clock, limiter = _on_fake_clock(10)
     first = [await limiter.reserve() for _ in range(10)]
     clock.t = 0.3
     for slot in first:
@@ -159,8 +157,7 @@ async def test_a_call_that_may_have_arrived_late_holds_its_window_that_much_long
     # Calls leave at 0 and 0.5; the first one's slow answer says it may have reached the vendor
     # as late as 0.3. Its window at the vendor then runs to 1.3, not 1.0: the third call waits
     # until then; the fourth goes when the second one's window ends, at 1.5.
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(2, 1.0, clock=clock)
+    clock, limiter = _on_fake_clock(2)
     late = await limiter.acquire()
     clock.t = 0.5
     prompt = await limiter.acquire()
@@ -174,8 +171,7 @@ async def test_a_call_that_may_have_arrived_late_holds_its_window_that_much_long
 
 
 async def test_a_pending_slot_never_expires() -> None:
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(2, 1.0, clock=clock)
+    clock, limiter = _on_fake_clock(2)
     stuck = await limiter.reserve()
     await limiter.acquire()
     clock.t = 5.0

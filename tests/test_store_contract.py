@@ -76,6 +76,14 @@ async def _digests(store: Store, ids: Sequence[str]) -> dict[str, str]:
     return {i: r.desired_digest for i, r in (await store.read_desired(ids)).items()}
 
 
+async def _put_groups(harness: Harness, n: int) -> tuple[list[DesiredGroup], list[str], dict[str, str]]:
+    """``n`` generated groups put in the store: the rows, their IDs, and their desired digests."""
+    groups = [desired_group(i) for i in range(n)]
+    await harness.put(groups)
+    ids = [g.group_id for g in groups]
+    return groups, ids, await _digests(harness.store, ids)
+
+
 async def _all_pages(store: Store, limit: int) -> list[PageRow | SeenBatch]:
     found: list[PageRow | SeenBatch] = []
     after = None
@@ -163,11 +171,8 @@ async def test_each_shard_wants_the_groups_the_shared_hash_gives_it_and_counts_t
 async def test_a_whole_batch_seen_in_line_in_one_answer_comes_as_one_item_until_a_row_changes(
     harness: Harness,
 ) -> None:
-    groups = [desired_group(i) for i in range(12)]
-    await harness.put(groups)
+    groups, ids, digests = await _put_groups(harness, 12)
     store = harness.store
-    ids = [g.group_id for g in groups]
-    digests = await _digests(store, ids)
     run_id = await store.start_run("run")
     # Two batches of 5 seen in line, each in its own answer; two groups in line alone.
     results = [_in_line(i, "A" if n < 5 else "B" if n < 10 else f"C{n}", digests[i]) for n, i in enumerate(ids)]
@@ -195,10 +200,7 @@ async def test_a_whole_batch_seen_in_line_in_one_answer_comes_as_one_item_until_
 
 
 async def test_a_batch_split_by_the_page_end_is_not_a_seen_batch(harness: Harness) -> None:
-    groups = [desired_group(i) for i in range(6)]
-    await harness.put(groups)
-    ids = [g.group_id for g in groups]
-    digests = await _digests(harness.store, ids)
+    _groups, ids, digests = await _put_groups(harness, 6)
     run_id = await harness.store.start_run("run")
     await harness.store.record_groups(run_id, [_in_line(i, "A", digests[i]) for i in ids[1:]])
     page = await harness.store.read_desired_page(None, 4, PageQuery(whole_batch=5))
@@ -206,11 +208,8 @@ async def test_a_batch_split_by_the_page_end_is_not_a_seen_batch(harness: Harnes
 
 
 async def test_recording_unchanged_groups_moves_their_run_and_answer_on(harness: Harness) -> None:
-    groups = [desired_group(i) for i in range(4)]
-    await harness.put(groups)
+    _groups, ids, digests = await _put_groups(harness, 4)
     store = harness.store
-    ids = [g.group_id for g in groups]
-    digests = await _digests(store, ids)
     first = await store.start_run("run")
     await store.record_groups(first, [_in_line(i, "A", digests[i]) for i in ids])
     second = await store.start_run("run")

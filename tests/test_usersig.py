@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from syncer.secret import Secret
 from syncer.tencent.client import UserSigCache
+from syncer.tencent.settings import TencentSettings
 from syncer.tencent.usersig import UserSigError, decode_usersig, gen_usersig, verify_usersig
 
 KEY = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
@@ -56,7 +58,8 @@ def test_verify_checks_in_the_vendors_order() -> None:
 
 def test_cache_reuses_then_renews_well_before_expiry() -> None:
     clock = [1_000_000.0]
-    cache = UserSigCache(KEY, 1400000000, "administrator", ttl_s=86400, renew_before_s=3600, now=lambda: clock[0])
+    own = TencentSettings(1400000000, Secret(KEY), usersig_ttl_s=86400, usersig_renew_before_s=3600)
+    cache = UserSigCache(own, now=lambda: clock[0])
     first = cache.get()
     clock[0] += 86400 - 3601
     assert cache.get() == first

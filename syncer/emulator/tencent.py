@@ -26,6 +26,7 @@ from syncer.tencent.api import (
     GROUP_BATCH_MAX,
     TYPE_RESTRICTED_FIELDS,
 )
+from syncer.tencent.models import BASE_FIELDS
 from syncer.tencent.seeding import desired_group, live_from_desired
 from syncer.tencent.usersig import UserSigError, verify_usersig
 from syncer.tencent.validation import (
@@ -37,12 +38,9 @@ from syncer.tencent.validation import (
     CUSTOM_KEY_MAX_BYTES,
     CUSTOM_MAX_KEYS,
     CUSTOM_VALUE_MAX_BYTES,
-    FACE_URL_MAX_BYTES,
     GROUP_ID_MAX_BYTES,
-    INTRODUCTION_MAX_BYTES,
     INVITE_JOIN_OPTIONS,
-    NAME_MAX_BYTES,
-    NOTIFICATION_MAX_BYTES,
+    TEXT_LIMITS,
     utf8_len,
 )
 
@@ -54,12 +52,7 @@ DEMO_SDKAPPID = 1400000000
 DEMO_SECRET_KEY = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
 
 _SYNTHETIC_ID = re.compile(r"grp-(\d{7})")
-_TEXT_LIMITS = (
-    ("Name", NAME_MAX_BYTES),
-    ("Introduction", INTRODUCTION_MAX_BYTES),
-    ("Notification", NOTIFICATION_MAX_BYTES),
-    ("FaceUrl", FACE_URL_MAX_BYTES),
-)
+_TEXT_LIMITS = tuple((BASE_FIELDS[column], limit) for column, limit in TEXT_LIMITS)  # by the API's field names
 _OPTIONS = (("ApplyJoinOption", APPLY_JOIN_OPTIONS), ("InviteJoinOption", INVITE_JOIN_OPTIONS))
 _ATTR_OF_FIELD = {
     "Name": "name",

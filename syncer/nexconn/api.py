@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from syncer.client import CodeClass
+from syncer.client import CodeClass, code_class
 
 COMMAND_PATHS: dict[str, str] = {
     "profile_list": "v4/group-channel/profile/list",
@@ -44,25 +44,20 @@ PROFILE_FIELDS: dict[str, str] = {
 THROTTLED = 1008  # with HTTP 429
 TIMED_OUT_INSIDE = 1050  # the vendor's internal timeout: retry
 CHANNEL_NOT_FOUND = 25410  # unconfirmed for the server API: what the client SDKs use
-INVALID_PARAMETER = 1002
-VALUE_TOO_LONG = 1005
-
+# The run cannot succeed for any channel with these: stop at once and say which setting to check.
 _SETTING_TO_CHECK: dict[int, str] = {
     1001: "NEXCONN_APP_SECRET (the vendor does not accept the app's secret)",
     1004: "NEXCONN_APP_KEY and NEXCONN_APP_SECRET (the signature does not verify)",
     1007: "the app's IP restriction (this machine's address is not allowed)",
     1009: "the app's services (group channels are not enabled for this app)",
 }
+# A write refused for what it carries: permanent for that channel.
+INVALID_PARAMETER = 1002
+VALUE_TOO_LONG = 1005
 
 
 def classify(code: int) -> CodeClass:
-    if code == 0:
-        return CodeClass.OK
-    if code in (THROTTLED, TIMED_OUT_INSIDE):
-        return CodeClass.TRANSIENT
-    if code in _SETTING_TO_CHECK:
-        return CodeClass.FATAL
-    return CodeClass.PERMANENT
+    return code_class(code, transient=(THROTTLED, TIMED_OUT_INSIDE), fatal=_SETTING_TO_CHECK.__contains__)
 
 
 def setting_to_check(code: int) -> str:

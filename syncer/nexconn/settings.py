@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from syncer.errors import ConfigError
-from syncer.secret import Secret
+from syncer.secret import Secret, revealed
 
 # Singapore's primary and backup hosts (nexconn-facts.md lists the other regions).
 DEFAULT_BASE_URL = "https://api.sg-light-api.com"
@@ -16,6 +15,8 @@ DEFAULT_BACKUP_URL = "https://api-b.sg-light-api.com"
 
 @dataclass(frozen=True, slots=True)
 class NexconnSettings:
+    """One Nexconn app: its App-Key and secret, its host and the backup host of its region."""
+
     app_key: str | None = None
     app_secret: Secret | None = None
     base_url: str = DEFAULT_BASE_URL
@@ -25,12 +26,7 @@ class NexconnSettings:
         """The App-Key and its secret; :class:`ConfigError` naming the setting if one is missing."""
         if not self.app_key:
             raise ConfigError("no Nexconn app key: set NEXCONN_APP_KEY or pass --app-key")
-        if self.app_secret is None or not self.app_secret.reveal():
-            raise ConfigError("no Nexconn app secret: set NEXCONN_APP_SECRET")
-        return self.app_key, self.app_secret.reveal()
-
-    def with_overrides(self, **changes: Any) -> NexconnSettings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return self.app_key, revealed(self.app_secret, "no Nexconn app secret: set NEXCONN_APP_SECRET")
 
 
 def nexconn_from_env(env: Mapping[str, str]) -> NexconnSettings:

@@ -20,7 +20,8 @@ from syncer.nexconn.api import (
     PORTRAIT_URL_MAX,
 )
 from syncer.nexconn.models import DesiredChannel
-from syncer.quoting import clip, quote
+from syncer.quoting import quote
+from syncer.textmaps import TextMapLimits, text_map_problems
 
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9]+")
 _TEXT_LIMITS = (
@@ -64,22 +65,16 @@ def _validate_fields(row: DesiredChannel) -> list[str]:
     return problems
 
 
+_EXT = TextMapLimits("ext_profile", EXT_KEY_MAX, EXT_VALUE_MAX, len, "characters", deleting=(None,))
+
+
 def _validate_ext(ext: object) -> list[str]:
-    if ext is None:
-        return []
+    problems, _ = text_map_problems(ext, _EXT)
     if not isinstance(ext, dict):
-        return [f"ext_profile: must be a JSON object of ext_* keys to strings, not {type(ext).__name__}"]
-    problems = []
+        return problems
     if len(ext) > EXT_MAX_PAIRS:
         problems.append(f"ext_profile: {len(ext)} keys, limit {EXT_MAX_PAIRS}")
-    for key, value in ext.items():
-        name = f"ext_profile.{clip(key)}"
-        if not key.startswith(EXT_PREFIX):
-            problems.append(f"{name}: keys must start with {EXT_PREFIX!r}")
-        if len(key) > EXT_KEY_MAX:
-            problems.append(f"{name}: key of {len(key)} characters, limit {EXT_KEY_MAX}")
-        if value is not None and not isinstance(value, str):
-            problems.append(f"{name}: value must be a string, not {type(value).__name__}")
-        elif value is not None and len(value) > EXT_VALUE_MAX:
-            problems.append(f"{name}: value of {len(value)} characters, limit {EXT_VALUE_MAX}")
+    problems += [
+        f"ext_profile[{quote(k)}]: keys must start with {EXT_PREFIX!r}" for k in ext if not k.startswith(EXT_PREFIX)
+    ]
     return problems

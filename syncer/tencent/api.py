@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncer.client import CodeClass
+from syncer.client import CodeClass, code_class
 
 COMMAND_PATHS: dict[str, str] = {
     "get_group_info": "v4/group_open_http_svc/get_group_info",
@@ -62,15 +62,12 @@ _SETTING_TO_CHECK: dict[int, str] = {
 
 
 def classify(code: int) -> CodeClass:
-    if code == 0:
-        return CodeClass.OK
-    if code == USERSIG_EXPIRED:
-        return CodeClass.RESIGN
-    if code in TRANSIENT_CODES:
-        return CodeClass.TRANSIENT
-    if code in _SETTING_TO_CHECK or 60000 <= code <= 79999:
-        return CodeClass.FATAL
-    return CodeClass.PERMANENT
+    return code_class(code, transient=TRANSIENT_CODES, fatal=_is_fatal, resign=(USERSIG_EXPIRED,))
+
+
+def _is_fatal(code: int) -> bool:
+    # 60000-79999: the app's account, its credentials and its permissions.
+    return code in _SETTING_TO_CHECK or 60000 <= code <= 79999
 
 
 def setting_to_check(code: int) -> str:

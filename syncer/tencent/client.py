@@ -12,6 +12,7 @@ from syncer.client import CallFailed, VendorClient, http_failure, json_answer
 from syncer.quoting import quote
 from syncer.settings import Settings
 from syncer.tencent.api import ATTR_WRITE_COMMANDS, COMMAND_PATHS, THROTTLE_CODES, classify, setting_to_check
+from syncer.tencent.settings import TencentSettings
 from syncer.tencent.usersig import gen_usersig
 
 _USERSIG_IN_TEXT = re.compile(r"(usersig=)[^&\s'\"]+", re.IGNORECASE)
@@ -21,21 +22,11 @@ DEFAULT_RATE_LIMIT = 200  # calls per second, per API command (tencent-facts.md)
 class UserSigCache:
     """One UserSig for the admin account, renewed well before it expires."""
 
-    def __init__(
-        self,
-        secret_key: str,
-        sdkappid: int,
-        identifier: str,
-        *,
-        ttl_s: int,
-        renew_before_s: int,
-        now: Callable[[], float] = time.time,
-    ) -> None:
-        self._secret_key = secret_key
-        self._sdkappid = sdkappid
-        self._identifier = identifier
-        self._ttl = ttl_s
-        self._renew_before = min(renew_before_s, ttl_s // 2)
+    def __init__(self, settings: TencentSettings, now: Callable[[], float] = time.time) -> None:
+        self._sdkappid, self._secret_key = settings.credentials()
+        self._identifier = settings.admin
+        self._ttl = settings.usersig_ttl_s
+        self._renew_before = min(settings.usersig_renew_before_s, self._ttl // 2)
         self._now = now
         self._sig: str | None = None
         self._expires_at = 0.0
@@ -66,20 +57,12 @@ class TencentWire:
         self, settings: Settings, *, rng: random.Random | None = None, wall_clock: Callable[[], float] = time.time
     ) -> None:
         own = settings.tencent
-        sdkappid, secret_key = own.credentials()
         self._settings = settings
-        self._sdkappid = sdkappid
+        self._sdkappid, _ = own.credentials()  # refused here, before any call, if missing
         # The per-call random only tells calls apart (the UserSig authenticates): a plain PRNG,
         # seeded from the OS, rather than a system call per call.
         self._rng = rng or random.Random()
-        self._usersig = UserSigCache(
-            secret_key,
-            sdkappid,
-            own.admin,
-            ttl_s=own.usersig_ttl_s,
-            renew_before_s=own.usersig_renew_before_s,
-            now=wall_clock,
-        )
+        self._usersig = UserSigCache(own, now=wall_clock)
 
     def request(self, command: str, *, fallback: bool) -> tuple[str, dict[str, str], dict[str, str]]:
         params = {

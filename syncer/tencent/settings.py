@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from syncer.errors import ConfigError
-from syncer.secret import Secret
+from syncer.secret import Secret, revealed
 
 DEFAULT_BASE_URL = "https://console.tim.qq.com"
 DEFAULT_ADMIN = "administrator"
@@ -16,9 +15,12 @@ DEFAULT_ADMIN = "administrator"
 
 @dataclass(frozen=True, slots=True)
 class TencentSettings:
+    """One Tencent Cloud Chat app: its SDKAppID and secret key, the App admin account every call
+    is made as, its host, and how long each UserSig it signs lives."""
+
     sdkappid: int | None = None
     secret_key: Secret | None = None
-    admin: str = DEFAULT_ADMIN  # the App admin account every call is made as
+    admin: str = DEFAULT_ADMIN
     base_url: str = DEFAULT_BASE_URL
     usersig_ttl_s: int = 86400
     usersig_renew_before_s: int = 3600
@@ -27,12 +29,7 @@ class TencentSettings:
         """The SDKAppID and the secret key; :class:`ConfigError` naming the setting if one is missing."""
         if self.sdkappid is None:
             raise ConfigError("no SDKAppID: set TENCENT_IM_SDKAPPID or pass --sdkappid")
-        if self.secret_key is None or not self.secret_key.reveal():
-            raise ConfigError("no secret key: set TENCENT_IM_SECRET_KEY or pass --secret-key")
-        return self.sdkappid, self.secret_key.reveal()
-
-    def with_overrides(self, **changes: Any) -> TencentSettings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return self.sdkappid, revealed(self.secret_key, "no secret key: set TENCENT_IM_SECRET_KEY or pass --secret-key")
 
 
 def tencent_from_env(env: Mapping[str, str]) -> TencentSettings:

@@ -10,6 +10,7 @@ from typing import Any
 
 from syncer.quoting import quote
 from syncer.tencent.models import DesiredGroup
+from syncer.textmaps import TextMapLimits, text_map_problems
 
 GROUP_ID_MAX_BYTES = 48
 NAME_MAX_BYTES = 30
@@ -27,7 +28,8 @@ ATTR_TOTAL_VALUE_MAX_BYTES = 16000
 APPLY_JOIN_OPTIONS = ("FreeAccess", "NeedPermission", "DisableApply")
 INVITE_JOIN_OPTIONS = ("FreeAccess", "NeedPermission", "DisableInvite")
 
-_TEXT_LIMITS = (
+# Each text column's limit, in UTF-8 bytes.
+TEXT_LIMITS = (
     ("name", NAME_MAX_BYTES),
     ("introduction", INTRODUCTION_MAX_BYTES),
     ("notification", NOTIFICATION_MAX_BYTES),
@@ -64,7 +66,7 @@ def validate(row: DesiredGroup) -> list[str]:
     """
     problems = validate_group_id(row.group_id)
 
-    for column, limit in _TEXT_LIMITS:
+    for column, limit in TEXT_LIMITS:
         value = getattr(row, column)
         if value is None:
             continue
@@ -91,68 +93,23 @@ def validate(row: DesiredGroup) -> list[str]:
     return problems
 
 
+_CUSTOM_FIELDS = TextMapLimits(
+    "app_defined_data", CUSTOM_KEY_MAX_BYTES, CUSTOM_VALUE_MAX_BYTES, utf8_len, "bytes", deleting=(None, "")
+)
+_ATTRS = TextMapLimits("group_attrs", ATTR_KEY_MAX_BYTES, ATTR_VALUE_MAX_BYTES, utf8_len, "bytes")
+
+
 def _validate_custom_fields(data: Any) -> list[str]:
-    if data is None:
-        return []
-    if not isinstance(data, dict):
-        return [f"app_defined_data: must be a JSON object, got {_json_kind(data)}"]
-    problems = []
-    kept = 0
-    for key, value in data.items():
-        if key == "":
-            problems.append("app_defined_data: a key must not be empty")
-        elif (size := utf8_len(key)) > CUSTOM_KEY_MAX_BYTES:
-            problems.append(f"app_defined_data[{quote(key)}]: key is {size} bytes, limit {CUSTOM_KEY_MAX_BYTES} bytes")
-        if value is None or value == "":
-            continue  # deletes the key
-        if not isinstance(value, str):
-            problems.append(f"app_defined_data[{quote(key)}]: value must be a string or null, got {_json_kind(value)}")
-            continue
-        kept += 1
-        if (size := utf8_len(value)) > CUSTOM_VALUE_MAX_BYTES:
-            problems.append(
-                f"app_defined_data[{quote(key)}]: value is {size} bytes, limit {CUSTOM_VALUE_MAX_BYTES} bytes"
-            )
-    if kept > CUSTOM_MAX_KEYS:
-        problems.append(f"app_defined_data: {kept} keys with values, limit {CUSTOM_MAX_KEYS}")
+    problems, kept = text_map_problems(data, _CUSTOM_FIELDS)
+    if len(kept) > CUSTOM_MAX_KEYS:
+        problems.append(f"app_defined_data: {len(kept)} keys with values, limit {CUSTOM_MAX_KEYS}")
     return problems
 
 
 def _validate_attrs(attrs: Any) -> list[str]:
-    if attrs is None:
-        return []
-    if not isinstance(attrs, dict):
-        return [f"group_attrs: must be a JSON object, got {_json_kind(attrs)}"]
-    problems = []
-    total = 0
-    for key, value in attrs.items():
-        if key == "":
-            problems.append("group_attrs: a key must not be empty")
-        elif (size := utf8_len(key)) > ATTR_KEY_MAX_BYTES:
-            problems.append(f"group_attrs[{quote(key)}]: key is {size} bytes, limit {ATTR_KEY_MAX_BYTES} bytes")
-        if not isinstance(value, str):
-            problems.append(f"group_attrs[{quote(key)}]: value must be a string, got {_json_kind(value)}")
-            continue
-        size = utf8_len(value)
-        total += size
-        if size > ATTR_VALUE_MAX_BYTES:
-            problems.append(f"group_attrs[{quote(key)}]: value is {size} bytes, limit {ATTR_VALUE_MAX_BYTES} bytes")
-    if len(attrs) > ATTR_MAX_KEYS:
+    problems, texts = text_map_problems(attrs, _ATTRS)
+    if isinstance(attrs, dict) and len(attrs) > ATTR_MAX_KEYS:
         problems.append(f"group_attrs: {len(attrs)} keys, limit {ATTR_MAX_KEYS}")
-    if total > ATTR_TOTAL_VALUE_MAX_BYTES:
+    if (total := sum(map(utf8_len, texts.values()))) > ATTR_TOTAL_VALUE_MAX_BYTES:
         problems.append(f"group_attrs: values total {total} bytes, limit {ATTR_TOTAL_VALUE_MAX_BYTES} bytes")
     return problems
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
