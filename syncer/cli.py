@@ -31,6 +31,7 @@ from syncer.secret import overridden
 from syncer.settings import Relation, Secret, Settings, parse_rate_limits, parse_schema, settings_from_env
 from syncer.sharding import Shard
 from syncer.stopping import StopSignals, stoppable
+from syncer.thresholds import Threshold
 from syncer.vendors import VENDORS, add_vendor_arguments, desired_setup, desired_setups, make_vendor, vendor_overrides
 
 PROGRESS_STYLES = ("auto", "bar", "log", "off")
@@ -106,6 +107,17 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="read every group's attributes, even those unchanged since last confirmed",
+    )
+    g.add_argument(
+        "--max-rejected",
+        metavar="N|N%",
+        help="rejected rows and groups the vendor does not know that a run may leave and still succeed, "
+        f"as a count or a share of the groups read (env SYNCER_MAX_REJECTED; default {_DEFAULT.max_rejected}%)",
+    )
+    g.add_argument(
+        "--max-failed",
+        metavar="N|N%",
+        help=f"failed groups a run may leave and still succeed (env SYNCER_MAX_FAILED; default {_DEFAULT.max_failed}%)",
     )
     g = parser.add_argument_group("sharding and observing")
     for flag, kind, text in _SHARD_FLAGS:
@@ -247,11 +259,17 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         check_attrs=get("check_attrs"),
         attr_recheck_s=recheck * 3600 if recheck is not None else None,
         grace_period_s=get("grace_seconds"),
+        max_rejected=_threshold(get("max_rejected"), "--max-rejected"),
+        max_failed=_threshold(get("max_failed"), "--max-failed"),
         incremental=get("incremental"),
         full_every=get("full_every"),
         log_level=get("log_level"),
         log_format=get("log_format"),
     )
+
+
+def _threshold(text: str | None, flag: str) -> Threshold | None:
+    return Threshold.parse(text, flag) if text else None
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.ports import PageQuery, PageRow, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
 from syncer.quoting import clip, quote
 from syncer.settings import Settings
+from syncer.thresholds import Threshold
 from syncer.vendor import LiveAnswer, LiveBatch, ReadError, Settled, Target, Vendor, settled_by_digest
 from syncer.vendors import desired_setup
 
@@ -62,13 +63,23 @@ class RunReport:
     def troubled(self) -> int:
         return self.outcomes[Outcome.REJECTED] + self.outcomes[Outcome.FAILED] + self.outcomes[Outcome.NOT_FOUND]
 
+    def over_thresholds(self, max_rejected: Threshold, max_failed: Threshold) -> list[str]:
+        """What left more groups out of line than its threshold allows (empty: nothing)."""
+        o = self.outcomes
+        over = []
+        if not max_rejected.allows(rejected := o[Outcome.REJECTED] + o[Outcome.NOT_FOUND], self.groups_read):
+            over.append(f"{rejected} rejected or not found, over --max-rejected {max_rejected}")
+        if not max_failed.allows(failed := o[Outcome.FAILED], self.groups_read):
+            over.append(f"{failed} failed, over --max-failed {max_failed}")
+        return over
+
     @property
     def exit_code(self) -> int:
         if self.status == "failed":
             return 1
         if self.status == EMPTY:
             return EXIT_EMPTY
-        return 2 if self.troubled else 0
+        return 2 if self.status == "partial" else 0
 
     def summary(self) -> dict[str, Any]:
         """The run's figures by name: `run --json`'s totals, and the run_finished log line's."""
@@ -274,8 +285,13 @@ class Reconciler:
             report.status = EMPTY
             report.error = f"the desired relation {self._relation} has no row: nothing was checked"
             log.warning("desired_relation_empty", relation=str(self._relation), error=report.error)
+        elif over := report.over_thresholds(self._settings.max_rejected, self._settings.max_failed):
+            report.status = "partial"
+            report.error = "; ".join(over)
         else:
-            report.status = "partial" if report.troubled else "succeeded"
+            report.status = "succeeded"
+            if report.troubled:
+                log.warning("troubled_groups_within_thresholds", troubled=report.troubled)
 
     async def _wrap_up(self) -> None:
         """However the run ended: what the client counted, the run's record, the observers, the log."""

@@ -14,6 +14,7 @@ from syncer.quoting import clip
 from syncer.secret import Secret as Secret  # the name settings' users know it by
 from syncer.sharding import Shard, shard_from_env
 from syncer.tencent.settings import TencentSettings, tencent_from_env
+from syncer.thresholds import Threshold
 
 
 def redact_url(url: str) -> str:
@@ -112,6 +113,12 @@ class Settings:
     retry_budget_ratio: float = 0.5
     retry_budget_floor: int = 200
     grace_period_s: float = 25.0  # under Kubernetes' default 30 s terminationGracePeriodSeconds
+    # How many groups a run may leave out of line and still succeed (exit 0, the last-success
+    # metric moves on). Rejected rows and groups the vendor does not know are data for a person to
+    # fix at their pace (a metric pages on them); failed groups are vendor trouble the next run
+    # retries first. Either over its threshold: the run is partial and exits 2.
+    max_rejected: Threshold = field(default_factory=lambda: Threshold(percent=1.0))
+    max_failed: Threshold = field(default_factory=lambda: Threshold(percent=1.0))
     # Postgres: how long to wait to connect, and for any one statement (server-side too).
     db_connect_timeout_s: float = 10.0
     db_statement_timeout_s: float = 60.0
@@ -242,4 +249,11 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         progress=env.get("SYNCER_PROGRESS", "auto"),
         progress_interval_s=interval,
         grace_period_s=grace,
+        max_rejected=_threshold(env, "SYNCER_MAX_REJECTED"),
+        max_failed=_threshold(env, "SYNCER_MAX_FAILED"),
     )
+
+
+def _threshold(env: Mapping[str, str], name: str) -> Threshold:
+    text = env.get(name, "").strip()
+    return Threshold.parse(text, name) if text else Threshold(percent=1.0)

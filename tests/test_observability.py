@@ -25,6 +25,7 @@ from syncer.emulator.server import Emulator
 from syncer.errors import CredentialsError
 from syncer.progress import StatusLine, render_bar
 from syncer.settings import Secret
+from syncer.thresholds import Threshold
 
 from .helpers import fast, load_desired, seeded, settings_for
 from .pushgateway import pushgateway
@@ -75,6 +76,14 @@ async def test_a_run_push_adds_its_metrics_and_a_failed_run_never_overwrites_the
         assert _value(first, "syncer_run_groups") == 120
         assert _value(first, "syncer_last_success_timestamp_seconds") is None  # partial is not a success
 
+        # The same two rejected rows within --max-rejected: a success, and still counted for an alert.
+        tolerant = await reconcile(replace(settings, max_rejected=Threshold(count=2)), dry_run=False)
+        assert (tolerant.status, tolerant.exit_code) == ("succeeded", 0)
+        within = await _scrape(f"{gateway.url}/metrics")
+        assert _value(within, "syncer_groups_total", outcome="rejected", **grouping) == 2
+        assert _value(within, "syncer_last_run_status", status="succeeded", mode="run") == 1
+        assert _value(within, "syncer_last_success_timestamp_seconds", **grouping) is not None
+
         emulator.config.group_faults = {}
         clean = [r for r in data.desired if r.group_id not in data.invalid]
         await _replace_desired(db, clean)
@@ -93,7 +102,7 @@ async def test_a_run_push_adds_its_metrics_and_a_failed_run_never_overwrites_the
         assert _value(third, "syncer_last_success_timestamp_seconds", **grouping) == success
         assert _value(third, "syncer_last_run_status", status="failed") == 1
         assert _value(third, "syncer_last_run_status", status="succeeded") is None
-        assert [method for method, _ in gateway.pushes] == ["POST"] * 3  # push-add, never a replace
+        assert [method for method, _ in gateway.pushes] == ["POST"] * 4  # push-add, never a replace
 
 
 async def _replace_desired(db: str, rows: Iterable[object]) -> None:
@@ -191,7 +200,7 @@ async def test_on_a_terminal_a_progress_bar_shares_the_screen_with_readable_logs
     out, _ = await asyncio.wait_for(process.communicate(), 120)
     screen = (await asyncio.wait_for(screen_task, 30)).decode()
     os.close(primary)
-    assert process.returncode == 2
+    assert process.returncode == 0  # one rejected row of 400: within the default threshold
     assert "\r\x1b[K[" in screen and "/400 groups" in screen and "1 failing" in screen
     assert "run_finished" in screen and '"event"' not in screen  # console logs, not JSON
     assert "groups read    400" in out.decode()

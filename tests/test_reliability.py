@@ -63,7 +63,8 @@ async def test_what_still_fails_is_recorded_with_its_code_and_retried_first(db: 
     emulator.config.group_faults = {victim: 10002}
     settings = settings_for(db, emulator, **fast(emulator))
     first = await sync(settings)
-    assert first.exit_code == 2 and first.outcomes["failed"] == 1
+    # One failed group of 300 is within the default threshold (1 %): the run succeeds all the same.
+    assert (first.exit_code, first.status, first.outcomes["failed"]) == (0, "succeeded", 1)
     (row,) = await fetch(
         db, "SELECT outcome, error_code, error_message, attempts FROM group_sync_state WHERE group_id = $1", victim
     )

@@ -255,7 +255,7 @@ async def test_a_row_nested_1100_deep_is_rejected_and_every_other_group_syncs(
     recorded = await states(db)
     assert recorded[ids[7]]["outcome"] == "rejected"
     assert recorded[ids[7]]["error_message"] == f"group '{ids[7]}': group_attrs: JSON nested too deep"
-    assert [r["status"] for r in await run_rows(db)] == ["partial"]
+    assert [r["status"] for r in await run_rows(db)] == ["succeeded"]  # 1 of 120: within 1 %
     assert not any(ids[7] in json.dumps(body) for _, body in vendor.requests)  # no call for it
 
 

@@ -16,12 +16,14 @@ from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.nexconn.models import DesiredChannel
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
+from syncer.pipeline import RunReport
 from syncer.ports import PageQuery, PageRow, SeenBatch
 from syncer.settings import Settings
 from syncer.tencent.models import DesiredGroup
 from syncer.tencent.seeding import drifted_dataset, insert_desired
+from syncer.thresholds import Threshold
 
-from .helpers import emulator_process, fast, mismatches, settings_for, sync
+from .helpers import emulator_process, fast, fetch, mismatches, settings_for, sync
 
 
 @dataclass
@@ -182,7 +184,7 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
     finally:
         await conn.close()
 
-    assert third.exit_code == 2, third
+    assert third.exit_code == 0, third  # one rejected row of 120: within the default threshold
     assert (third.outcomes["updated"], third.outcomes["rejected"], third.outcomes["in_sync"]) == (2, 1, 117)
     assert third.unchanged == 117
     # The first batch came whole and was answered otherwise: its groups were looked at one by
@@ -273,3 +275,36 @@ async def test_the_emulator_in_its_own_process_never_sees_more_than_the_limit(db
     assert all(peak <= limit for peak in stats["max_calls_per_window"].values()), stats
     busiest = max(report.peak_sends_per_second.values())
     assert limit * 0.9 <= busiest <= limit  # the limit was all but reached, never crossed
+
+
+async def test_failed_and_rejected_groups_fail_a_run_only_over_their_thresholds(
+    db: str, emulator: Emulator, vendor: Vendor
+) -> None:
+    data = vendor.data(200, seed=46, invalid=3)
+    vendor.seed(emulator, data)
+    await vendor.load(db, data.desired)
+    valid = [r.group_id for r in data.desired if r.group_id not in data.invalid]
+    emulator.config.group_faults = dict.fromkeys(valid[10:12], 10002 if vendor.name == "tencent" else 1050)
+    base = {**fast(emulator), "max_attempts": 1}
+
+    async def run(**thresholds: Threshold) -> RunReport:
+        return await sync(vendor.settings(db, emulator, **base, **thresholds))
+
+    # 3 rejected of 200: over the default 1 %. Tencent fails the 2 faulted groups alone, within
+    # 1 %; Nexconn fails their whole batch read, over it.
+    over = await run()
+    failed = over.outcomes["failed"]
+    assert over.outcomes["rejected"] == 3 and failed == (2 if vendor.name == "tencent" else 50)
+    assert (over.status, over.exit_code) == ("partial", 2)
+    assert over.error is not None and over.error.startswith("3 rejected or not found, over --max-rejected 1%")
+    assert ("failed, over" in over.error) == (vendor.name == "nexconn")
+    within = await run(max_rejected=Threshold(count=3), max_failed=Threshold(count=failed))
+    assert (within.status, within.exit_code, within.error) == ("succeeded", 0, None)
+    failing = await run(max_rejected=Threshold(count=3), max_failed=Threshold(count=failed - 1))
+    assert (failing.status, failing.exit_code) == ("partial", 2)
+    assert failing.error == f"{failed} failed, over --max-failed {failed - 1}"
+    assert [r["status"] for r in await fetch(db, "SELECT status FROM sync_runs ORDER BY run_id")] == [
+        "partial",
+        "succeeded",
+        "partial",
+    ]
