@@ -204,7 +204,7 @@ INSERT INTO sync_runs (mode, shard_index, shard_count, lock_pid, vendor) VALUES 
 -- name: finish_run
 UPDATE sync_runs
 SET status = $2, finished_at = now(), groups_read = $3, in_sync = $4, updated = $5, rejected = $6,
-    failed = $7, not_found = $8, warnings = $9, calls = $10::jsonb, error = $11
+    failed = $7, not_found = $8, warnings = $9, calls = $10::jsonb, error = $11, held_back = $12
 WHERE run_id = $1;
 
 -- name: upsert_group_states
@@ -330,7 +330,7 @@ SELECT run_id, vendor, mode,
                 WHERE a.pid = r.lock_pid AND a.backend_start <= r.started_at)
             THEN 'abandoned' ELSE status END AS status,
        shard_index, shard_count, started_at, finished_at, groups_read,
-       in_sync, updated, rejected, failed, not_found, calls::text AS calls, error
+       in_sync, updated, rejected, failed, not_found, held_back, calls::text AS calls, error
 FROM sync_runs AS r ORDER BY run_id DESC LIMIT $1;
 
 -- name: groups_by_outcome

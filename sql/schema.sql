@@ -12,7 +12,7 @@ CREATE TABLE sync_runs (
     run_id       bigserial PRIMARY KEY,
     vendor       text NOT NULL,                    -- tencent | nexconn
     mode         text NOT NULL,                    -- run | plan
-    status       text NOT NULL DEFAULT 'running',  -- running | succeeded | partial | failed | interrupted
+    status       text NOT NULL DEFAULT 'running',  -- running | succeeded | partial | over_budget | failed | interrupted | empty
     started_at   timestamptz NOT NULL DEFAULT now(),
     finished_at  timestamptz,
     groups_read  integer NOT NULL DEFAULT 0,
@@ -21,6 +21,7 @@ CREATE TABLE sync_runs (
     rejected     integer NOT NULL DEFAULT 0,
     failed       integer NOT NULL DEFAULT 0,
     not_found    integer NOT NULL DEFAULT 0,
+    held_back    integer NOT NULL DEFAULT 0,        -- needed writes, not sent: the change budget was spent
     warnings     integer NOT NULL DEFAULT 0,
     calls        jsonb NOT NULL DEFAULT '{}',      -- {"command": HTTP requests sent}
     error        text,
@@ -35,7 +36,7 @@ CREATE TABLE group_sync_state (
     vendor            text NOT NULL,
     group_id          text NOT NULL,               -- the vendor's group (Nexconn: channel) ID
     last_run_id       bigint REFERENCES sync_runs (run_id) ON DELETE SET NULL,
-    outcome           text NOT NULL,               -- in_sync | updated | rejected | failed | not_found
+    outcome           text NOT NULL,               -- in_sync | updated | rejected | failed | not_found | held_back
     error_code        integer,
     error_message     text,
     warnings          jsonb NOT NULL DEFAULT '[]',

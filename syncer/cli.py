@@ -16,6 +16,7 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from typing import Any
 
 from syncer.db.store import DbTimeouts, PgStore
@@ -28,7 +29,15 @@ from syncer.progress import Progress, StatusLine
 from syncer.quoting import clip
 from syncer.report import print_plan_group, print_status, print_summary, render_migration_status
 from syncer.secret import overridden
-from syncer.settings import Relation, Secret, Settings, parse_rate_limits, parse_schema, settings_from_env
+from syncer.settings import (
+    Relation,
+    Secret,
+    Settings,
+    parse_budget,
+    parse_rate_limits,
+    parse_schema,
+    settings_from_env,
+)
 from syncer.sharding import Shard
 from syncer.stopping import StopSignals, stoppable
 from syncer.thresholds import Threshold
@@ -118,6 +127,12 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         "--max-failed",
         metavar="N|N%",
         help=f"failed groups a run may leave and still succeed (env SYNCER_MAX_FAILED; default {_DEFAULT.max_failed}%)",
+    )
+    g.add_argument(
+        "--max-changes",
+        metavar="N|N%|none",
+        help="groups a run may write to, a count or a share of its desired rows; the rest are held back "
+        "and the run exits 5 (env SYNCER_MAX_CHANGES; default none)",
     )
     g = parser.add_argument_group("sharding and observing")
     for flag, kind, text in _SHARD_FLAGS:
@@ -238,7 +253,7 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     progress = get("progress") or settings.progress
     if progress not in PROGRESS_STYLES:
         raise ConfigError(f"progress {progress!r}: expected one of {', '.join(PROGRESS_STYLES)}")
-    return overridden(
+    chosen = overridden(
         settings,
         shard=shard,
         pushgateway_url=Secret(pushgateway.rstrip("/")) if pushgateway else None,
@@ -266,6 +281,8 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         log_level=get("log_level"),
         log_format=get("log_format"),
     )
+    budget = get("max_changes")  # "none" clears a budget the environment set
+    return chosen if budget is None else replace(chosen, max_changes=parse_budget(budget, "--max-changes"))
 
 
 def _threshold(text: str | None, flag: str) -> Threshold | None:

@@ -15,6 +15,7 @@ class Outcome(enum.StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     NOT_FOUND = "not_found"
+    HELD_BACK = "held_back"  # needed writes, not sent: the run's change budget was spent
 
 
 @dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer

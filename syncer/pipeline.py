@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import structlog
 
 from syncer import ports
+from syncer.budget import WriteGate, budget_limit
 from syncer.errors import InternalError, Interrupted, Malformed, RunLockLost, SyncerError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.ports import PageQuery, PageRow, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
@@ -79,6 +80,8 @@ class RunReport:
             return 1
         if self.status == EMPTY:
             return EXIT_EMPTY
+        if self.status == OVER_BUDGET:
+            return EXIT_OVER_BUDGET
         return 2 if self.status == "partial" else 0
 
     def summary(self) -> dict[str, Any]:
@@ -93,13 +96,24 @@ class RunReport:
     def totals(self) -> RunTotals:
         o = self.outcomes
         counts = (o[Outcome.IN_SYNC], o[Outcome.UPDATED], o[Outcome.REJECTED], o[Outcome.FAILED], o[Outcome.NOT_FOUND])
-        return RunTotals(self.status, self.groups_read, *counts, self.groups_with_warnings, self.calls, self.error)
+        return RunTotals(
+            self.status,
+            self.groups_read,
+            *counts,
+            self.groups_with_warnings,
+            self.calls,
+            self.error,
+            o[Outcome.HELD_BACK],
+        )
 
 
 # A full run over a desired relation with no row at all checked nothing: most likely the wrong
 # relation (a shadow table, another schema), never a success to report quietly.
 EMPTY = "empty"
 EXIT_EMPTY = 4
+# A run that held back groups once its change budget was spent: a person looks before the rest.
+OVER_BUDGET = "over_budget"
+EXIT_OVER_BUDGET = 5
 
 
 class RunObserver(Protocol):
@@ -171,6 +185,7 @@ class Reconciler:
         self._vendor = vendor
         self._client = vendor.client
         self._dry_run = dry_run
+        self._gate = WriteGate(dry_run=dry_run)  # its budget is set once the run knows its rows
         self._on_plan = on_plan
         self._stop = stop or asyncio.Event()
         self._observers = list(observers)
@@ -249,7 +264,10 @@ class Reconciler:
             structlog.contextvars.bind_contextvars(shard=str(shard))
         try:
             # An incremental run's total is unknown until it is done; a full one's is a cheap count.
-            total = None if self._since is not None else await self._store.count_desired(shard)
+            budget = None if self._dry_run else self._settings.max_changes
+            counted = await self._store.count_desired(shard) if self._since is None or budget else None
+            total = None if self._since is not None else counted
+            self._gate.limit = budget_limit(budget, counted or 0)
             log.info("run_started", mode=report.mode, groups=total, rate_limits=self._client.limits)
             for observer in self._observers:
                 observer.run_started(report, total)
@@ -285,6 +303,13 @@ class Reconciler:
             report.status = EMPTY
             report.error = f"the desired relation {self._relation} has no row: nothing was checked"
             log.warning("desired_relation_empty", relation=str(self._relation), error=report.error)
+        elif held := report.outcomes[Outcome.HELD_BACK]:
+            report.status = OVER_BUDGET
+            report.error = (
+                f"the change budget of {self._gate.limit} groups is spent: {held} groups that need writes were "
+                "held back; review them (syncer plan), then run with a higher --max-changes"
+            )
+            log.warning("change_budget_spent", limit=self._gate.limit, held_back=held, error=report.error)
         elif over := report.over_thresholds(self._settings.max_rejected, self._settings.max_failed):
             report.status = "partial"
             report.error = "; ".join(over)
@@ -589,7 +614,7 @@ class Reconciler:
             log.warning("group_read_failed", group_id=group_id, code=None, error=str(exc))
             return Settled(GroupResult(group_id, Outcome.FAILED, None, str(exc)))
         try:
-            return vendor.settle(target, live, answer, dry_run=self._dry_run)
+            return vendor.settle(target, live, answer, self._gate)
         except Exception as exc:
             return Settled(_unforeseen(group_id, exc))
 

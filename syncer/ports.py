@@ -113,6 +113,7 @@ class RunTotals:
     warnings: int
     calls: dict[str, int]
     error: str | None = None
+    held_back: int = 0
 
 
 @dataclass(slots=True)

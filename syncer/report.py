@@ -62,6 +62,7 @@ def print_summary(report: RunReport, out: IO[str], *, as_json: bool = False) -> 
         f"  rejected       {o[Outcome.REJECTED]}",
         f"  failed         {o[Outcome.FAILED]}",
         f"  not found      {o[Outcome.NOT_FOUND]}",
+        f"  held back      {o[Outcome.HELD_BACK]}",
         f"  with warnings  {report.groups_with_warnings}",
         f"  calls          {_calls_text(report.calls)}",
         f"  busiest second {_calls_text(report.peak_sends_per_second)}",
@@ -147,6 +148,7 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
                 "REJECTED",
                 "FAILED",
                 "NOT FOUND",
+                "HELD",
                 "CALLS",
             ],
             [
@@ -164,6 +166,7 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
                     str(r.outcomes["rejected"]),
                     str(r.outcomes["failed"]),
                     str(r.outcomes["not_found"]),
+                    str(r.outcomes.get("held_back", 0)),
                     str(sum(r.calls.values())),
                 ]
                 for r in status.runs

@@ -119,6 +119,10 @@ class Settings:
     # retries first. Either over its threshold: the run is partial and exits 2.
     max_rejected: Threshold = field(default_factory=lambda: Threshold(percent=1.0))
     max_failed: Threshold = field(default_factory=lambda: Threshold(percent=1.0))
+    # How many groups a run may write to (a count, or a share of its desired rows); the rest are
+    # held back and the run exits 5. None: no budget. A person running syncer by hand has just
+    # read the plan; the CronJob, unattended, sets one (deploy/kubernetes/cronjob.yaml).
+    max_changes: Threshold | None = None
     # Postgres: how long to wait to connect, and for any one statement (server-side too).
     db_connect_timeout_s: float = 10.0
     db_statement_timeout_s: float = 60.0
@@ -251,7 +255,14 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         grace_period_s=grace,
         max_rejected=_threshold(env, "SYNCER_MAX_REJECTED"),
         max_failed=_threshold(env, "SYNCER_MAX_FAILED"),
+        max_changes=parse_budget(env.get("SYNCER_MAX_CHANGES", ""), "SYNCER_MAX_CHANGES"),
     )
+
+
+def parse_budget(text: str, setting: str) -> Threshold | None:
+    """A change budget: a count or a share, or "none" (or nothing) for no budget."""
+    text = text.strip()
+    return None if text.lower() in ("", "none") else Threshold.parse(text, setting)
 
 
 def _threshold(env: Mapping[str, str], name: str) -> Threshold:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 from syncer import jsoncodec
+from syncer.budget import WriteGate
 from syncer.errors import Malformed, VendorError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.ports import PageRow, ReadHints
@@ -167,15 +168,19 @@ def settled_by_digest(page: PageRow, answer: LiveAnswer | ReadError, vendor: Ven
 
 
 def without_writes(
-    target: Target[Any], answer: LiveAnswer, plan: GroupPlan, *, dry_run: bool, **recorded: Any
+    target: Target[Any], answer: LiveAnswer, plan: GroupPlan, gate: WriteGate, **recorded: Any
 ) -> Settled | None:
-    """What a diffed group comes to when it needs no write: its plan shown (``dry_run``), or in
-    line (``recorded``: what else to record of it). None: it needs writes."""
-    if dry_run:
+    """What a diffed group comes to when it sends no write: its plan shown (a dry run), in line
+    (``recorded``: what else to record of it), or held back (the change budget is spent).
+    None: its writes go out, admitted by ``gate``."""
+    if gate.dry_run:
         outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
         return Settled(GroupResult(plan.group_id, outcome, warnings=list(plan.warnings)), plan)
     if plan.in_sync:
         return Settled(in_line(target, answer, plan.warnings, **recorded), plan)
+    if not gate.admit():
+        message = f"not written: the run's change budget of {gate.limit} groups is spent (--max-changes)"
+        return Settled(GroupResult(plan.group_id, Outcome.HELD_BACK, None, message, list(plan.warnings)), plan)
     return None
 
 
@@ -339,7 +344,8 @@ class Vendor(Protocol[D, L]):
         diff reads is not of its documented type."""
         ...
 
-    def settle(self, target: Target[D], live: L, answer: LiveAnswer, *, dry_run: bool) -> Decision:
-        """Diff the group once and decide: settled now (in line, or a plan when ``dry_run``), or
-        the calls that settle it (reads still needed, then the writes unless ``dry_run``)."""
+    def settle(self, target: Target[D], live: L, answer: LiveAnswer, gate: WriteGate) -> Decision:
+        """Diff the group once and decide: settled now (in line, or a plan in a dry run), or
+        the calls that settle it (reads still needed, then the writes ``gate`` admits; see
+        :func:`without_writes`)."""
         ...

@@ -16,10 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncer import jsoncodec
+from syncer.budget import WriteGate
 from syncer.errors import Interrupted
 from syncer.models import FieldChange, GroupPlan, GroupResult, Outcome
 from syncer.ports import ReadHints
-from syncer.vendor import TEXT, Decision, LiveAnswer, LiveBatch, ReadError, Settled, Target, decode_profile, in_line
+from syncer.vendor import (
+    TEXT,
+    Decision,
+    LiveAnswer,
+    LiveBatch,
+    ReadError,
+    Settled,
+    Target,
+    decode_profile,
+    without_writes,
+)
 
 
 @dataclass
@@ -101,16 +112,12 @@ class InProcessVendor:
         return dict(raw)
 
     def settle(
-        self, target: Target[dict[str, Any]], live: dict[str, Any], answer: LiveAnswer, *, dry_run: bool
+        self, target: Target[dict[str, Any]], live: dict[str, Any], answer: LiveAnswer, gate: WriteGate
     ) -> Decision:
         want, have = target.desired["name"], live.get("name")
         changes = () if want == have else (FieldChange("name", have, want),)
         plan = GroupPlan(target.group_id, {"name": want} if changes else None, None, changes, calls=("write",))
-        if dry_run:
-            return Settled(GroupResult(target.group_id, Outcome.UPDATED if changes else Outcome.IN_SYNC), plan)
-        if not changes:
-            return Settled(in_line(target, answer), plan)
-        return self._write(plan)
+        return without_writes(target, answer, plan, gate) or self._write(plan)
 
     async def _write(self, plan: GroupPlan) -> Settled:
         if self.client.stopping.is_set():

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from syncer.errors import EXIT_CONFIG, ConfigError, RunLocked
-from syncer.pipeline import EXIT_EMPTY
+from syncer.pipeline import EXIT_EMPTY, EXIT_OVER_BUDGET
 from syncer.settings import settings_from_env
+from syncer.thresholds import Threshold
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "deploy" / "kubernetes"
 # The oldest release the manifests claim to support (backoffLimitPerIndex is GA in 1.33), and the newest known.
@@ -65,6 +66,8 @@ def test_configuration_errors_fail_the_job_at_once_and_disruptions_are_not_held_
         assert any(EXIT_CONFIG in r["onExitCodes"]["values"] for r in fail_job), rules
         # An empty desired relation is the wrong relation, most likely: a retry reads it again.
         assert any(EXIT_EMPTY in r["onExitCodes"]["values"] for r in fail_job), rules
+        # A spent change budget waits for a person: a retry would only hold the same groups back.
+        assert any(EXIT_OVER_BUDGET in r["onExitCodes"]["values"] for r in fail_job), rules
         assert all(0 not in r["onExitCodes"]["values"] for r in rules if "onExitCodes" in r)
         assert any(r["action"] == "Ignore" and r["onPodConditions"][0]["type"] == "DisruptionTarget" for r in rules)
         assert spec["template"]["spec"]["restartPolicy"] == "Never"  # podFailurePolicy requires it
@@ -115,3 +118,12 @@ def test_the_schema_check_would_catch_a_misspelt_field() -> None:
     cron["spec"]["concurencyPolicy"] = cron["spec"].pop("concurrencyPolicy")
     with pytest.raises(Exception, match="concurencyPolicy"):
         kubernetes_validate.validate(cron, KUBERNETES_VERSIONS[0], strict=True)
+
+
+def test_the_cronjob_runs_with_a_change_budget_and_thresholds_syncer_accepts() -> None:
+    (cron,) = _by_kind("CronJob")
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    settings = settings_from_env(env)
+    assert settings.max_changes == Threshold(count=500)
+    assert (str(settings.max_rejected), str(settings.max_failed)) == ("1%", "1%")

@@ -10,6 +10,7 @@ from typing import Any
 from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunReport
 from syncer.settings import Settings
+from syncer.thresholds import Threshold
 
 from .inprocess import Calls, InProcessVendor, profile
 from .memstore import MemStore
@@ -164,3 +165,22 @@ async def test_a_stop_while_writing_lets_calls_in_flight_finish_and_leaves_the_r
     vendor.client = Calls()  # a run's client is its own: the next run's is not stopping
     after = await _run(store, vendor)
     assert after.status == "succeeded" and sorted(vendor.writes) == IDS
+
+
+async def test_a_change_budget_admits_exactly_its_groups_however_many_writes_are_in_flight() -> None:
+    store, vendor = _world({i: f"renamed {i}" for i in IDS})
+    report = await _run(store, vendor, max_changes=Threshold(count=5), page_size=50)
+    assert len(vendor.writes) == 5 and report.outcomes["held_back"] == 18
+    assert (report.status, report.exit_code) == ("over_budget", 5)
+    held = [i for i in IDS if store.states[i].outcome == "held_back"]
+    assert sorted(held + vendor.writes) == IDS
+    again = await _run(store, vendor, max_changes=Threshold(count=0))
+    assert vendor.writes[5:] == [] and again.outcomes["held_back"] == 18  # 0: nothing may be written
+    finished = await _run(store, vendor)
+    assert finished.exit_code == 0 and sorted(vendor.writes[5:]) == sorted(held)
+
+
+async def test_a_plan_is_never_held_back_by_a_budget() -> None:
+    store, vendor = _world({i: f"renamed {i}" for i in IDS})
+    report = await _run(store, vendor, dry_run=True, max_changes=Threshold(count=1))
+    assert report.would_change == 23 and report.outcomes["held_back"] == 0 and vendor.writes == []

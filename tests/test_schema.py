@@ -221,7 +221,7 @@ async def test_a_database_migrated_before_008_loses_the_retired_row_functions(fr
     async with PgStore.open(fresh_db) as store:
         report = await store.migrate([])
         states, _ = await store.migration_status([])
-    assert [m.version for m in report.applied] == [8]
+    assert [m.version for m in report.applied][:1] == [8]  # and whatever came after it
     assert all(s.recorded_checksum == s.migration.checksum for s in states)
     conn = await asyncpg.connect(fresh_db)
     try:

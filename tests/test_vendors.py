@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -308,3 +308,30 @@ async def test_failed_and_rejected_groups_fail_a_run_only_over_their_thresholds(
         "succeeded",
         "partial",
     ]
+
+
+async def test_a_budget_of_100_changes_exactly_100_groups_and_holds_back_the_rest(
+    db: str, emulator: Emulator, vendor: Vendor
+) -> None:
+    data = vendor.data(300, seed=47, drift=1.0)
+    vendor.seed(emulator, data)
+    await vendor.load(db, data.desired)
+    settings = vendor.settings(db, emulator, **fast(emulator), max_changes=Threshold(count=100))
+    report = await sync(settings)
+    written = {g for r in emulator.log if r.command in vendor.writes for g in r.group_ids}
+    assert len(written) == 100 and report.outcomes["updated"] == 100
+    assert report.outcomes["held_back"] == len(data.drifted) - 100 > 0
+    assert (report.status, report.exit_code) == ("over_budget", 5)
+    assert report.error is not None and "change budget of 100 groups is spent" in report.error
+    held = await fetch(db, "SELECT group_id FROM group_sync_state WHERE outcome = 'held_back'")
+    assert {r["group_id"] for r in held} == data.drifted - written
+    (run,) = await fetch(db, "SELECT status, held_back, updated FROM sync_runs")
+    assert (run["status"], run["held_back"], run["updated"]) == ("over_budget", len(held), 100)
+
+    # A share of the desired rows, and then no budget: the held-back groups are written.
+    emulator.log.clear()
+    share = await sync(replace(settings, max_changes=Threshold(percent=10.0)))  # 30 of 300
+    assert share.outcomes["updated"] == 30 and share.exit_code == 5
+    rest = await sync(replace(settings, max_changes=None))
+    assert rest.exit_code == 0 and rest.outcomes["updated"] == len(data.drifted) - 130
+    assert vendor.mismatches(data, emulator) == []

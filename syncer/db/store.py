@@ -311,6 +311,7 @@ class PgStore:
                 totals.warnings,
                 json.dumps(totals.calls),
                 totals.error,
+                totals.held_back,
             ),
         )
 
@@ -332,7 +333,9 @@ class PgStore:
                         started_at=r["started_at"],
                         finished_at=r["finished_at"],
                         groups_read=r["groups_read"],
-                        outcomes={k: r[k] for k in ("in_sync", "updated", "rejected", "failed", "not_found")},
+                        outcomes={
+                            k: r[k] for k in ("in_sync", "updated", "rejected", "failed", "not_found", "held_back")
+                        },
                         calls=_json(r["calls"]) or {},
                         error=r["error"],
                     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 
+from syncer.budget import WriteGate
 from syncer.errors import CredentialsError, VendorError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.nexconn.api import CHANNEL_BATCH_MAX, CHANNEL_NOT_FOUND
@@ -27,10 +28,10 @@ class NexconnVendor(VendorBase):
     parse_live = staticmethod(parse_live)
 
     def settle(
-        self, target: Target[DesiredChannel], live: LiveChannel, answer: LiveAnswer, *, dry_run: bool
+        self, target: Target[DesiredChannel], live: LiveChannel, answer: LiveAnswer, gate: WriteGate
     ) -> Decision:
         plan = plan_channel(target.desired, live)
-        return without_writes(target, answer, plan, dry_run=dry_run) or self._update(plan)
+        return without_writes(target, answer, plan, gate) or self._update(plan)
 
     async def _update(self, plan: GroupPlan) -> Settled:
         channel_id, payload = plan.group_id, plan.base_payload

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from syncer.budget import WriteGate
 from syncer.errors import CredentialsError, Malformed, VendorError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.ports import PageRow, ReadHints
@@ -44,12 +45,12 @@ class TencentVendor(VendorBase):
         age = hints.attrs_checked_age_s
         return not self._settings.check_attrs and age is not None and age <= self._settings.attr_recheck_s
 
-    def settle(self, target: Target[DesiredGroup], live: LiveGroup, answer: LiveAnswer, *, dry_run: bool) -> Decision:
+    def settle(self, target: Target[DesiredGroup], live: LiveGroup, answer: LiveAnswer, gate: WriteGate) -> Decision:
         attrs = target.desired.group_attrs
         fingerprint = attrs_fingerprint(attrs) if isinstance(attrs, dict) else None
         if fingerprint is not None and self._must_read_attrs(target.page, fingerprint):
-            return self._with_attrs(target, live, answer, fingerprint, dry_run=dry_run)
-        return self._decide(target, live, answer, None, dry_run=dry_run)
+            return self._with_attrs(target, live, answer, fingerprint, gate)
+        return self._decide(target, live, answer, None, gate)
 
     def _must_read_attrs(self, page: PageRow, fingerprint: str) -> bool:
         age = page.attrs_checked_age_s
@@ -61,7 +62,7 @@ class TencentVendor(VendorBase):
         )
 
     async def _with_attrs(
-        self, target: Target[DesiredGroup], live: LiveGroup, answer: LiveAnswer, fingerprint: str, *, dry_run: bool
+        self, target: Target[DesiredGroup], live: LiveGroup, answer: LiveAnswer, fingerprint: str, gate: WriteGate
     ) -> Settled:
         group_id = target.group_id
         try:
@@ -73,7 +74,7 @@ class TencentVendor(VendorBase):
         except Malformed as exc:
             log.warning("group_read_failed", group_id=group_id, code=None, error=str(exc))
             return Settled(GroupResult(group_id, Outcome.FAILED, None, str(exc)))
-        decision = self._decide(target, live, answer, fingerprint, dry_run=dry_run)
+        decision = self._decide(target, live, answer, fingerprint, gate)
         return decision if isinstance(decision, Settled) else await decision
 
     def _decide(
@@ -82,15 +83,14 @@ class TencentVendor(VendorBase):
         live: LiveGroup,
         answer: LiveAnswer,
         attrs_read: str | None,
-        *,
-        dry_run: bool,
+        gate: WriteGate,
     ) -> Decision:
         """The one diff of the group, and what follows from it. ``attrs_read``: the fingerprint
         of the attribute set read live this run, if it was."""
         plan = plan_group(target.desired, live)
         for warning in plan.warnings:
             log.warning("field_skipped", group_id=plan.group_id, warning=warning)
-        settled = without_writes(target, answer, plan, dry_run=dry_run, attrs_fingerprint=attrs_read)
+        settled = without_writes(target, answer, plan, gate, attrs_fingerprint=attrs_read)
         return settled or self._write(plan, live, attrs_read)
 
     async def _write(self, plan: GroupPlan, live: LiveGroup, attrs_read: str | None) -> Settled:
