@@ -49,6 +49,13 @@ class Vendor:
         c = drifted_channels(n, seed=seed, invalid=invalid, drift=drift)
         return Data(c.desired, c.live, c.drifted, c.invalid)
 
+    async def seeded(self, db: str, emulator: Emulator, n: int, **generator: Any) -> Data:
+        """Generated data (``generator``: :meth:`data`'s options) in the emulator and the database."""
+        data = self.data(n, **generator)
+        self.seed(emulator, data)
+        await self.load(db, data.desired)
+        return data
+
     def seed(self, emulator: Emulator, data: Data) -> None:
         if self.name == "tencent":
             emulator.seed(data.live)
@@ -118,9 +125,7 @@ def vendor(request: pytest.FixtureRequest) -> Vendor:
 
 
 async def test_a_run_converges_and_the_next_one_only_reads(db: str, emulator: Emulator, vendor: Vendor) -> None:
-    data = vendor.data(160, seed=41)
-    vendor.seed(emulator, data)
-    await vendor.load(db, data.desired)
+    data = await vendor.seeded(db, emulator, 160, seed=41)
     settings = vendor.settings(db, emulator, **fast(emulator))
     first = await sync(settings)
     assert first.exit_code == 0, first
@@ -140,9 +145,7 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
 ) -> None:
     """Groups found as they were last seen in line are done by digest alone; a change on the
     vendor's side, a change of the desired row, or a row made invalid still gets its due."""
-    data = vendor.data(120, seed=44)
-    vendor.seed(emulator, data)
-    await vendor.load(db, data.desired)
+    data = await vendor.seeded(db, emulator, 120, seed=44)
     settings = vendor.settings(db, emulator, **fast(emulator))
     first = await sync(settings)
     assert first.exit_code == 0 and first.unchanged == 0  # nothing seen in line before
@@ -208,9 +211,7 @@ async def test_a_group_seen_in_line_is_looked_at_again_when_either_side_changes(
 async def test_bad_rows_are_rejected_naming_group_and_field_and_cost_no_call(
     db: str, emulator: Emulator, vendor: Vendor
 ) -> None:
-    data = vendor.data(60, seed=42, invalid=5, drift=1.0)
-    vendor.seed(emulator, data)
-    await vendor.load(db, data.desired)
+    data = await vendor.seeded(db, emulator, 60, seed=42, invalid=5, drift=1.0)
     report = await sync(vendor.settings(db, emulator, **fast(emulator)))
     assert report.exit_code == 2 and report.outcomes["rejected"] == 5
     assert report.outcomes["updated"] == 55  # every other group proceeded
@@ -247,9 +248,7 @@ async def test_bad_rows_are_rejected_naming_group_and_field_and_cost_no_call(
 async def test_throttling_answers_are_retried_until_every_group_is_in_line(
     db: str, emulator: Emulator, vendor: Vendor
 ) -> None:
-    data = vendor.data(120, seed=43, drift=1.0)
-    vendor.seed(emulator, data)
-    await vendor.load(db, data.desired)
+    data = await vendor.seeded(db, emulator, 120, seed=43, drift=1.0)
     emulator.config.fault_throttle = 0.3
     report = await sync(vendor.settings(db, emulator, **fast(emulator)))
     assert report.exit_code == 0, report
@@ -280,9 +279,7 @@ async def test_the_emulator_in_its_own_process_never_sees_more_than_the_limit(db
 async def test_failed_and_rejected_groups_fail_a_run_only_over_their_thresholds(
     db: str, emulator: Emulator, vendor: Vendor
 ) -> None:
-    data = vendor.data(200, seed=46, invalid=3)
-    vendor.seed(emulator, data)
-    await vendor.load(db, data.desired)
+    data = await vendor.seeded(db, emulator, 200, seed=46, invalid=3)
     valid = [r.group_id for r in data.desired if r.group_id not in data.invalid]
     emulator.config.group_faults = dict.fromkeys(valid[10:12], 10002 if vendor.name == "tencent" else 1050)
     base = {**fast(emulator), "max_attempts": 1}
@@ -313,9 +310,7 @@ async def test_failed_and_rejected_groups_fail_a_run_only_over_their_thresholds(
 async def test_a_budget_of_100_changes_exactly_100_groups_and_holds_back_the_rest(
     db: str, emulator: Emulator, vendor: Vendor
 ) -> None:
-    data = vendor.data(300, seed=47, drift=1.0)
-    vendor.seed(emulator, data)
-    await vendor.load(db, data.desired)
+    data = await vendor.seeded(db, emulator, 300, seed=47, drift=1.0)
     settings = vendor.settings(db, emulator, **fast(emulator), max_changes=Threshold(count=100))
     report = await sync(settings)
     written = {g for r in emulator.log if r.command in vendor.writes for g in r.group_ids}
