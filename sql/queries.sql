@@ -210,8 +210,9 @@ WHERE run_id = $1;
 -- name: upsert_group_states
 -- One round trip for a whole batch of outcomes of run $1 for vendor $3. $2: the outcomes as one
 -- JSON array of arrays, each [group_id, outcome, error_code, error_message, warnings, applied,
--- attrs_fingerprint, desired_digest, live_digest, answer_digest] (one document costs the worker
--- less to encode than ten arrays). attrs_fingerprint: a digest records that set as live now;
+-- attrs_fingerprint, desired_digest, live_digest, answer_digest, journal] (one document costs the
+-- worker less to encode than ten arrays). journal: the group's changes written, each [field,
+-- before, after, outcome], into group_changes in the same statement. attrs_fingerprint: a digest records that set as live now;
 -- '' forgets what was known (the next run reads the attributes); null leaves it be.
 -- desired_digest, live_digest and answer_digest: set for a group seen in line, cleared by
 -- anything else.
@@ -220,6 +221,10 @@ WITH u AS (
            e->4 AS warnings, nullif(e->5, 'null'::jsonb) AS applied, e->>6 AS attrs_fingerprint,
            e->>7 AS desired_digest, e->>8 AS live_digest, e->>9 AS answer_digest
     FROM jsonb_array_elements($2::jsonb) AS e
+), journaled AS (
+    INSERT INTO group_changes (run_id, vendor, group_id, field, before, after, outcome)
+    SELECT $1, $3, e->>0, c->>0, nullif(c->1, 'null'::jsonb), nullif(c->2, 'null'::jsonb), c->>3
+    FROM jsonb_array_elements($2::jsonb) AS e, jsonb_array_elements(e->10) AS c
 )
 INSERT INTO group_sync_state AS s (
     vendor, group_id, last_run_id, outcome, error_code, error_message, warnings, attempts,
@@ -330,7 +335,8 @@ SELECT run_id, vendor, mode,
                 WHERE a.pid = r.lock_pid AND a.backend_start <= r.started_at)
             THEN 'abandoned' ELSE status END AS status,
        shard_index, shard_count, started_at, finished_at, groups_read,
-       in_sync, updated, rejected, failed, not_found, held_back, calls::text AS calls, error
+       in_sync, updated, rejected, failed, not_found, held_back, calls::text AS calls, error,
+       (SELECT count(*) FROM group_changes AS c WHERE c.run_id = r.run_id) AS changes
 FROM sync_runs AS r ORDER BY run_id DESC LIMIT $1;
 
 -- name: groups_by_outcome
@@ -344,3 +350,16 @@ FROM group_sync_state
 WHERE outcome IN ('failed', 'rejected', 'not_found')
 ORDER BY attempts DESC, vendor, group_id
 LIMIT $1;
+
+-- name: group_history
+-- One group's journaled changes (vendor $1, group $2), newest first, at most $3.
+SELECT at, run_id, field, before::text AS before, after::text AS after, outcome
+FROM group_changes
+WHERE vendor = $1 AND group_id = $2
+ORDER BY change_id DESC
+LIMIT $3;
+
+-- name: prune_journal
+-- The journal's entries older than $1 days, dropped; how many.
+WITH gone AS (DELETE FROM group_changes WHERE at < now() - $1::float8 * interval '1 day' RETURNING 1)
+SELECT count(*) FROM gone;

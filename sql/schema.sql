@@ -56,6 +56,22 @@ CREATE TABLE group_sync_state (
 CREATE INDEX group_sync_state_troubled ON group_sync_state (vendor, outcome)
     WHERE outcome IN ('failed', 'rejected', 'not_found');
 
+-- The change journal (migration 010): every field a run wrote, with the value before and after.
+CREATE TABLE group_changes (
+    change_id  bigserial PRIMARY KEY,
+    run_id     bigint NOT NULL,
+    vendor     text NOT NULL,
+    group_id   text NOT NULL,
+    field      text NOT NULL,   -- the vendor's field, or field.key for one key of a set
+    before     jsonb,           -- NULL: absent before
+    after      jsonb,           -- NULL: deleted
+    outcome    text NOT NULL,   -- applied | unknown
+    at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX group_changes_group ON group_changes (vendor, group_id, change_id);
+CREATE INDEX group_changes_run ON group_changes (run_id);
+CREATE INDEX group_changes_at ON group_changes (at);
+
 CREATE FUNCTION syncer_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW IS DISTINCT FROM OLD THEN

@@ -27,7 +27,7 @@ from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunObserver, RunReport
 from syncer.progress import Progress, StatusLine
 from syncer.quoting import clip
-from syncer.report import print_plan_group, print_status, print_summary, render_migration_status
+from syncer.report import print_history, print_plan_group, print_status, print_summary, render_migration_status
 from syncer.secret import overridden
 from syncer.settings import (
     Relation,
@@ -178,6 +178,23 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--groups", type=int, default=50, help="how many troubled groups to show (default 50)")
     p.add_argument("--json", action="store_true", help="one JSON document")
     p.set_defaults(handler=cmd_status)
+
+    p = verbs.add_parser("history", help="a group's changes from the change journal, newest first")
+    _common(p)
+    p.add_argument("group_id", metavar="GROUP_ID", help="the group's ID, as the desired relation has it")
+    p.add_argument("--vendor", choices=VENDORS, help="whose group (env SYNCER_VENDOR)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many changes (default 100)")
+    p.add_argument("--json", action="store_true", help="JSON lines, one change each")
+    p.set_defaults(handler=cmd_history)
+
+    p = verbs.add_parser("prune", help="drop change-journal entries older than the retention")
+    _common(p)
+    p.add_argument(
+        "--older-than-days",
+        type=float,
+        help=f"env SYNCER_JOURNAL_RETENTION_DAYS; default {_DEFAULT.journal_retention_days:g}",
+    )
+    p.set_defaults(handler=cmd_prune)
 
     p = verbs.add_parser("run", help="reconcile; exit 0 all in sync, 2 some rejected or failed, 1 fatal")
     _common(p)
@@ -403,6 +420,30 @@ async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         await store.check_schema()
         status = await store.status(runs=args.runs, groups=args.groups)
     print_status(status, sys.stdout, as_json=args.json)
+    return 0
+
+
+async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    vendor = args.vendor or settings.vendor
+    timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
+    async with PgStore.open(settings.require_database(), vendor, timeouts, schema=settings.schema) as store:
+        await store.check_schema()
+        entries = await store.history(args.group_id, args.limit)
+    print_history(args.group_id, entries, sys.stdout, as_json=args.json)
+    return 0
+
+
+async def cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
+    days = settings.journal_retention_days if args.older_than_days is None else args.older_than_days
+    if not days >= 0:
+        raise ConfigError("--older-than-days must not be negative")
+    timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
+    async with PgStore.open(settings.require_database(), timeouts=timeouts, schema=settings.schema) as store:
+        await store.check_schema()
+        gone = await store.prune_journal(days)
+    print(f"pruned {gone} change-journal entries older than {days:g} days")
     return 0
 
 

@@ -60,6 +60,13 @@ class CodeClass(enum.Enum):
     PERMANENT = "permanent"  # this call will never succeed as sent: record it
 
 
+def is_code(value: object) -> bool:
+    """``value`` can be a vendor's answer code: a whole number that fits the records' integer
+    column (a signed 32-bit one; every code either vendor documents is far smaller). Anything
+    else is an answer that names no usable code, never a number to store or guess at."""
+    return type(value) is int and -(2**31) <= value < 2**31  # bool is an int to isinstance
+
+
 def code_class(
     code: int, *, transient: Container[int], fatal: Callable[[int], bool], resign: Container[int] = ()
 ) -> CodeClass:

@@ -20,7 +20,7 @@ class Outcome(enum.StrEnum):
 
 @dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer
 class FieldChange:
-    field: str  # vendor field name, "AppDefinedData.<key>" or "GroupAttr"
+    field: str  # the vendor's field name, or "<field>.<key>" for one key of a set ("GroupAttr.topic")
     old: Any
     new: Any
 
@@ -54,12 +54,33 @@ class GroupResult:
     # The attribute set confirmed live this run (its fingerprint); "" forgets what was known,
     # so the next run reads the attributes again; None leaves the record as it was.
     attrs_fingerprint: str | None = None
-    changes: list[FieldChange] = field(default_factory=list)
+    changes: list[FieldChange] = field(default_factory=list)  # written, and the vendor confirmed them
+    unknown: list[FieldChange] = field(default_factory=list)  # written, no answer: may have applied
     # Set when the group was seen in line with nothing to warn about: the desired row's digest
     # and the vendor's answer's. While both stay the same, later runs need not look closer.
     desired_digest: str | None = None
     live_digest: str | None = None
     answer_digest: str | None = None  # the whole batch answer's (see syncer/vendor.py)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One field a run wrote to a group: the value it read before and the value it wrote (None:
+    absent), and whether the vendor confirmed it (``applied``) or never answered (``unknown``)."""
+
+    at: datetime
+    run_id: int
+    field: str
+    before: Any
+    after: Any
+    outcome: str
+
+
+def journal_of(result: GroupResult) -> list[tuple[str, Any, Any, str]]:
+    """What a group's outcome puts in the change journal: each change written, confirmed or not."""
+    return [(c.field, c.old, c.new, "applied") for c in result.changes] + [
+        (c.field, c.old, c.new, "unknown") for c in result.unknown
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +98,7 @@ class RunRecord:
     outcomes: Mapping[str, int]
     calls: Mapping[str, int]
     error: str | None
+    changes: int = 0  # entries it put in the change journal
 
 
 @dataclass(frozen=True, slots=True)

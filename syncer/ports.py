@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
-from syncer.models import GroupResult
+from syncer.models import GroupResult, JournalEntry
 from syncer.sharding import UNSHARDED, Shard
 
 Selection = Literal["all", "failed", "changed"]
@@ -172,6 +172,10 @@ class Store(Protocol):
     async def read_seen_rows(self, group_ids: Sequence[str]) -> list[PageRow]:
         """The page rows of the groups named, one by one, in group_id order, as a page has them
         (a row deleted since is missing)."""
+        ...
+
+    async def history(self, group_id: str, limit: int = 100) -> list[JournalEntry]:
+        """The group's entries in the change journal, newest first, at most ``limit``."""
         ...
 
     async def read_desired(self, group_ids: Sequence[str]) -> dict[str, DesiredRecord]:

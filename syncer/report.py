@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from syncer.db.migrator import MigrationState
-from syncer.models import GroupPlan, Outcome, Status
+from syncer.models import GroupPlan, JournalEntry, Outcome, Status
 from syncer.pipeline import RunReport
 
 
@@ -111,6 +111,7 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
                     **r.outcomes,
                     "calls": dict(r.calls),
                     "error": r.error,
+                    "journaled": r.changes,
                 }
                 for r in status.runs
             ],
@@ -150,6 +151,7 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
                 "NOT FOUND",
                 "HELD",
                 "CALLS",
+                "JOURNALED",
             ],
             [
                 [
@@ -168,6 +170,7 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
                     str(r.outcomes["not_found"]),
                     str(r.outcomes.get("held_back", 0)),
                     str(sum(r.calls.values())),
+                    str(r.changes),
                 ]
                 for r in status.runs
             ],
@@ -220,3 +223,21 @@ def render_migration_status(states: Sequence[MigrationState], views: Mapping[str
         problem = views[name]
         lines.append(f"{name} desired view: {'up to date' if problem is None else problem}")
     return "\n".join(lines) + "\n"
+
+
+def print_history(group_id: str, entries: Sequence[JournalEntry], out: IO[str], *, as_json: bool = False) -> None:
+    """A group's journaled changes, newest first: when, which run, the field, before → after."""
+    if as_json:
+        for e in entries:
+            doc = {"at": e.at.isoformat(), "run_id": e.run_id, "field": e.field}
+            doc |= {"before": e.before, "after": e.after, "outcome": e.outcome}
+            out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        return
+    if not entries:
+        out.write(f"{group_id}: no change journaled\n")
+        return
+    out.write(f"{group_id}: changes, newest first (UTC)\n")
+    rows = [
+        [_when(e.at), str(e.run_id), e.field, f"{shorten(e.before)} → {shorten(e.after)}", e.outcome] for e in entries
+    ]
+    out.write("\n".join(_table(["AT", "RUN", "FIELD", "BEFORE → AFTER", "OUTCOME"], rows)) + "\n")

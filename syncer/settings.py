@@ -123,6 +123,8 @@ class Settings:
     # held back and the run exits 5. None: no budget. A person running syncer by hand has just
     # read the plan; the CronJob, unattended, sets one (deploy/kubernetes/cronjob.yaml).
     max_changes: Threshold | None = None
+    # How long the change journal keeps what each run wrote (`syncer prune` drops what is older).
+    journal_retention_days: float = 90.0
     # Postgres: how long to wait to connect, and for any one statement (server-side too).
     db_connect_timeout_s: float = 10.0
     db_statement_timeout_s: float = 60.0
@@ -256,7 +258,19 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_rejected=_threshold(env, "SYNCER_MAX_REJECTED"),
         max_failed=_threshold(env, "SYNCER_MAX_FAILED"),
         max_changes=parse_budget(env.get("SYNCER_MAX_CHANGES", ""), "SYNCER_MAX_CHANGES"),
+        journal_retention_days=_days(env, "SYNCER_JOURNAL_RETENTION_DAYS", 90.0),
     )
+
+
+def _days(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    try:
+        days = float(text) if text else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of days") from None
+    if not days >= 0:  # NaN too
+        raise ConfigError(f"{name} must not be negative")
+    return days
 
 
 def parse_budget(text: str, setting: str) -> Threshold | None:

@@ -211,11 +211,16 @@ def in_line(target: Target[Any], answer: LiveAnswer, warnings: Sequence[str] = (
     )
 
 
+def outcome_unknown(exc: VendorError) -> bool:
+    """The failed call may have reached the vendor and applied (no answer came)."""
+    return bool(getattr(exc, "outcome_unknown", False))
+
+
 def call_failed(group_id: str, exc: VendorError, command: str, *, not_found: bool) -> GroupResult:
     """The outcome of a group whose call ``command`` failed; ``not_found``: the vendor says the
     group does not exist."""
     message = f"{command}: {exc}"
-    if getattr(exc, "outcome_unknown", False):
+    if outcome_unknown(exc):
         message += " (no answer: the write may or may not have applied; the next run reads the group again)"
     return GroupResult(group_id, Outcome.NOT_FOUND if not_found else Outcome.FAILED, exc.code, message)
 

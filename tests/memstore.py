@@ -22,7 +22,7 @@ from typing import Any
 
 from syncer import ports
 from syncer.errors import RunLocked
-from syncer.models import GroupResult
+from syncer.models import GroupResult, JournalEntry, journal_of
 from syncer.sharding import UNSHARDED, Shard, shard_of
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup
 
@@ -98,6 +98,7 @@ class MemStore:
         self.runs: list[MemRun] = []
         self._locks: set[str] = set()
         self.queries = 0  # round trips a database would have made
+        self.journal: list[tuple[str, JournalEntry]] = []  # (group ID, entry), oldest first
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -259,12 +260,21 @@ class MemStore:
         self.runs.append(run)
         return run.run_id
 
+    async def history(self, group_id: str, limit: int = 100) -> list[JournalEntry]:
+        self.queries += 1
+        mine = [entry for gid, entry in self.journal if gid == group_id]
+        return mine[::-1][:limit]
+
     async def record_groups(self, run_id: int, results: Sequence[GroupResult]) -> None:
         if not results:
             return
         self.queries += 1
         now, clock = self._now(), self._clock()
         for r in results:
+            self.journal += [
+                (r.group_id, JournalEntry(now, run_id, field, before, after, outcome))
+                for field, before, after, outcome in journal_of(r)
+            ]
             old = self.states.get(r.group_id)
             success = str(r.outcome) in _SUCCESS
             if r.attrs_fingerprint is None:  # leaves what was known

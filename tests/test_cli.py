@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, replace
 
 from syncer.emulator.server import Emulator
-from syncer.tencent.seeding import desired_group
+from syncer.tencent.seeding import desired_group, live_from_desired
 
 from .helpers import load_desired, mismatches, seeded
 
@@ -140,3 +140,32 @@ async def test_migrate_status_exits_2_while_there_is_something_to_do_and_changes
     assert (await syncer("migrate", env=env)).code == 0
     after = await syncer("migrate", "--status", env=env)
     assert after.code == 0 and "pending" not in after.out and "tencent desired view: up to date" in after.out
+
+
+async def test_history_shows_a_groups_journal_status_counts_it_and_prune_drops_it(db: str, emulator: Emulator) -> None:
+    row = desired_group(5)
+    emulator.seed([live_from_desired(replace(row, name="Old name"))])
+    await load_desired(db, [row])
+    env = environment(db, emulator)
+    assert (await syncer("run", env=env)).code == 0
+
+    shown = await syncer("history", row.group_id, env=env)
+    assert shown.code == 0 and "Name" in shown.out and "'Old name' → 'Team 5'" in shown.out, shown.out
+    (line,) = (await syncer("history", row.group_id, "--json", env=env)).out.splitlines()
+    entry = json.loads(line)
+    assert (entry["field"], entry["before"], entry["after"], entry["outcome"]) == (
+        "Name",
+        "Old name",
+        "Team 5",
+        "applied",
+    )
+    status = json.loads((await syncer("status", "--json", env=env)).out)
+    assert status["runs"][0]["journaled"] == 1
+
+    kept = await syncer("prune", env=env)  # the default retention keeps today's change
+    assert kept.code == 0 and "pruned 0 " in kept.out
+    pruned = await syncer("prune", "--older-than-days", "0", env=env)
+    assert pruned.code == 0 and "pruned 1 " in pruned.out
+    assert "no change journaled" in (await syncer("history", row.group_id, env=env)).out
+    refused = await syncer("prune", env=env | {"SYNCER_JOURNAL_RETENTION_DAYS": "soon"})
+    assert refused.code == 78 and "SYNCER_JOURNAL_RETENTION_DAYS must be a number of days" in refused.err

@@ -201,3 +201,9 @@ def test_anything_decoded_encodes_again_as_utf8(text: str, value: Any) -> None:
     encoded = jsoncodec.dumps([text, value])
     encoded.decode("utf-8")
     assert jsoncodec.loads(encoded)[0] == text or "\ud800" in text or any(0xD800 <= ord(c) < 0xE000 for c in text)
+
+
+def test_an_error_code_past_32_bits_is_no_code() -> None:
+    found = tencent._groups_answered({"GroupInfo": [{"GroupId": IDS[0], "ErrorCode": 2**31}]}, IDS[:1], "d")
+    failure = found[IDS[0]]
+    assert isinstance(failure, ReadError) and failure.code is None and "not a code" in failure.message

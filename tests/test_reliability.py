@@ -287,6 +287,10 @@ async def test_a_write_whose_answer_never_came_is_not_recorded_as_applied(db: st
     (state,) = await fetch(db, "SELECT outcome, last_applied, error_message FROM group_sync_state")
     assert state["outcome"] == "failed" and state["last_applied"] is None  # … but nobody claims so
     assert "may or may not have applied" in state["error_message"]
+    (journaled,) = await fetch(
+        db, "SELECT field, before #>> '{}' AS was, after #>> '{}' AS now, outcome FROM group_changes"
+    )
+    assert tuple(journaled) == ("Name", "Old name", row.name, "unknown")  # journaled, as unknown
 
     emulator.config.fault_slow = 0.0
     emulator.log.clear()

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from syncer.db.store import PgStore
-from syncer.models import GroupResult, Outcome
+from syncer.models import FieldChange, GroupResult, Outcome
 from syncer.ports import PageQuery, PageRow, RunTotals, SeenBatch, Store, UnchangedBatch
 from syncer.settings import Settings
 from syncer.sharding import Shard, shard_of
@@ -309,3 +309,23 @@ async def test_one_run_lock_holder_at_a_time(harness: Harness) -> None:
                 pass
     async with harness.store.run_lock("syncer.run.contract"):
         pass  # released with its block
+
+
+async def test_the_journal_keeps_each_change_written_with_its_outcome_newest_first(harness: Harness) -> None:
+    await harness.put([desired_group(1)])
+    store = harness.store
+    group_id = desired_group(1).group_id
+    first = await store.start_run("run")
+    written = [FieldChange("Name", "Old", "New"), FieldChange("GroupAttr.topic", None, "x")]
+    await store.record_groups(first, [GroupResult(group_id, Outcome.UPDATED, changes=written)])
+    second = await store.start_run("run")
+    unanswered = GroupResult(group_id, Outcome.FAILED, unknown=[FieldChange("AppDefinedData.tier", "gold", None)])
+    await store.record_groups(second, [unanswered, GroupResult("other", Outcome.IN_SYNC)])
+    history = await store.history(group_id)
+    assert [(e.run_id, e.field, e.before, e.after, e.outcome) for e in history] == [
+        (second, "AppDefinedData.tier", "gold", None, "unknown"),
+        (first, "GroupAttr.topic", None, "x", "applied"),
+        (first, "Name", "Old", "New", "applied"),
+    ]
+    assert [e.field for e in await store.history(group_id, limit=1)] == ["AppDefinedData.tier"]
+    assert await store.history("other") == []

@@ -3,6 +3,7 @@ throttling and the rate limit, each against the emulator over HTTP and a real Po
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.pipeline import RunReport
 from syncer.ports import PageQuery, PageRow, SeenBatch
 from syncer.settings import Settings
-from syncer.tencent.models import DesiredGroup
+from syncer.tencent.models import BASE_FIELDS, DesiredGroup
 from syncer.tencent.seeding import drifted_dataset, insert_desired
 from syncer.thresholds import Threshold
 
@@ -78,6 +79,20 @@ class Vendor:
         if self.name == "tencent":
             return "desired_group_profiles", "group_id"
         return "desired_group_channels", "channel_id"
+
+    def snapshot(self, emulator: Emulator) -> dict[str, dict[str, Any]]:
+        """Every group as the vendor holds it, by the change journal's field names."""
+        if self.name == "tencent":
+            return {
+                g.group_id: {k: v for k, v in g.base_fields().items() if k in BASE_FIELDS.values()}
+                | {f"AppDefinedData.{k}": v for k, v in g.app_defined_data.items()}
+                | {f"GroupAttr.{k}": v for k, v in g.attrs.items()}
+                for g in emulator.groups.values()
+            }
+        return {
+            c.channel_id: dict(c.profile) | dict(c.permissions) | {f"groupExtProfile.{k}": v for k, v in c.ext.items()}
+            for c in emulator.nexconn.channels.values()
+        }
 
     def live_name(self, emulator: Emulator, group_id: str) -> str:
         """A group's name in the emulator's own record."""
@@ -330,3 +345,23 @@ async def test_a_budget_of_100_changes_exactly_100_groups_and_holds_back_the_res
     rest = await sync(replace(settings, max_changes=None))
     assert rest.exit_code == 0 and rest.outcomes["updated"] == len(data.drifted) - 130
     assert vendor.mismatches(data, emulator) == []
+
+
+async def test_the_journal_holds_what_the_vendor_held_before_and_after_each_change(
+    db: str, emulator: Emulator, vendor: Vendor
+) -> None:
+    await vendor.seeded(db, emulator, 120, seed=48, drift=1.0)
+    before = vendor.snapshot(emulator)
+    report = await sync(vendor.settings(db, emulator, **fast(emulator), check_attrs=True))
+    after = vendor.snapshot(emulator)
+    assert report.exit_code == 0 and report.outcomes["updated"] > 0
+    journal = await fetch(db, "SELECT run_id, group_id, field, before::text, after::text, outcome FROM group_changes")
+    # Every value the run changed at the vendor, and nothing else, with what it was and became.
+    changed = {(g, f) for g in after for f in before[g].keys() | after[g].keys() if before[g].get(f) != after[g].get(f)}
+    assert {(r["group_id"], r["field"]) for r in journal} == changed
+    for r in journal:
+        was, now = (json.loads(r[k]) if r[k] is not None else None for k in ("before", "after"))
+        assert (was, now) == (before[r["group_id"]].get(r["field"]), after[r["group_id"]].get(r["field"])), r
+    assert {(r["run_id"], r["outcome"]) for r in journal} == {(report.run_id, "applied")}
+    (status_run,) = await fetch(db, "SELECT count(*) AS n FROM group_changes WHERE run_id = $1", report.run_id)
+    assert status_run["n"] == len(journal)

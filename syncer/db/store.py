@@ -26,7 +26,7 @@ from syncer.db.migrator import (
 from syncer.db.sqlfiles import desired_query, migrations, query
 from syncer.errors import DatabaseError, SchemaError
 from syncer.jsoncodec import dumps_text
-from syncer.models import GroupResult, RunRecord, Status, TroubledGroup
+from syncer.models import GroupResult, JournalEntry, RunRecord, Status, TroubledGroup, journal_of
 from syncer.ports import EVERY_ROW, DesiredRecord, PageQuery, PageRow, RunTotals, SeenBatch, UnchangedBatch
 from syncer.settings import quote_ident, redact_url
 from syncer.sharding import UNSHARDED, Shard
@@ -279,6 +279,7 @@ class PgStore:
                     r.desired_digest,
                     r.live_digest,
                     r.answer_digest,
+                    journal_of(r),
                 )
                 for r in results
             ]
@@ -315,6 +316,20 @@ class PgStore:
             ),
         )
 
+    # -- the change journal ----------------------------------------------------------------------
+
+    async def history(self, group_id: str, limit: int = 100) -> list[JournalEntry]:
+        """See :meth:`syncer.ports.Store.history`."""
+        sql, vendor = query("group_history"), self.vendor
+        rows = await self._run("reading the change journal", lambda c: c.fetch(sql, vendor, group_id, limit))
+        return [JournalEntry(r[0], r[1], r[2], _json(r[3]), _json(r[4]), r[5]) for r in rows]
+
+    async def prune_journal(self, older_than_days: float) -> int:
+        """Drop the journal's entries older than ``older_than_days`` (every vendor's); how many."""
+        sql = query("prune_journal")
+        gone: int = await self._run("pruning the change journal", lambda c: c.fetchval(sql, older_than_days))
+        return gone
+
     # -- what `syncer status` shows ---------------------------------------------------------------
 
     async def status(self, *, runs: int = 10, groups: int = 50) -> Status:
@@ -338,6 +353,7 @@ class PgStore:
                         },
                         calls=_json(r["calls"]) or {},
                         error=r["error"],
+                        changes=r["changes"],
                     )
                     for r in run_rows
                 ],

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from syncer.client import CallFailed, http_failure, json_answer
+from syncer.client import CallFailed, http_failure, is_code, json_answer
 from syncer.nexconn.api import COMMAND_PATHS, DEFAULT_RATE_LIMIT, THROTTLED, classify, setting_to_check
 from syncer.settings import Settings
 
@@ -65,7 +65,7 @@ class NexconnWire:
                 raise http_failure(command, status) from None
             raise
         code = answer.get("code")
-        if type(code) is not int:  # bool is an int to isinstance
+        if not is_code(code):
             if status != 200:
                 raise http_failure(command, status)
             raise CallFailed("answer has no code", code=None, command=command, outcome_unknown=True, label="bad_answer")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import structlog
 
 from syncer.budget import WriteGate
@@ -12,7 +14,10 @@ from syncer.nexconn.diff import plan_channel
 from syncer.nexconn.models import DesiredChannel, LiveChannel, decode_desired
 from syncer.nexconn.ops import fetch_live, parse_live, update
 from syncer.nexconn.validation import validate
-from syncer.vendor import BatchRead, Decision, LiveAnswer, Settled, Target, VendorBase, call_failed, without_writes
+from syncer.vendor import BatchRead, Settled, VendorBase, call_failed, outcome_unknown, without_writes
+
+if TYPE_CHECKING:
+    from syncer.vendor import Decision, LiveAnswer, Target
 
 log = structlog.get_logger("syncer.nexconn")
 
@@ -42,6 +47,7 @@ class NexconnVendor(VendorBase):
             raise
         except VendorError as exc:
             failed = call_failed(channel_id, exc, "profile_update", not_found=exc.code == CHANNEL_NOT_FOUND)
+            failed.unknown = list(plan.changes) if outcome_unknown(exc) else []
             log.warning("group_failed", group_id=channel_id, code=exc.code, error=failed.error_message)
             return Settled(failed, plan)
         log.debug("group_updated", group_id=channel_id, fields=[c.field for c in plan.changes])

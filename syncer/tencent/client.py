@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from syncer.client import CallFailed, VendorClient, http_failure, json_answer
+from syncer.client import CallFailed, VendorClient, http_failure, is_code, json_answer
 from syncer.quoting import quote
 from syncer.settings import Settings
 from syncer.tencent.api import ATTR_WRITE_COMMANDS, COMMAND_PATHS, THROTTLE_CODES, classify, setting_to_check
@@ -83,7 +83,7 @@ class TencentWire:
             raise http_failure(command, status)
         answer = json_answer(command, raw)
         code = answer.get("ErrorCode")
-        if type(code) is not int:  # bool is an int to isinstance, and no code at all
+        if not is_code(code):
             raise CallFailed(
                 f"answer has no usable ErrorCode ({quote(code)})",
                 code=None,

@@ -93,5 +93,8 @@ def _attrs_change(row: DesiredGroup, live: LiveGroup, changes: list[FieldChange]
     want_attrs = {str(k): str(v) for k, v in row.group_attrs.items()}
     if dict(live.attrs) == want_attrs:
         return None
-    changes.append(FieldChange("GroupAttr", dict(live.attrs), want_attrs))
+    # The set is written whole; what it changes, key by key (None: absent before, or after).
+    for key in sorted(live.attrs.keys() | want_attrs.keys()):
+        if live.attrs.get(key) != want_attrs.get(key):
+            changes.append(FieldChange(f"GroupAttr.{key}", live.attrs.get(key), want_attrs.get(key)))
     return want_attrs

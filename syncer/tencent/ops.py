@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from syncer import jsoncodec
-from syncer.client import ReadAnswer
+from syncer.client import ReadAnswer, is_code
 from syncer.errors import CredentialsError, Malformed, VendorError
 from syncer.ports import ReadHints
 from syncer.quoting import clip, quote
@@ -153,8 +153,8 @@ def _groups_answered(
     found: dict[str, LiveAnswer | ReadError] = {}
     for group_id, info in answered_entries(infos, group_ids, "GroupId"):
         code = info.get("ErrorCode")
-        if type(code) is not int:
-            found[group_id] = ReadError(None, f"the answer's ErrorCode for this group is {quote(code)}, not a number")
+        if not is_code(code):
+            found[group_id] = ReadError(None, f"the answer's ErrorCode for this group is {quote(code)}, not a code")
         elif code:
             message = f"code {code}: {clip(str(info.get('ErrorInfo', '')), 300)}"
             found[group_id] = ReadError(code, message, code in GROUP_NOT_FOUND_CODES)

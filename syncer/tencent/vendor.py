@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from syncer.budget import WriteGate
 from syncer.errors import CredentialsError, Malformed, VendorError
-from syncer.models import GroupPlan, GroupResult, Outcome
+from syncer.models import FieldChange, GroupPlan, GroupResult, Outcome
 from syncer.ports import PageRow, ReadHints
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
 from syncer.tencent.diff import attrs_fingerprint, plan_group
 from syncer.tencent.models import DesiredGroup, LiveGroup, decode_desired
 from syncer.tencent.ops import fetch_live, parse_live, read_attrs, write_attrs, write_base
 from syncer.tencent.validation import validate
-from syncer.vendor import BatchRead, Decision, LiveAnswer, Settled, Target, VendorBase, call_failed, without_writes
+from syncer.vendor import BatchRead, Settled, VendorBase, call_failed, outcome_unknown, without_writes
+
+if TYPE_CHECKING:
+    from syncer.vendor import Decision, LiveAnswer, Target
 
 log = structlog.get_logger("syncer.tencent")
 
@@ -98,16 +101,23 @@ class TencentVendor(VendorBase):
         applied: dict[str, Any] = {}
         failures: list[GroupResult] = []
         attrs_outcome: str | None = attrs_read
+        # What each write changes, for the journal: confirmed, or sent with no answer.
+        attr_changes = [c for c in plan.changes if c.field.startswith("GroupAttr.")]
+        base_changes = [c for c in plan.changes if not c.field.startswith("GroupAttr.")]
+        confirmed: list[FieldChange] = []
+        unknown: list[FieldChange] = []
 
         async def base() -> None:
             assert plan.base_payload is not None
             try:
                 await write_base(self.client, plan.base_payload)
                 applied["base"] = {k: v for k, v in plan.base_payload.items() if k != "GroupId"}
+                confirmed.extend(base_changes)
             except CredentialsError:
                 raise
             except VendorError as exc:
                 failures.append(_failure(group_id, exc, "modify_group_base_info"))
+                unknown.extend(base_changes if outcome_unknown(exc) else ())
 
         async def attrs() -> None:
             nonlocal attrs_outcome
@@ -115,11 +125,13 @@ class TencentVendor(VendorBase):
             try:
                 await write_attrs(self.client, group_id, plan.attrs, live.attrs or {})
                 applied["attrs"] = plan.attrs  # the desired set, whose fingerprint attrs_read is
+                confirmed.extend(attr_changes)
             except CredentialsError:
                 raise
             except VendorError as exc:
                 attrs_outcome = ""  # unknown now: read them again next run
                 failures.append(_failure(group_id, exc, "set_group_attr"))
+                unknown.extend(attr_changes if outcome_unknown(exc) else ())
 
         writes = []
         if plan.base_payload is not None:
@@ -134,6 +146,7 @@ class TencentVendor(VendorBase):
             first.applied = applied or None
             first.attrs_fingerprint = attrs_outcome
             first.error_message = "; ".join(f.error_message or "" for f in failures)
+            first.changes, first.unknown = confirmed, unknown
             log.warning("group_failed", group_id=group_id, code=first.error_code, error=first.error_message)
             return Settled(first, plan)
         log.debug("group_updated", group_id=group_id, fields=[c.field for c in plan.changes])
@@ -143,6 +156,6 @@ class TencentVendor(VendorBase):
             warnings=list(plan.warnings),
             applied=applied,
             attrs_fingerprint=attrs_outcome,
-            changes=list(plan.changes),
+            changes=confirmed,
         )
         return Settled(result, plan)
