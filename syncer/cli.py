@@ -13,7 +13,6 @@ import gc
 import os
 import signal
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
@@ -25,9 +24,10 @@ from syncer.logs import FORMATS, LEVELS, configure_logging
 from syncer.metrics import RunMetrics, serve_metrics
 from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunObserver, RunReport
+from syncer.planview import detailed_exit_code, plan_view
 from syncer.progress import Progress, StatusLine
 from syncer.quoting import clip
-from syncer.report import print_history, print_plan_group, print_status, print_summary, render_migration_status
+from syncer.report import print_history, print_status, print_summary, render_migration_status
 from syncer.secret import overridden
 from syncer.settings import (
     Relation,
@@ -169,7 +169,17 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p = verbs.add_parser("plan", help="show what would change; no write call")
     _common(p)
     _vendor(p)
-    p.add_argument("--json", action="store_true", help="JSON lines: the totals, then one per group")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON lines: the totals and the roll-up by field, then one per group, then one per group not planned",
+    )
+    p.add_argument("--full-values", action="store_true", help="show long values whole, not shortened in the middle")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 with nothing to change, 2 with changes pending, 1 on an error (as terraform plan)",
+    )
     p.set_defaults(handler=cmd_plan)
 
     p = verbs.add_parser("status", help="the last runs, and the groups failing or rejected, with their errors")
@@ -345,14 +355,15 @@ async def reconcile(
     on_plan: Callable[[GroupPlan], None] | None = None,
     signals: StopSignals | None = None,
     terminal: StatusLine | None = None,
+    observers: Sequence[RunObserver] = (),
 ) -> RunReport:
     """One run or plan with everything a deployed run has: metrics, progress, the lock."""
     metrics = RunMetrics(job=settings.metrics_job, vendor=settings.vendor, shard=settings.shard)
     # Checks the vendor settings before touching the database.
     vendor = make_vendor(settings, on_answer=metrics.on_answer)
-    observers: list[RunObserver] = [metrics]
+    watching: list[RunObserver] = [metrics, *observers]
     if (progress := progress_for(settings, terminal)) is not None:
-        observers.append(progress)
+        watching.append(progress)
     async with contextlib.AsyncExitStack() as stack:
         if settings.metrics_port is not None:
             await stack.enter_async_context(serve_metrics(metrics, settings.metrics_host, settings.metrics_port))
@@ -369,7 +380,7 @@ async def reconcile(
             dry_run=dry_run,
             on_plan=on_plan,
             stop=None if signals is None else signals.stop,
-            observers=observers,
+            observers=watching,
             on_phase=None if signals is None else signals.on_phase,
         )
         try:
@@ -381,25 +392,26 @@ async def reconcile(
 
 
 async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
-    # Totals first, then the groups: the per-group lines wait in a spool file (on disk past a
-    # few MB), so a plan over a million groups is read at a glance and costs no memory.
-    with tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8") as spool:
-
-        def show(plan: GroupPlan) -> None:
-            print_plan_group(plan, spool, as_json=args.json)
-
-        with StopSignals(settings.grace_period_s) as signals:
-            report = await stoppable(
-                signals, reconcile(settings, dry_run=True, on_plan=show, signals=signals, terminal=args.terminal)
-            )
+    with (
+        plan_view(as_json=args.json, full_values=args.full_values) as view,
+        StopSignals(settings.grace_period_s) as signals,
+    ):
+        report = await stoppable(
+            signals,
+            reconcile(
+                settings,
+                dry_run=True,
+                on_plan=view.group_planned,
+                signals=signals,
+                terminal=args.terminal,
+                observers=(view,),
+            ),
+        )
         if report is None:
             return signals.exit_code(1)
-        print_summary(report, sys.stdout, as_json=args.json)
-        if not args.json and report.would_change:
-            sys.stdout.write("\n")
-        spool.seek(0)
-        for line in spool:
-            sys.stdout.write(line)
+        view.write(report, sys.stdout)
+    if args.detailed_exitcode:
+        return signals.exit_code(detailed_exit_code(report))
     return signals.exit_code(0 if report.status != "failed" else 1)
 
 

@@ -19,7 +19,8 @@ from syncer.emulator.process import emulator_process
 from syncer.logs import LEVELS, configure_logging
 from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunReport
-from syncer.report import print_plan_group, print_summary
+from syncer.planview import group_lines
+from syncer.report import print_summary
 from syncer.settings import Settings
 from syncer.tencent.seeding import drifted_dataset, insert_desired
 from syncer.vendors import VENDORS, desired_setups, make_vendor
@@ -90,7 +91,7 @@ async def _demo(url: str, args: argparse.Namespace) -> int:
         def show(plan: GroupPlan) -> None:
             if not plan.in_sync and len(shown) < args.show:
                 shown.append(plan)
-                print_plan_group(plan, sys.stdout, as_json=False)
+                print("\n".join(group_lines(plan)))
 
         print_summary(await _reconcile(settings, dry_run=True, on_plan=show), sys.stdout)
 

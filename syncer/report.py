@@ -8,34 +8,16 @@ from datetime import datetime
 from typing import IO, Any
 
 from syncer.db.migrator import MigrationState
-from syncer.models import GroupPlan, JournalEntry, Outcome, Status
+from syncer.models import JournalEntry, Outcome, Status
 from syncer.pipeline import RunReport
 
 
-def shorten(value: Any, width: int = 60) -> str:
-    text = (
-        "∅" if value is None else json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-    )
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def print_plan_group(plan: GroupPlan, out: IO[str], *, as_json: bool) -> None:
-    if plan.in_sync and not plan.warnings:
-        return
-    if as_json:
-        doc = {
-            "group_id": plan.group_id,
-            "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in plan.changes],
-            "warnings": list(plan.warnings),
-            "calls": list(plan.calls),
-        }
-        out.write(json.dumps(doc, ensure_ascii=False) + "\n")
-        return
-    out.write(f"{plan.group_id}\n")
-    for change in plan.changes:
-        out.write(f"  {change.field}: {shorten(change.old)} → {shorten(change.new)}\n")
-    for warning in plan.warnings:
-        out.write(f"  warning: {warning}\n")
+def show_value(value: Any, *, full: bool = False, width: int = 60) -> str:
+    """A value as a literal; a long one shortened in the middle, with its length."""
+    text = "∅" if value is None else repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if full or len(text) <= width:
+        return text
+    return f"{text[: width // 2]}…{text[-(width // 4) :]} ({len(text):,} characters)"
 
 
 def _calls_text(calls: dict[str, int]) -> str:
@@ -238,6 +220,7 @@ def print_history(group_id: str, entries: Sequence[JournalEntry], out: IO[str], 
         return
     out.write(f"{group_id}: changes, newest first (UTC)\n")
     rows = [
-        [_when(e.at), str(e.run_id), e.field, f"{shorten(e.before)} → {shorten(e.after)}", e.outcome] for e in entries
+        [_when(e.at), str(e.run_id), e.field, f"{show_value(e.before)} → {show_value(e.after)}", e.outcome]
+        for e in entries
     ]
     out.write("\n".join(_table(["AT", "RUN", "FIELD", "BEFORE → AFTER", "OUTCOME"], rows)) + "\n")

@@ -169,3 +169,40 @@ async def test_history_shows_a_groups_journal_status_counts_it_and_prune_drops_i
     assert "no change journaled" in (await syncer("history", row.group_id, env=env)).out
     refused = await syncer("prune", env=env | {"SYNCER_JOURNAL_RETENTION_DAYS": "soon"})
     assert refused.code == 78 and "SYNCER_JOURNAL_RETENTION_DAYS must be a number of days" in refused.err
+
+
+async def test_a_plan_reads_like_terraforms_and_its_detailed_exit_code_gates_ci(db: str, emulator: Emulator) -> None:
+    # 40 groups as a new user would have them: 3 renames, 10 avatars moved, one attribute set
+    # changed, one invalid row.
+    rows = [desired_group(i) for i in range(40)]
+    live = [live_from_desired(r) for r in rows]
+    for g in live[:3]:
+        g.name = f"Old {g.group_id}"
+    for g in live[10:20]:
+        g.face_url = g.face_url.replace("cdn.example.com", "old-cdn.example.com")
+    live[30].attrs = {"topic": "stale", "legacy": "1"}
+    emulator.seed(live)
+    await load_desired(db, [*rows, replace(desired_group(99), name="x" * 40)])
+    env = environment(db, emulator)
+
+    plan = await syncer("plan", "--detailed-exitcode", env=env)
+    assert plan.code == 2, plan.err  # changes pending
+    text = plan.out
+    assert text.index("would change   14") < text.index("changes by field") < text.index("~ grp-0000000")
+    assert "  FaceUrl    " in text and "  Name       " in text and "  GroupAttr  " in text
+    by_field = dict(line.split() for line in text.split("changes by field (groups)\n")[1].split("\n\n")[0].splitlines())
+    assert by_field == {"FaceUrl": "10", "Name": "3", "GroupAttr": "1"}
+    assert "    Name: 'Old grp-0000000' → 'Team 0'" in text
+    assert "    GroupAttr:\n      + lang = 'en'\n      - legacy\n      ~ topic: 'stale' → 'topic-13'" in text
+    assert "not planned (1)" in text and "grp-0000099" in text.split("not planned")[1]
+    assert {r.command for r in emulator.log} <= {"get_group_info", "get_group_attr"}
+
+    as_json = await syncer("plan", "--json", "--detailed-exitcode", env=env)
+    lines = [json.loads(line) for line in as_json.out.splitlines()]
+    assert as_json.code == 2 and lines[0]["by_field"] == {"FaceUrl": 10, "Name": 3, "GroupAttr": 1}
+    assert lines[0]["totals"]["would_change"] == 14
+    assert [line["group_id"] for line in lines if line.get("outcome") == "rejected"] == ["grp-0000099"]
+
+    assert (await syncer("run", "--max-rejected", "1", env=env)).code == 0
+    again = await syncer("plan", "--detailed-exitcode", env=env)
+    assert again.code == 0 and "changes by field" not in again.out  # nothing left to change
