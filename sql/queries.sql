@@ -20,7 +20,8 @@
 -- (so even an empty group_id is read, and rejected, rather than skipped).
 --   $3 page size; $4 the current run: groups it has already recorded are not wanted;
 --   $5 'all', or 'changed' (updated since $6, never synced, or not in line last time);
---   $7 shard count, $8 shard index: a shard wants only the groups syncer_shard gives it.
+--   $7 shard count, $8 shard index: a shard wants only the groups syncer_shard gives it;
+--   $11 a targeted run's next targets (--group, --where), or NULL for every row.
 --   $9 the batch size: a whole batch of wanted rows that a run last saw in line in one answer
 --   (each row's answer_digest the same, and the row unchanged since) comes back as one row: its
 --   first group_id, that answer_digest, the batch's distinct shapes (one per line), whether any
@@ -35,6 +36,7 @@ WITH page AS (
     SELECT d.group_id, d.updated_at, d.desired_digest, d.shape, d.manages_attrs
     FROM {desired} AS d
     WHERE d.group_id >= $1 AND (d.group_id <> $1 OR $2)
+      AND ($11::text[] IS NULL OR d.group_id = ANY($11::text[]))
     ORDER BY d.group_id
     LIMIT $3
 ), joined AS (
@@ -363,3 +365,7 @@ LIMIT $3;
 -- The journal's entries older than $1 days, dropped; how many.
 WITH gone AS (DELETE FROM group_changes WHERE at < now() - $1::float8 * interval '1 day' RETURNING 1)
 SELECT count(*) FROM gone;
+
+-- name: targeted_present
+-- Which of the group IDs named ($1) have a desired row (an ID that has none is reported).
+SELECT d.group_id FROM {desired} AS d WHERE d.group_id = ANY($1::text[]);

@@ -16,6 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from syncer.db.store import DbTimeouts, PgStore
@@ -133,6 +134,15 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         metavar="N|N%|none",
         help="groups a run may write to, a count or a share of its desired rows; the rest are held back "
         "and the run exits 5 (env SYNCER_MAX_CHANGES; default none)",
+    )
+    g = parser.add_argument_group("targeting: a canary, or one part of a migration")
+    g.add_argument("--group", action="append", default=[], metavar="ID", help="only this group (repeatable)")
+    g.add_argument("--groups-file", metavar="PATH", help="only the groups listed in this file, one ID a line")
+    g.add_argument(
+        "--where",
+        metavar="SQL",
+        help="only the groups of the desired relation this SQL predicate selects (run read-only), "
+        "e.g. \"face_url LIKE 'https://old-cdn.%%'\"",
     )
     g = parser.add_argument_group("sharding and observing")
     for flag, kind, text in _SHARD_FLAGS:
@@ -308,8 +318,22 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         log_level=get("log_level"),
         log_format=get("log_format"),
     )
+    targets = (*(get("group") or ()), *_ids_in(get("groups_file")))
+    if targets or get("where") is not None:
+        chosen = replace(chosen, targets=tuple(dict.fromkeys(targets)), target_filter=get("where"))
     budget = get("max_changes")  # "none" clears a budget the environment set
     return chosen if budget is None else replace(chosen, max_changes=parse_budget(budget, "--max-changes"))
+
+
+def _ids_in(path: str | None) -> list[str]:
+    """The group IDs a --groups-file lists, one a line (blank lines and # comments skipped)."""
+    if path is None:
+        return []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--groups-file {path}: {exc}") from None
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def _threshold(text: str | None, flag: str) -> Threshold | None:

@@ -8,6 +8,7 @@ out while later pages are still being read. Outcomes are recorded in batches.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import time
 from collections import Counter
@@ -20,11 +21,12 @@ import structlog
 
 from syncer import ports
 from syncer.budget import WriteGate, budget_limit
-from syncer.errors import InternalError, Interrupted, Malformed, RunLockLost, SyncerError
+from syncer.errors import ConfigError, InternalError, Interrupted, Malformed, RunLockLost, SyncerError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.ports import PageQuery, PageRow, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
 from syncer.quoting import clip, quote
 from syncer.settings import Settings
+from syncer.sharding import shard_of
 from syncer.thresholds import Threshold
 from syncer.vendor import LiveAnswer, LiveBatch, ReadError, Settled, Target, Vendor, settled_by_digest
 from syncer.vendors import desired_setup
@@ -192,6 +194,7 @@ class Reconciler:
         self.report = RunReport(mode="plan" if dry_run else "run", shard=str(settings.shard))
         self._relation = desired_setup(settings, vendor.name).relation
         self._since: datetime | None = None  # incremental: rows changed after this
+        self._targeted: list[str] | None = None  # a targeted run's groups, in order (None: every row)
         self._lock: ports.RunLock | None = None
         # Told "running" once the run is recorded (a stop from then on is graceful: calls in
         # flight finish, outcomes are recorded), and "done" at the end.
@@ -255,6 +258,7 @@ class Reconciler:
         report = self.report
         shard = self._settings.shard
         await self._choose_mode()
+        await self._choose_targets()
         if not self._dry_run:
             report.run_id = await self._store.start_run(report.mode, shard, self._lock.pid if self._lock else None)
         recorder = _Recorder(self._store, report.run_id, self._settings.record_batch_size)
@@ -265,8 +269,12 @@ class Reconciler:
         try:
             # An incremental run's total is unknown until it is done; a full one's is a cheap count.
             budget = None if self._dry_run else self._settings.max_changes
-            counted = await self._store.count_desired(shard) if self._since is None or budget else None
-            total = None if self._since is not None else counted
+            counted: int | None
+            if self._targeted is not None:
+                counted = sum(1 for i in self._targeted if not shard.sharded or shard_of(i, shard.count) == shard.index)
+            else:
+                counted = await self._store.count_desired(shard) if self._since is None or budget else None
+            total = None if self._since is not None and self._targeted is None else counted
             self._gate.limit = budget_limit(budget, counted or 0)
             log.info("run_started", mode=report.mode, groups=total, rate_limits=self._client.limits)
             for observer in self._observers:
@@ -368,7 +376,7 @@ class Reconciler:
                 wait.cancel()
 
     async def _phases(self, recorder: _Recorder) -> None:
-        if not self._dry_run:
+        if not self._dry_run and self._targeted is None:
             # The groups the last run left failed go first, so a fault's victims are retried
             # early; the second pass then skips what this run has already recorded.
             await self._stream(recorder, "failed")
@@ -479,8 +487,32 @@ class Reconciler:
         return found
 
     async def _page(self, after: str | None, selection: Selection) -> list[PageRow | SeenBatch]:
-        query = PageQuery(self.report.run_id, selection, self._since, self._settings.shard, self._vendor.batch_max)
+        only = None
+        if self._targeted is not None:  # the next page's worth of targets, past the cursor
+            start = 0 if after is None else bisect.bisect_right(self._targeted, after)
+            only = tuple(self._targeted[start : start + self._settings.page_size])
+            if not only:
+                return []
+        query = PageQuery(
+            self.report.run_id, selection, self._since, self._settings.shard, self._vendor.batch_max, only
+        )
         return await self._store.read_desired_page(after, self._settings.page_size, query)
+
+    async def _choose_targets(self) -> None:
+        """A targeted run (``--group``, ``--where``): its groups, in order, chosen once before any
+        call. An ID with no desired row is a typo far more often than not: the run stops, naming it."""
+        settings = self._settings
+        if not settings.targets and settings.target_filter is None:
+            return
+        self._targeted, unknown = await self._store.targets(
+            settings.targets, settings.target_filter, self._relation.sql
+        )
+        if unknown:
+            shown = ", ".join(quote(i) for i in unknown[:10]) + (
+                f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            )
+            raise ConfigError(f"--group: {len(unknown)} not in the desired relation {self._relation}: {shown}")
+        log.info("targeted", groups=len(self._targeted))
 
     def _rejected(self, group_id: str, problems: list[str]) -> GroupResult:
         message = f"group {quote(group_id)}: " + "; ".join(problems)

@@ -151,6 +151,7 @@ class PageQuery:
     since: datetime | None = None
     shard: Shard = UNSHARDED
     whole_batch: int = 0
+    only: tuple[str, ...] | None = None  # a targeted run's next targets, in order (None: every row)
 
 
 EVERY_ROW = PageQuery()
@@ -167,6 +168,15 @@ class Store(Protocol):
         """The next ``limit`` rows in group_id order after ``after`` (None: from the start),
         wanted as ``query`` says, each wanted row not seen in line read in full. The last row of
         a page may be one that is not wanted: it only carries the cursor on."""
+        ...
+
+    async def targets(
+        self, group_ids: Sequence[str], where: str | None, relation: str = ""
+    ) -> tuple[list[str], list[str]]:
+        """A targeted run's groups, in order: those of ``group_ids`` that have a desired row, and
+        those the filter ``where`` selects (SQL over the desired relation ``relation``, run
+        read-only); and the IDs of ``group_ids`` that have none. :class:`syncer.errors.ConfigError`
+        for a filter Postgres refuses, with its message."""
         ...
 
     async def read_seen_rows(self, group_ids: Sequence[str]) -> list[PageRow]:

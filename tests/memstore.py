@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syncer import ports
-from syncer.errors import RunLocked
+from syncer.errors import ConfigError, RunLocked
 from syncer.models import GroupResult, JournalEntry, journal_of
 from syncer.sharding import UNSHARDED, Shard, shard_of
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup
@@ -126,10 +126,12 @@ class MemStore:
         self.queries += 1
         if query.selection == "failed":
             return list(self._failed_page(after, limit, query.shard))
-        start = bisect.bisect_left(self._ids, after or "")
-        if after is not None and start < len(self._ids) and self._ids[start] == after:
+        only = None if query.only is None else set(query.only)
+        ids = self._ids if only is None else [i for i in self._ids if i in only]
+        start = bisect.bisect_left(ids, after or "")
+        if after is not None and start < len(ids) and ids[start] == after:
             start += 1
-        page = [self.desired[i] for i in self._ids[start : start + limit]]
+        page = [self.desired[i] for i in ids[start : start + limit]]
         rows = [self._page_row(d, self._wanted(d, query)) for d in page]
         batches: dict[str, list[ports.PageRow]] = {}
         for row in rows:
@@ -199,6 +201,16 @@ class MemStore:
             )
             for i in ids[:limit]
         ]
+
+    async def targets(
+        self, group_ids: Sequence[str], where: str | None, relation: str = ""
+    ) -> tuple[list[str], list[str]]:
+        self.queries += 1
+        if where is not None:
+            raise ConfigError("--where: the in-memory store runs no SQL")
+        return sorted({i for i in group_ids if i in self.desired}), sorted(
+            {i for i in group_ids if i not in self.desired}
+        )
 
     async def read_seen_rows(self, group_ids: Sequence[str]) -> list[ports.PageRow]:
         self.queries += 1

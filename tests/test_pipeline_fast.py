@@ -7,6 +7,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from syncer.errors import ConfigError
 from syncer.models import GroupPlan
 from syncer.pipeline import Reconciler, RunReport
 from syncer.settings import Settings
@@ -184,3 +187,14 @@ async def test_a_plan_is_never_held_back_by_a_budget() -> None:
     store, vendor = _world({i: f"renamed {i}" for i in IDS})
     report = await _run(store, vendor, dry_run=True, max_changes=Threshold(count=1))
     assert report.would_change == 23 and report.outcomes["held_back"] == 0 and vendor.writes == []
+
+
+async def test_a_targeted_run_reads_writes_and_records_only_its_groups() -> None:
+    store, vendor = _world({i: f"renamed {i}" for i in IDS})
+    canary = (IDS[3], IDS[17], IDS[9])
+    report = await _run(store, vendor, targets=canary)
+    assert sorted(vendor.writes) == sorted(canary) and sorted(i for ids in vendor.reads for i in ids) == sorted(canary)
+    assert sorted(store.states) == sorted(canary) and report.groups_read == 3
+    with pytest.raises(ConfigError, match=r"--group: 1 not in the desired relation .*'g999'"):
+        await _run(store, vendor, targets=(IDS[0], "g999"))
+    assert sorted(vendor.writes) == sorted(canary)  # refused before any call

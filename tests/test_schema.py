@@ -103,7 +103,10 @@ async def test_migrate_keeps_a_desired_view_the_user_put_in_place(fresh_db: str)
         assert await store.read_desired_page(None, 10) == []
 
 
-DESIRED_READS = {"read_desired_page", "read_failed_page", "read_desired_rows", "read_seen_rows", "count_desired"}
+DESIRED_READS = {
+    *("read_desired_page", "read_failed_page", "read_desired_rows", "read_seen_rows", "count_desired"),
+    "targeted_present",
+}
 
 
 def test_every_query_is_used_and_every_query_used_exists() -> None:
@@ -153,12 +156,13 @@ async def test_a_page_is_an_index_range_scan_whatever_the_plan_cache_does(
         )
         page = desired_query(vendor, "read_desired_page")
         await conn.execute(
-            f"PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer, integer, text) AS {page}"
+            "PREPARE page(text, boolean, integer, bigint, text, timestamptz, integer, integer, integer, text, text[]) "
+            f"AS {page}"
         )
         plan = "\n".join(
             r[0]
             for r in await conn.fetch(
-                f"EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1, 50, '{vendor}')"
+                f"EXPLAIN EXECUTE page('g0015000', false, 500, 1, 'all', NULL, 4, 1, 50, '{vendor}', NULL)"
             )
         )
     finally:

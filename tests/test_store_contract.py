@@ -329,3 +329,13 @@ async def test_the_journal_keeps_each_change_written_with_its_outcome_newest_fir
     ]
     assert [e.field for e in await store.history(group_id, limit=1)] == ["AppDefinedData.tier"]
     assert await store.history("other") == []
+
+
+async def test_targets_are_the_named_groups_that_have_a_row_and_a_page_reads_only_them(harness: Harness) -> None:
+    _groups, ids, _ = await _put_groups(harness, 12)
+    store = harness.store
+    present, unknown = await store.targets([ids[9], "no-such-group", ids[2], ids[9]], None)
+    assert (present, unknown) == ([ids[2], ids[9]], ["no-such-group"])
+    page = await store.read_desired_page(None, 100, PageQuery(only=(ids[2], ids[5], ids[9])))
+    assert _wanted(page) == [ids[2], ids[5], ids[9]]
+    assert _wanted(await store.read_desired_page(ids[5], 100, PageQuery(only=(ids[9],)))) == [ids[9]]

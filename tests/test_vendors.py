@@ -15,6 +15,7 @@ import pytest
 
 from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
+from syncer.errors import ConfigError
 from syncer.nexconn.models import DesiredChannel
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.pipeline import RunReport
@@ -365,3 +366,34 @@ async def test_the_journal_holds_what_the_vendor_held_before_and_after_each_chan
     assert {(r["run_id"], r["outcome"]) for r in journal} == {(report.run_id, "applied")}
     (status_run,) = await fetch(db, "SELECT count(*) AS n FROM group_changes WHERE run_id = $1", report.run_id)
     assert status_run["n"] == len(journal)
+
+
+async def test_a_canary_by_id_then_a_filter_then_the_rest(db: str, emulator: Emulator, vendor: Vendor) -> None:
+    data = await vendor.seeded(db, emulator, 150, seed=49, drift=1.0)
+    settings = vendor.settings(db, emulator, **fast(emulator))
+    drifted = sorted(data.drifted)
+    canary = drifted[:10]
+
+    def written() -> set[str]:
+        return {g for r in emulator.log if r.command in vendor.writes for g in r.group_ids}
+
+    first = await sync(replace(settings, targets=tuple(canary)))
+    assert written() == set(canary) and first.groups_read == 10 and first.exit_code == 0
+    assert {r.group_ids[0] for r in emulator.log if r.command == vendor.read} <= set(canary)
+    # Then the groups a SQL filter over the desired relation selects (names ending in 7).
+    _table, key = vendor.table
+    emulator.log.clear()
+    second = await sync(replace(settings, target_filter=f"{key} LIKE '%7'"))
+    sevens = {g for g in drifted if g.endswith("7")} - set(canary)
+    assert written() == sevens and second.groups_read == len(
+        {g.group_id for g in data.desired if g.group_id.endswith("7")}
+    )
+    # A filter that would change anything is refused, as is one that is not SQL, before any call.
+    emulator.log.clear()
+    for refused in ("nextval('sync_runs_run_id_seq') > 0", "name LIKE"):
+        with pytest.raises(ConfigError, match="--where"):
+            await sync(replace(settings, target_filter=refused))
+    assert emulator.log == []
+    rest = await sync(settings)
+    assert rest.exit_code == 0 and vendor.mismatches(data, emulator) == []
+    assert rest.outcomes["updated"] == len(drifted) - 10 - len(sevens)

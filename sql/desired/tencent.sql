@@ -67,3 +67,8 @@ CREATE TRIGGER {trigger} BEFORE UPDATE ON {relation}
 
 -- name: updated_at_index
 CREATE INDEX IF NOT EXISTS {index} ON {relation} (updated_at);
+
+-- name: filter
+-- The groups an operator's filter selects (--where: {predicate}, SQL of theirs over the
+-- relation's own columns, run by syncer in a read-only transaction), by their IDs.
+SELECT d.group_id FROM {relation} AS d WHERE ({predicate});

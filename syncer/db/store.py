@@ -23,11 +23,12 @@ from syncer.db.migrator import (
     migrate,
     migration_states,
 )
-from syncer.db.sqlfiles import desired_query, migrations, query
-from syncer.errors import DatabaseError, SchemaError
+from syncer.db.sqlfiles import desired_query, desired_templates, migrations, query
+from syncer.errors import ConfigError, DatabaseError, SchemaError
 from syncer.jsoncodec import dumps_text
 from syncer.models import GroupResult, JournalEntry, RunRecord, Status, TroubledGroup, journal_of
 from syncer.ports import EVERY_ROW, DesiredRecord, PageQuery, PageRow, RunTotals, SeenBatch, UnchangedBatch
+from syncer.quoting import clip
 from syncer.settings import quote_ident, redact_url
 from syncer.sharding import UNSHARDED, Shard
 
@@ -224,9 +225,31 @@ class PgStore:
         else:
             sql = desired_query(vendor, "read_desired_page")
             args = (after or "", after is None, limit, query.run_id or 0, query.selection, query.since)
-            args += (shard.count, shard.index, query.whole_batch, vendor)
+            args += (shard.count, shard.index, query.whole_batch, vendor, query.only)
         records = await self._run(f"reading {vendor}'s desired rows", lambda c: c.fetch(sql, *args))
         return [_page_item(r) for r in records]
+
+    async def targets(
+        self, group_ids: Sequence[str], where: str | None, relation: str = ""
+    ) -> tuple[list[str], list[str]]:
+        """See :meth:`syncer.ports.Store.targets`; ``relation``: the desired relation's SQL name,
+        which ``where`` is run over."""
+        present_sql = desired_query(self.vendor, "targeted_present")
+
+        async def fn(conn: Connection) -> tuple[list[str], list[str]]:
+            present = {r[0] for r in await conn.fetch(present_sql, list(group_ids))} if group_ids else set()
+            chosen = set(present)
+            if where is not None:
+                sql = desired_templates(self.vendor)["filter"].replace("{relation}", relation)
+                sql = sql.replace("{predicate}", where)
+                try:
+                    async with conn.transaction(readonly=True):
+                        chosen |= {r[0] for r in await conn.fetch(sql)}
+                except asyncpg.PostgresError as exc:
+                    raise ConfigError(f"--where {clip(where)}: {type(exc).__name__}: {exc}") from None
+            return sorted(chosen), sorted(set(group_ids) - present)
+
+        return await self._run("choosing the targeted groups", fn)
 
     async def read_seen_rows(self, group_ids: Sequence[str]) -> list[PageRow]:
         vendor = self.vendor
