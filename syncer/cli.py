@@ -23,12 +23,13 @@ from syncer.db.store import DbTimeouts, PgStore
 from syncer.errors import ConfigError, SyncerError
 from syncer.logs import FORMATS, LEVELS, configure_logging
 from syncer.metrics import RunMetrics, serve_metrics
-from syncer.models import GroupPlan
+from syncer.models import GroupPlan, GroupResult
 from syncer.pipeline import Reconciler, RunObserver, RunReport
 from syncer.planview import detailed_exit_code, plan_view
 from syncer.progress import Progress, StatusLine
 from syncer.quoting import clip
 from syncer.report import print_history, print_status, print_summary, render_migration_status
+from syncer.savedplan import SavedPlan, load_plan, plan_writer
 from syncer.secret import overridden
 from syncer.settings import (
     Relation,
@@ -185,6 +186,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         help="JSON lines: the totals and the roll-up by field, then one per group, then one per group not planned",
     )
     p.add_argument("--full-values", action="store_true", help="show long values whole, not shortened in the middle")
+    p.add_argument("--out", metavar="PLAN", help="save the plan to this file, for `syncer apply PLAN`")
     p.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -198,6 +200,16 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--groups", type=int, default=50, help="how many troubled groups to show (default 50)")
     p.add_argument("--json", action="store_true", help="one JSON document")
     p.set_defaults(handler=cmd_status)
+
+    p = verbs.add_parser("apply", help="send exactly a saved plan's writes; a group changed since is stale")
+    _common(p)
+    _vendor(p)
+    p.add_argument("plan", metavar="PLAN", help="a plan saved by `syncer plan --out PLAN`")
+    p.add_argument(
+        "--max-plan-age", type=float, default=24.0, metavar="HOURS", help="refuse a plan older than this (default 24)"
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(handler=cmd_apply)
 
     p = verbs.add_parser("history", help="a group's changes from the change journal, newest first")
     _common(p)
@@ -376,10 +388,11 @@ async def reconcile(
     settings: Settings,
     *,
     dry_run: bool,
-    on_plan: Callable[[GroupPlan], None] | None = None,
+    on_plan: Callable[[GroupPlan, GroupResult], None] | None = None,
     signals: StopSignals | None = None,
     terminal: StatusLine | None = None,
     observers: Sequence[RunObserver] = (),
+    planned: SavedPlan | None = None,
 ) -> RunReport:
     """One run or plan with everything a deployed run has: metrics, progress, the lock."""
     metrics = RunMetrics(job=settings.metrics_job, vendor=settings.vendor, shard=settings.shard)
@@ -406,6 +419,7 @@ async def reconcile(
             stop=None if signals is None else signals.stop,
             observers=watching,
             on_phase=None if signals is None else signals.on_phase,
+            planned=planned,
         )
         try:
             return await reconciler.run()
@@ -416,27 +430,50 @@ async def reconcile(
 
 
 async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
-    with (
-        plan_view(as_json=args.json, full_values=args.full_values) as view,
-        StopSignals(settings.grace_period_s) as signals,
-    ):
+    with contextlib.ExitStack() as stack:
+        view = stack.enter_context(plan_view(as_json=args.json, full_values=args.full_values))
+        writer = None
+        if args.out is not None:
+            writer = stack.enter_context(plan_writer(args.out, vendor=settings.vendor, app=settings.app_scope()))
+
+        def planned(plan: GroupPlan, result: GroupResult) -> None:
+            view.group_planned(plan, result)
+            if writer is not None and not plan.in_sync and result.desired_digest is not None:
+                writer.group(plan, result.desired_digest)
+
+        signals = stack.enter_context(StopSignals(settings.grace_period_s))
         report = await stoppable(
             signals,
             reconcile(
-                settings,
-                dry_run=True,
-                on_plan=view.group_planned,
-                signals=signals,
-                terminal=args.terminal,
-                observers=(view,),
+                settings, dry_run=True, on_plan=planned, signals=signals, terminal=args.terminal, observers=(view,)
             ),
         )
+        if writer is not None:
+            writer.discard = report is None or report.status in ("failed", "interrupted")
         if report is None:
             return signals.exit_code(1)
         view.write(report, sys.stdout)
+        if writer is not None and not writer.discard:
+            print(f"saved the plan of {writer.groups} groups to {args.out}", file=sys.stderr)
     if args.detailed_exitcode:
         return signals.exit_code(detailed_exit_code(report))
     return signals.exit_code(0 if report.status != "failed" else 1)
+
+
+async def cmd_apply(settings: Settings, args: argparse.Namespace) -> int:
+    saved = load_plan(args.plan, vendor=settings.vendor, app=settings.app_scope(), max_age_s=args.max_plan_age * 3600)
+    if not saved.groups:
+        print(f"plan {args.plan}: nothing to change")
+        return 0
+    settings = replace(settings, targets=tuple(sorted(saved.groups)), target_filter=None)
+    with StopSignals(settings.grace_period_s) as signals:
+        report = await stoppable(
+            signals, reconcile(settings, dry_run=False, signals=signals, terminal=args.terminal, planned=saved)
+        )
+    if report is None:
+        return signals.exit_code(1)
+    print_summary(report, sys.stdout, as_json=args.json)
+    return signals.exit_code(report.exit_code)
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

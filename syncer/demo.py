@@ -17,7 +17,7 @@ from syncer.db.store import PgStore
 from syncer.embedded import embedded_postgres
 from syncer.emulator.process import emulator_process
 from syncer.logs import LEVELS, configure_logging
-from syncer.models import GroupPlan
+from syncer.models import GroupPlan, GroupResult
 from syncer.pipeline import Reconciler, RunReport
 from syncer.planview import group_lines
 from syncer.report import print_summary
@@ -35,7 +35,7 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def _reconcile(
-    settings: Settings, *, dry_run: bool, on_plan: Callable[[GroupPlan], None] | None = None
+    settings: Settings, *, dry_run: bool, on_plan: Callable[[GroupPlan, GroupResult], None] | None = None
 ) -> RunReport:
     vendor = make_vendor(settings)
     async with PgStore.open(settings.require_database(), vendor.name) as store, vendor.client:
@@ -88,7 +88,7 @@ async def _demo(url: str, args: argparse.Namespace) -> int:
         _heading(f"syncer plan (first {args.show} groups that would change)")
         shown: list[GroupPlan] = []
 
-        def show(plan: GroupPlan) -> None:
+        def show(plan: GroupPlan, result: GroupResult) -> None:
             if not plan.in_sync and len(shown) < args.show:
                 shown.append(plan)
                 print("\n".join(group_lines(plan)))

@@ -16,6 +16,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     NOT_FOUND = "not_found"
     HELD_BACK = "held_back"  # needed writes, not sent: the run's change budget was spent
+    STALE = "stale"  # a saved plan's group that changed since it was planned: not written
 
 
 @dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer

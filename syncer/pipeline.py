@@ -25,6 +25,7 @@ from syncer.errors import ConfigError, InternalError, Interrupted, Malformed, Ru
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.ports import PageQuery, PageRow, RunTotals, SeenBatch, Selection, Store, UnchangedBatch
 from syncer.quoting import clip, quote
+from syncer.savedplan import SavedPlan
 from syncer.settings import Settings
 from syncer.sharding import shard_of
 from syncer.thresholds import Threshold
@@ -177,12 +178,14 @@ class Reconciler:
         vendor: Vendor[Any, Any],
         *,
         dry_run: bool = False,
-        on_plan: Callable[[GroupPlan], None] | None = None,
+        on_plan: Callable[[GroupPlan, GroupResult], None] | None = None,
         stop: asyncio.Event | None = None,
         observers: Sequence[RunObserver] = (),
         on_phase: Callable[[str], None] | None = None,
+        planned: SavedPlan | None = None,
     ) -> None:
         self._settings = settings
+        self._planned = planned  # apply: a saved plan's writes, exactly, to its groups alone
         self._store = store
         self._vendor = vendor
         self._client = vendor.client
@@ -191,7 +194,7 @@ class Reconciler:
         self._on_plan = on_plan
         self._stop = stop or asyncio.Event()
         self._observers = list(observers)
-        self.report = RunReport(mode="plan" if dry_run else "run", shard=str(settings.shard))
+        self.report = RunReport(mode="plan" if dry_run else "apply" if planned else "run", shard=str(settings.shard))
         self._relation = desired_setup(settings, vendor.name).relation
         self._since: datetime | None = None  # incremental: rows changed after this
         self._targeted: list[str] | None = None  # a targeted run's groups, in order (None: every row)
@@ -243,7 +246,7 @@ class Reconciler:
 
     async def _choose_mode(self) -> None:
         """Full or incremental: a first run, or every full_every-th one, is full."""
-        if self._dry_run or not self._settings.incremental:
+        if self._dry_run or not self._settings.incremental or self._planned is not None:
             return
         since, incremental_runs = await self._store.last_completed_run(self._settings.shard)
         every = self._settings.full_every
@@ -311,6 +314,10 @@ class Reconciler:
             report.status = EMPTY
             report.error = f"the desired relation {self._relation} has no row: nothing was checked"
             log.warning("desired_relation_empty", relation=str(self._relation), error=report.error)
+        elif stale := report.outcomes[Outcome.STALE]:
+            report.status = "partial"
+            report.error = f"{stale} groups changed since the plan (stale) and were not written: plan again"
+            log.warning("stale_groups", stale=stale, error=report.error)
         elif held := report.outcomes[Outcome.HELD_BACK]:
             report.status = OVER_BUDGET
             report.error = (
@@ -540,7 +547,7 @@ class Reconciler:
             if not plan.in_sync:
                 self.report.would_change += 1
             if self._on_plan is not None:
-                self._on_plan(plan)
+                self._on_plan(plan, settled.result)
         return self._noted(recorder, settled.result)
 
     async def _finish_unchanged(
@@ -646,7 +653,13 @@ class Reconciler:
             log.warning("group_read_failed", group_id=group_id, code=None, error=str(exc))
             return Settled(GroupResult(group_id, Outcome.FAILED, None, str(exc)))
         try:
-            return vendor.settle(target, live, answer, self._gate)
+            if self._planned is None:
+                return vendor.settle(target, live, answer, self._gate)
+            planned = self._planned.groups[group_id]
+            if target.desired_digest != planned.desired_digest:
+                message = "its desired row changed since the plan; not written (plan again)"
+                return Settled(GroupResult(group_id, Outcome.STALE, None, message), planned.plan)
+            return vendor.apply_planned(target, live, planned.plan, self._gate)
         except Exception as exc:
             return Settled(_unforeseen(group_id, exc))
 

@@ -69,7 +69,7 @@ class PlanView:
         self._groups = groups  # where each group's lines wait
         self._troubled = troubled
 
-    def group_planned(self, plan: GroupPlan) -> None:
+    def group_planned(self, plan: GroupPlan, result: GroupResult) -> None:
         if plan.in_sync and not plan.warnings:
             return
         self.by_field.update({family(c.field) for c in plan.changes})

@@ -175,12 +175,26 @@ def without_writes(
     None: its writes go out, admitted by ``gate``."""
     if gate.dry_run:
         outcome = Outcome.IN_SYNC if plan.in_sync else Outcome.UPDATED
-        return Settled(GroupResult(plan.group_id, outcome, warnings=list(plan.warnings)), plan)
+        result = GroupResult(plan.group_id, outcome, warnings=list(plan.warnings), desired_digest=target.desired_digest)
+        return Settled(result, plan)
     if plan.in_sync:
         return Settled(in_line(target, answer, plan.warnings, **recorded), plan)
     if not gate.admit():
         message = f"not written: the run's change budget of {gate.limit} groups is spent (--max-changes)"
         return Settled(GroupResult(plan.group_id, Outcome.HELD_BACK, None, message, list(plan.warnings)), plan)
+    return None
+
+
+def planned_writes(plan: GroupPlan, live: Mapping[str, Any], gate: WriteGate) -> Settled | None:
+    """What a saved plan's group comes to before its writes go out: stale when a value the plan
+    overwrites is no longer what it was planned against (``live``: the group's values now, by
+    field), held back when the budget is spent. None: its saved writes go out."""
+    if changed := sorted(c.field for c in plan.changes if live.get(c.field) != c.old):
+        message = f"changed since the plan: {', '.join(changed[:10])}; not written (plan again)"
+        return Settled(GroupResult(plan.group_id, Outcome.STALE, None, message), plan)
+    if not gate.admit():
+        message = f"not written: the run's change budget of {gate.limit} groups is spent (--max-changes)"
+        return Settled(GroupResult(plan.group_id, Outcome.HELD_BACK, None, message), plan)
     return None
 
 
@@ -347,6 +361,11 @@ class Vendor(Protocol[D, L]):
     def parse_live(self, raw: Mapping[str, Any]) -> L:
         """The live model of one group's answer. :class:`syncer.errors.Malformed` if a field the
         diff reads is not of its documented type."""
+        ...
+
+    def apply_planned(self, target: Target[D], live: L, plan: GroupPlan, gate: WriteGate) -> Decision:
+        """A saved plan's writes for the group, exactly, unless a value they overwrite changed
+        since (stale: see :func:`planned_writes`); reading first what the plan's changes need."""
         ...
 
     def settle(self, target: Target[D], live: L, answer: LiveAnswer, gate: WriteGate) -> Decision:

@@ -12,9 +12,10 @@ import asyncpg
 from syncer.db.store import PgStore
 from syncer.emulator.process import emulator_process
 from syncer.emulator.server import Emulator
-from syncer.models import GroupPlan
+from syncer.models import GroupPlan, GroupResult
 from syncer.nexconn.settings import NexconnSettings
 from syncer.pipeline import Reconciler, RunReport
+from syncer.savedplan import SavedPlan
 from syncer.settings import Secret, Settings
 from syncer.tencent.models import DesiredGroup
 from syncer.tencent.seeding import Dataset, drifted_dataset, insert_desired
@@ -87,11 +88,15 @@ async def seeded(db_url: str, emulator: Emulator, n: int, **generator: Any) -> D
 
 
 async def sync(
-    settings: Settings, *, dry_run: bool = False, on_plan: Callable[[GroupPlan], None] | None = None
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    on_plan: Callable[[GroupPlan, GroupResult], None] | None = None,
+    planned: SavedPlan | None = None,
 ) -> RunReport:
     vendor = make_vendor(settings)
     async with PgStore.open(settings.require_database(), vendor.name) as store, vendor.client:
-        return await Reconciler(settings, store, vendor, dry_run=dry_run, on_plan=on_plan).run()
+        return await Reconciler(settings, store, vendor, dry_run=dry_run, on_plan=on_plan, planned=planned).run()
 
 
 def writes(report: RunReport) -> int:

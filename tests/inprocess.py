@@ -29,6 +29,7 @@ from syncer.vendor import (
     Settled,
     Target,
     decode_profile,
+    planned_writes,
     without_writes,
 )
 
@@ -118,6 +119,11 @@ class InProcessVendor:
         changes = () if want == have else (FieldChange("name", have, want),)
         plan = GroupPlan(target.group_id, {"name": want} if changes else None, None, changes, calls=("write",))
         return without_writes(target, answer, plan, gate) or self._write(plan)
+
+    def apply_planned(
+        self, target: Target[dict[str, Any]], live: dict[str, Any], plan: GroupPlan, gate: WriteGate
+    ) -> Decision:
+        return planned_writes(plan, {"name": live.get("name")}, gate) or self._write(plan)
 
     async def _write(self, plan: GroupPlan) -> Settled:
         if self.client.stopping.is_set():

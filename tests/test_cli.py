@@ -8,11 +8,12 @@ import json
 import os
 import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from syncer.emulator.server import Emulator
 from syncer.tencent.seeding import desired_group, live_from_desired
 
-from .helpers import load_desired, mismatches, seeded
+from .helpers import fetch, load_desired, mismatches, seeded
 
 
 @dataclass
@@ -206,3 +207,30 @@ async def test_a_plan_reads_like_terraforms_and_its_detailed_exit_code_gates_ci(
     assert (await syncer("run", "--max-rejected", "1", env=env)).code == 0
     again = await syncer("plan", "--detailed-exitcode", env=env)
     assert again.code == 0 and "changes by field" not in again.out  # nothing left to change
+
+
+async def test_plan_out_then_apply_sends_the_plan_and_refuses_an_edited_one(
+    db: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    rows = [desired_group(i) for i in range(12)]
+    emulator.seed([live_from_desired(replace(r, name=f"Old {r.group_id}")) for r in rows])
+    await load_desired(db, rows)
+    env = environment(db, emulator)
+    path = str(tmp_path / "rename.plan")
+    planned = await syncer("plan", "--out", path, env=env)
+    assert planned.code == 0 and "saved the plan of 12 groups" in planned.err
+    # A desired row changes after the review: its group is stale, the other 11 get the plan.
+    await load_desired(db, [replace(desired_group(99), name="new row")])
+    await fetch(db, "UPDATE desired_group_profiles SET name = 'Team 4 bis' WHERE group_id = $1", rows[4].group_id)
+    emulator.log.clear()
+    applied = await syncer("apply", path, "--json", env=env)
+    totals = json.loads(applied.out)["totals"]
+    assert applied.code == 2 and (totals["updated"], totals["stale"], totals["mode"]) == (11, 1, "apply")
+    assert emulator.groups[rows[4].group_id].name == f"Old {rows[4].group_id}"  # not written
+    assert "grp-0000099" not in {g for r in emulator.log for g in r.group_ids}  # not planned, not read
+
+    edited = tmp_path / "edited.plan"
+    edited.write_text(Path(path).read_text().replace("Team 1", "Team One"))  # noqa: ASYNC240 - a small file
+    emulator.log.clear()
+    refused = await syncer("apply", str(edited), env=env)
+    assert refused.code == 78 and "checksum does not match" in refused.err and emulator.log == []

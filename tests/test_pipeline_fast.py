@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from syncer.errors import ConfigError
-from syncer.models import GroupPlan
+from syncer.models import GroupPlan, GroupResult
 from syncer.pipeline import Reconciler, RunReport
 from syncer.settings import Settings
 from syncer.thresholds import Threshold
@@ -35,7 +35,7 @@ async def _run(
     vendor: InProcessVendor,
     *,
     dry_run: bool = False,
-    on_plan: Callable[[GroupPlan], None] | None = None,
+    on_plan: Callable[[GroupPlan, GroupResult], None] | None = None,
     **settings: Any,
 ) -> RunReport:
     values: dict[str, Any] = {"page_size": 7} | settings
@@ -138,7 +138,7 @@ async def test_a_row_deleted_before_it_is_read_in_full_is_no_longer_the_runs() -
 async def test_a_plan_writes_nothing_records_nothing_and_shows_each_change() -> None:
     store, vendor = _world({IDS[9]: "renamed"})
     plans: list[GroupPlan] = []
-    report = await _run(store, vendor, dry_run=True, on_plan=plans.append)
+    report = await _run(store, vendor, dry_run=True, on_plan=lambda plan, _: plans.append(plan))
     assert vendor.writes == [] and store.states == {} and store.runs == []
     assert report.would_change == 1 and [p.group_id for p in plans if not p.in_sync] == [IDS[9]]
     assert len(plans) == 23

@@ -85,7 +85,9 @@ async def test_plan_reads_but_never_writes(db: str, emulator: Emulator) -> None:
     data = await seeded(db, emulator, 120, seed=3)
     before = {gid: g.snapshot() for gid, g in emulator.groups.items()}
     plans: list[GroupPlan] = []
-    report = await sync(settings_for(db, emulator, **fast(emulator)), dry_run=True, on_plan=plans.append)
+    report = await sync(
+        settings_for(db, emulator, **fast(emulator)), dry_run=True, on_plan=lambda plan, _: plans.append(plan)
+    )
     assert {r.command for r in emulator.log} == {"get_group_info", "get_group_attr"}
     assert {gid: g.snapshot() for gid, g in emulator.groups.items()} == before
     assert report.would_change == len(data.drifted)

@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,10 +17,12 @@ import pytest
 from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.errors import ConfigError
+from syncer.models import GroupPlan, GroupResult
 from syncer.nexconn.models import DesiredChannel
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.pipeline import RunReport
 from syncer.ports import PageQuery, PageRow, SeenBatch
+from syncer.savedplan import load_plan, plan_writer
 from syncer.settings import Settings
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup
 from syncer.tencent.seeding import drifted_dataset, insert_desired
@@ -397,3 +400,45 @@ async def test_a_canary_by_id_then_a_filter_then_the_rest(db: str, emulator: Emu
     rest = await sync(settings)
     assert rest.exit_code == 0 and vendor.mismatches(data, emulator) == []
     assert rest.outcomes["updated"] == len(drifted) - 10 - len(sevens)
+
+
+async def test_a_saved_plan_is_applied_exactly_and_a_group_changed_since_is_stale(
+    db: str, emulator: Emulator, vendor: Vendor, tmp_path: Path
+) -> None:
+    data = await vendor.seeded(db, emulator, 180, seed=50, drift=0.5)
+    settings = vendor.settings(db, emulator, **fast(emulator))
+    path = str(tmp_path / "migration.plan")
+    with plan_writer(path, vendor=vendor.name, app=settings.app_scope()) as writer:
+
+        def save(plan: GroupPlan, result: GroupResult) -> None:
+            if not plan.in_sync and result.desired_digest is not None:
+                writer.group(plan, result.desired_digest)
+
+        await sync(settings, dry_run=True, on_plan=save)
+    saved = load_plan(path, vendor=vendor.name, app=settings.app_scope(), max_age_s=3600)
+    planned = sorted(saved.groups)
+    assert set(planned) == data.drifted and len(planned) > 50
+    # After the review, three planned groups' names change at the vendor, the plan renaming them.
+    renamed = [g for g in planned if any(c.field in ("Name", "name") for c in saved.groups[g].plan.changes)]
+    changed = renamed[:3]
+    for group_id in changed:
+        vendor.rename_live(emulator, group_id, "changed after the plan")
+    other_groups = sorted(set(g.group_id for g in data.desired) - set(planned))
+    emulator.log.clear()
+
+    report = await sync(replace(settings, targets=tuple(planned)), planned=saved)
+    assert report.outcomes["stale"] == 3 and report.outcomes["updated"] == len(planned) - 3
+    assert (report.status, report.exit_code) == ("partial", 2) and "3 groups changed since the plan" in str(
+        report.error
+    )
+    # Exactly the saved writes, to the other planned groups; reads of the planned groups only.
+    sent = sorted((r.command, g) for r in emulator.log if r.command in vendor.writes for g in r.group_ids)
+    expected = sorted((call, g) for g in set(planned) - set(changed) for call in saved.groups[g].plan.calls)
+    assert sent == expected
+    read = [g for r in emulator.log if r.command == vendor.read for g in r.group_ids]
+    assert sorted(read) == planned and len([r for r in emulator.log if r.command == vendor.read]) == math.ceil(
+        len(planned) / 50
+    )
+    assert not set(read) & set(other_groups)
+    stale = await fetch(db, "SELECT group_id FROM group_sync_state WHERE outcome = 'stale'")
+    assert sorted(r["group_id"] for r in stale) == changed

@@ -58,3 +58,11 @@ def _ext_changes(row: DesiredChannel, live: LiveChannel, changes: list[FieldChan
             ext[key] = want
             changes.append(FieldChange(f"groupExtProfile.{key}", have, want))
     return ext
+
+
+def live_values(live: LiveChannel) -> dict[str, Any]:
+    """The channel's live values by the changes' field names: what a saved plan is checked against."""
+    values: dict[str, Any] = {key: live.profile.get(column) for column, key in PROFILE_FIELDS.items()}
+    values |= {key: live.permissions.get(column) for column, (key, _) in PERMISSIONS.items()}
+    values |= {f"groupExtProfile.{k}": v for k, v in live.ext.items()}
+    return values

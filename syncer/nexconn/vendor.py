@@ -10,11 +10,11 @@ from syncer.budget import WriteGate
 from syncer.errors import CredentialsError, VendorError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.nexconn.api import CHANNEL_BATCH_MAX, CHANNEL_NOT_FOUND
-from syncer.nexconn.diff import plan_channel
+from syncer.nexconn.diff import live_values, plan_channel
 from syncer.nexconn.models import DesiredChannel, LiveChannel, decode_desired
 from syncer.nexconn.ops import fetch_live, parse_live, update
 from syncer.nexconn.validation import validate
-from syncer.vendor import BatchRead, Settled, VendorBase, call_failed, outcome_unknown, without_writes
+from syncer.vendor import BatchRead, Settled, VendorBase, call_failed, outcome_unknown, planned_writes, without_writes
 
 if TYPE_CHECKING:
     from syncer.vendor import Decision, LiveAnswer, Target
@@ -37,6 +37,11 @@ class NexconnVendor(VendorBase):
     ) -> Decision:
         plan = plan_channel(target.desired, live)
         return without_writes(target, answer, plan, gate) or self._update(plan)
+
+    def apply_planned(
+        self, target: Target[DesiredChannel], live: LiveChannel, plan: GroupPlan, gate: WriteGate
+    ) -> Decision:
+        return planned_writes(plan, live_values(live), gate) or self._update(plan)
 
     async def _update(self, plan: GroupPlan) -> Settled:
         channel_id, payload = plan.group_id, plan.base_payload

@@ -98,3 +98,12 @@ def _attrs_change(row: DesiredGroup, live: LiveGroup, changes: list[FieldChange]
         if live.attrs.get(key) != want_attrs.get(key):
             changes.append(FieldChange(f"GroupAttr.{key}", live.attrs.get(key), want_attrs.get(key)))
     return want_attrs
+
+
+def live_values(live: LiveGroup) -> dict[str, Any]:
+    """The group's live values by the changes' field names (a custom field's or an attribute's
+    key on its own): what a saved plan's changes are checked against."""
+    values: dict[str, Any] = {name: live.base.get(name) for name in BASE_FIELDS.values()}
+    values |= {f"AppDefinedData.{k}": v for k, v in live.custom.items()}
+    values |= {f"GroupAttr.{k}": v for k, v in (live.attrs or {}).items()}
+    return values

@@ -13,11 +13,11 @@ from syncer.errors import CredentialsError, Malformed, VendorError
 from syncer.models import FieldChange, GroupPlan, GroupResult, Outcome
 from syncer.ports import PageRow, ReadHints
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
-from syncer.tencent.diff import attrs_fingerprint, plan_group
+from syncer.tencent.diff import attrs_fingerprint, live_values, plan_group
 from syncer.tencent.models import DesiredGroup, LiveGroup, decode_desired
 from syncer.tencent.ops import fetch_live, parse_live, read_attrs, write_attrs, write_base
 from syncer.tencent.validation import validate
-from syncer.vendor import BatchRead, Settled, VendorBase, call_failed, outcome_unknown, without_writes
+from syncer.vendor import BatchRead, Settled, VendorBase, call_failed, outcome_unknown, planned_writes, without_writes
 
 if TYPE_CHECKING:
     from syncer.vendor import Decision, LiveAnswer, Target
@@ -54,6 +54,26 @@ class TencentVendor(VendorBase):
         if fingerprint is not None and self._must_read_attrs(target.page, fingerprint):
             return self._with_attrs(target, live, answer, fingerprint, gate)
         return self._decide(target, live, answer, None, gate)
+
+    def apply_planned(
+        self, target: Target[DesiredGroup], live: LiveGroup, plan: GroupPlan, gate: WriteGate
+    ) -> Decision:
+        if plan.attrs is not None:
+            return self._planned_with_attrs(live, plan, gate)
+        return planned_writes(plan, live_values(live), gate) or self._write(plan, live, None)
+
+    async def _planned_with_attrs(self, live: LiveGroup, plan: GroupPlan, gate: WriteGate) -> Settled:
+        try:
+            live = replace(live, attrs=await read_attrs(self.client, plan.group_id))
+        except CredentialsError:
+            raise
+        except VendorError as exc:
+            return Settled(_failure(plan.group_id, exc, "get_group_attr"))
+        except Malformed as exc:
+            return Settled(GroupResult(plan.group_id, Outcome.FAILED, None, str(exc)))
+        assert plan.attrs is not None
+        settled = planned_writes(plan, live_values(live), gate)
+        return settled or await self._write(plan, live, attrs_fingerprint(plan.attrs))
 
     def _must_read_attrs(self, page: PageRow, fingerprint: str) -> bool:
         age = page.attrs_checked_age_s

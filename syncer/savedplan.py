@@ -1,0 +1,140 @@
+"""A saved plan: what `syncer plan --out PLAN` planned, for `syncer apply PLAN` to send exactly.
+
+The file is JSON lines: a head (the format, the vendor and app it was planned for, when), one
+line per group that needs writes (its desired row's digest, the writes, and each change with the
+live value it overwrites), and a tail with the number of groups and a SHA-256 of every line
+before it. A file cut short has no tail; one edited by hand fails its checksum; either is refused
+before any call, as is one too old or planned for another app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from syncer.errors import ConfigError
+from syncer.models import FieldChange, GroupPlan
+from syncer.quoting import clip
+
+FORMAT = "syncer-plan/1"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedGroup:
+    """One group of a saved plan: the writes, and what they were planned against."""
+
+    desired_digest: str
+    plan: GroupPlan  # its changes' old values are the live values the writes overwrite
+
+    @property
+    def expected_live(self) -> dict[str, Any]:
+        return {c.field: c.old for c in self.plan.changes}
+
+
+@dataclass(frozen=True, slots=True)
+class SavedPlan:
+    vendor: str
+    app: str
+    created_at: float  # Unix time
+    groups: Mapping[str, PlannedGroup]
+
+
+class PlanWriter:
+    """Writes a plan as it streams: one line per group, the checksum kept as it goes."""
+
+    def __init__(self, out: IO[bytes], *, vendor: str, app: str, now: float) -> None:
+        self._out = out
+        self._digest = hashlib.sha256()
+        self.groups = 0
+        self.discard = False  # set when the plan did not go to its end: no file is left
+        self._line({"format": FORMAT, "vendor": vendor, "app": app, "created_at": now})
+
+    def group(self, plan: GroupPlan, desired_digest: str) -> None:
+        changes = [[c.field, c.old, c.new] for c in plan.changes]
+        body = {"base": plan.base_payload, "attrs": plan.attrs, "calls": list(plan.calls)}
+        self._line({"group_id": plan.group_id, "desired_digest": desired_digest, "changes": changes, **body})
+        self.groups += 1
+
+    def finish(self) -> None:
+        tail = {"groups": self.groups, "sha256": self._digest.hexdigest()}
+        self._out.write(json.dumps(tail).encode() + b"\n")
+
+    def _line(self, doc: dict[str, Any]) -> None:
+        line = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode() + b"\n"
+        self._digest.update(line)
+        self._out.write(line)
+
+
+@contextmanager
+def plan_writer(path: str, *, vendor: str, app: str) -> Iterator[PlanWriter]:
+    """A plan file at ``path``, written whole or not at all (a stop leaves no half plan)."""
+    target = Path(path)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("wb") as out:
+            writer = PlanWriter(out, vendor=vendor, app=app, now=time.time())
+            yield writer
+            writer.finish()
+        if not writer.discard:
+            partial.replace(target)
+    except OSError as exc:
+        raise ConfigError(f"--out {path}: {exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def load_plan(path: str, *, vendor: str, app: str, max_age_s: float, now: float | None = None) -> SavedPlan:
+    """The plan at ``path``; :class:`ConfigError` (exit 78) for any reason not to apply it."""
+    try:
+        lines = Path(path).read_bytes().splitlines(keepends=True)
+    except OSError as exc:
+        raise ConfigError(f"plan {path}: {exc}") from None
+    where = f"plan {path}"
+    if len(lines) < 2:
+        raise ConfigError(f"{where}: not a syncer plan, or cut short")
+    *body, tail_line = lines
+    digest = hashlib.sha256(b"".join(body)).hexdigest()
+    tail = _json(tail_line, where)
+    if not isinstance(tail, dict) or "sha256" not in tail:
+        raise ConfigError(f"{where}: cut short (no checksum at its end)")
+    if tail.get("sha256") != digest or tail.get("groups") != len(body) - 1:
+        raise ConfigError(f"{where}: its checksum does not match: edited or damaged since it was planned")
+    head = _json(body[0], where)
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
+        raise ConfigError(f"{where}: not a {FORMAT} plan")
+    if head.get("vendor") != vendor or head.get("app") != app:
+        raise ConfigError(f"{where}: planned for {clip(str(head.get('app')))}, not {app}")
+    created = head.get("created_at")
+    age = (time.time() if now is None else now) - (created if isinstance(created, int | float) else 0)
+    if not 0 <= age <= max_age_s:
+        raise ConfigError(
+            f"{where}: planned {age / 3600:.1f} h ago, older than --max-plan-age ({max_age_s / 3600:g} h)"
+        )
+    groups = {}
+    for line in body[1:]:
+        doc = _json(line, where)
+        planned = _planned(doc, where)
+        groups[planned.plan.group_id] = planned
+    return SavedPlan(vendor, app, float(created), groups)  # type: ignore[arg-type]
+
+
+def _json(line: bytes, where: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise ConfigError(f"{where}: a line is not JSON") from None
+
+
+def _planned(doc: Any, where: str) -> PlannedGroup:
+    try:
+        changes = tuple(FieldChange(str(f), old, new) for f, old, new in doc["changes"])
+        plan = GroupPlan(str(doc["group_id"]), doc["base"], doc["attrs"], changes, (), tuple(doc["calls"]))
+        return PlannedGroup(str(doc["desired_digest"]), plan)
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"{where}: a group's line is not of a plan's shape") from None
