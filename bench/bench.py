@@ -23,6 +23,7 @@ import platform
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -83,12 +84,14 @@ class Scenario:
     earlier_run: bool = True
     limit: int = LIMIT
     naive: bool = False
+    apply: bool = False  # timed: `syncer apply` of a plan saved (untimed) by `syncer plan --out`
     note: str = ""
 
 
 SCENARIOS = [
     Scenario("main", 12_000, 6_000, 3_000, note="the target: ≤ 1.05 × floor, no throttling"),
     Scenario("no-op", 12_000, note="everything in sync: ceil(N/50) reads only"),
+    Scenario("apply", 12_000, 6_000, 3_000, apply=True, note="main's changes, planned, then applied: ≤ 1.05 × floor"),
     Scenario("far (300 ms)", 12_000, 6_000, 3_000, latency_ms=300, note="a worker far from the vendor"),
     Scenario("naive", 1_200, 600, 300, naive=True, note="one read per group, one call at a time"),
     Scenario(
@@ -177,25 +180,39 @@ async def timed_script(db: str, remote: RemoteEmulator, *options: str) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-async def timed_run(db: str, remote: RemoteEmulator, s: Scenario) -> tuple[float, int, float, float, dict[str, int]]:
-    env = os.environ | {
+def _env(db: str, remote: RemoteEmulator) -> dict[str, str]:
+    return os.environ | {
         "SYNCER_DATABASE_URL": db,
         "TENCENT_IM_SDKAPPID": str(remote.settings(db).tencent.sdkappid),
         "TENCENT_IM_SECRET_KEY": remote.settings(db).tencent.credentials()[1],
         "TENCENT_IM_BASE_URL": remote.base_url,
         "SYNCER_LOG_LEVEL": "warning",
     }
+
+
+async def saved_plan(db: str, remote: RemoteEmulator, s: Scenario, path: str) -> None:
+    """`syncer plan --out path`, untimed; then the emulator's window of its reads passes."""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "syncer", "plan", "--out", path, "--rate-limit", str(s.limit)),
+        env=_env(db, remote),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{s.name}: syncer plan exited {process.returncode}: {err.decode()[-2000:]}")
+    await remote.post("reset-log")
+    await asyncio.sleep(1.1)
+
+
+async def timed_run(
+    db: str, remote: RemoteEmulator, s: Scenario, verb: tuple[str, ...] = ("run",)
+) -> tuple[float, int, float, float, dict[str, int]]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "syncer",
-        "run",
-        "--json",
-        "--rate-limit",
-        str(s.limit),
-        env=env,
+        *(sys.executable, "-m", "syncer", *verb, "--json", "--rate-limit", str(s.limit)),
+        env=_env(db, remote),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -204,7 +221,7 @@ async def timed_run(db: str, remote: RemoteEmulator, s: Scenario) -> tuple[float
     totals = json.loads(out.decode().strip().splitlines()[-1])["totals"]
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode not in (0, 2):
-        raise RuntimeError(f"{s.name}: syncer run exited {process.returncode}: {err.decode()[-2000:]}")
+        raise RuntimeError(f"{s.name}: syncer {verb[0]} exited {process.returncode}: {err.decode()[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     # ru_maxrss of children is the largest of any child so far: each scenario runs in its own
     # benchmark process, see main().
@@ -224,6 +241,12 @@ async def measure(server_url: str, s: Scenario) -> Result:
             cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
             exit_code, rss = 0, float("nan")
             sent_peak: dict[str, int] = {}
+        elif s.apply:
+            await prepare(db, remote, s)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = str(Path(tmp) / "bench.plan")
+                await saved_plan(db, remote, s, path)
+                wall, exit_code, rss, cpu, sent_peak = await timed_run(db, remote, s, ("apply", path))
         else:
             await prepare(db, remote, s)
             wall, exit_code, rss, cpu, sent_peak = await timed_run(db, remote, s)
