@@ -49,7 +49,10 @@ WITH page AS (
                WHEN 'changed' THEN p.updated_at > $6 OR s.group_id IS NULL
                                    OR s.outcome NOT IN ('in_sync', 'updated')
            END
-           AND ($7 = 1 OR syncer_shard(p.group_id, $7) = $8) AS wanted,
+           AND ($7 = 1 OR syncer_shard(p.group_id, $7) = $8)
+           -- A group a revert wrote back is held until its desired row changes (unless targeted).
+           AND ($11::text[] IS NOT NULL OR s.outcome IS DISTINCT FROM 'reverted'
+                OR s.desired_digest IS DISTINCT FROM p.desired_digest) AS wanted,
            p.group_id = (SELECT max(group_id) FROM page) AS page_end
     FROM page AS p
     -- One primary-key lookup per row of the page. LATERAL with LIMIT 1 keeps it so under a
@@ -349,7 +352,7 @@ SELECT vendor, outcome, count(*) AS groups FROM group_sync_state GROUP BY vendor
 -- The columns are syncer.models.TroubledGroup's fields, in order.
 SELECT vendor, group_id, outcome, error_code, error_message, attempts, last_success_at, updated_at AS since
 FROM group_sync_state
-WHERE outcome IN ('failed', 'rejected', 'not_found')
+WHERE outcome IN ('failed', 'rejected', 'not_found', 'held_back', 'stale', 'reverted')
 ORDER BY attempts DESC, vendor, group_id
 LIMIT $1;
 
@@ -369,3 +372,11 @@ SELECT count(*) FROM gone;
 -- name: targeted_present
 -- Which of the group IDs named ($1) have a desired row (an ID that has none is reported).
 SELECT d.group_id FROM {desired} AS d WHERE d.group_id = ANY($1::text[]);
+
+-- name: run_changes
+-- What run $1 wrote for vendor $2, as the change journal has it (confirmed, or sent with no
+-- answer): what `syncer revert` writes back, in the order it was written.
+SELECT group_id, field, before::text AS before, after::text AS after
+FROM group_changes
+WHERE run_id = $1 AND vendor = $2
+ORDER BY change_id;

@@ -36,7 +36,7 @@ CREATE TABLE group_sync_state (
     vendor            text NOT NULL,
     group_id          text NOT NULL,               -- the vendor's group (Nexconn: channel) ID
     last_run_id       bigint REFERENCES sync_runs (run_id) ON DELETE SET NULL,
-    outcome           text NOT NULL,               -- in_sync | updated | rejected | failed | not_found | held_back
+    outcome           text NOT NULL,               -- in_sync | updated | rejected | failed | not_found | held_back | stale | reverted
     error_code        integer,
     error_message     text,
     warnings          jsonb NOT NULL DEFAULT '[]',
@@ -54,7 +54,7 @@ CREATE TABLE group_sync_state (
 );
 
 CREATE INDEX group_sync_state_troubled ON group_sync_state (vendor, outcome)
-    WHERE outcome IN ('failed', 'rejected', 'not_found');
+    WHERE outcome IN ('failed', 'rejected', 'not_found', 'held_back', 'stale', 'reverted');
 
 -- The change journal (migration 010): every field a run wrote, with the value before and after.
 CREATE TABLE group_changes (

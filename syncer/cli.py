@@ -25,11 +25,11 @@ from syncer.logs import FORMATS, LEVELS, configure_logging
 from syncer.metrics import RunMetrics, serve_metrics
 from syncer.models import GroupPlan, GroupResult
 from syncer.pipeline import Reconciler, RunObserver, RunReport
-from syncer.planview import detailed_exit_code, plan_view
+from syncer.planview import detailed_exit_code, group_lines, plan_view
 from syncer.progress import Progress, StatusLine
 from syncer.quoting import clip
 from syncer.report import print_history, print_status, print_summary, render_migration_status
-from syncer.savedplan import SavedPlan, load_plan, plan_writer
+from syncer.savedplan import SavedPlan, load_plan, plan_writer, revert_plan
 from syncer.secret import overridden
 from syncer.settings import (
     Relation,
@@ -210,6 +210,14 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(handler=cmd_apply)
+
+    p = verbs.add_parser("revert", help="write back what a run changed, where it still holds what the run wrote")
+    _common(p)
+    _vendor(p)
+    p.add_argument("run_id", metavar="RUN_ID", type=int, help="the run, as syncer status shows it")
+    p.add_argument("--plan", action="store_true", help="show what would be written back; send nothing")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(handler=cmd_revert)
 
     p = verbs.add_parser("history", help="a group's changes from the change journal, newest first")
     _common(p)
@@ -465,20 +473,21 @@ async def cmd_apply(settings: Settings, args: argparse.Namespace) -> int:
     if not saved.groups:
         print(f"plan {args.plan}: nothing to change")
         return 0
-    settings = replace(settings, targets=tuple(sorted(saved.groups)), target_filter=None)
-    with StopSignals(settings.grace_period_s) as signals:
-        report = await stoppable(
-            signals, reconcile(settings, dry_run=False, signals=signals, terminal=args.terminal, planned=saved)
-        )
-    if report is None:
-        return signals.exit_code(1)
-    print_summary(report, sys.stdout, as_json=args.json)
-    return signals.exit_code(report.exit_code)
+    return await _run(settings, args, saved)
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    return await _run(settings, args)
+
+
+async def _run(settings: Settings, args: argparse.Namespace, planned: SavedPlan | None = None) -> int:
+    """A run, or (``planned``) an apply or a revert of its groups alone; its summary; its exit code."""
+    if planned is not None:
+        settings = replace(settings, targets=tuple(sorted(planned.groups)), target_filter=None)
     with StopSignals(settings.grace_period_s) as signals:
-        report = await stoppable(signals, reconcile(settings, dry_run=False, signals=signals, terminal=args.terminal))
+        report = await stoppable(
+            signals, reconcile(settings, dry_run=False, signals=signals, terminal=args.terminal, planned=planned)
+        )
     if report is None:
         return signals.exit_code(1)
     print_summary(report, sys.stdout, as_json=args.json)
@@ -494,6 +503,27 @@ async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         status = await store.status(runs=args.runs, groups=args.groups)
     print_status(status, sys.stdout, as_json=args.json)
     return 0
+
+
+async def cmd_revert(settings: Settings, args: argparse.Namespace) -> int:
+    vendor = make_vendor(settings)  # its client is not opened: it only makes the plan
+    timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
+    async with PgStore.open(settings.require_database(), vendor.name, timeouts, schema=settings.schema) as store:
+        await store.check_schema()
+        written = await store.run_changes(args.run_id)
+    saved = revert_plan(
+        written, vendor.plan_of_changes, vendor=vendor.name, app=settings.app_scope(), run_id=args.run_id
+    )
+    plans = saved.groups
+    if not plans:
+        print(f"run {args.run_id} journaled no change for {vendor.name}: nothing to revert")
+        return 0
+    if args.plan:
+        print(f"revert of run {args.run_id}: {len(plans)} groups, each written back where it holds what the run wrote")
+        for planned in plans.values():
+            print("\n".join(group_lines(planned.plan)))
+        return 0
+    return await _run(settings, args, saved)
 
 
 async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:

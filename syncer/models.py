@@ -17,6 +17,7 @@ class Outcome(enum.StrEnum):
     NOT_FOUND = "not_found"
     HELD_BACK = "held_back"  # needed writes, not sent: the run's change budget was spent
     STALE = "stale"  # a saved plan's group that changed since it was planned: not written
+    REVERTED = "reverted"  # written back to before a run; held until its desired row changes
 
 
 @dataclass(slots=True)  # not frozen: one per group, and a frozen __init__ is dearer

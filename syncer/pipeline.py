@@ -194,7 +194,8 @@ class Reconciler:
         self._on_plan = on_plan
         self._stop = stop or asyncio.Event()
         self._observers = list(observers)
-        self.report = RunReport(mode="plan" if dry_run else "apply" if planned else "run", shard=str(settings.shard))
+        mode = "plan" if dry_run else "run" if planned is None else "apply" if planned.reverts is None else "revert"
+        self.report = RunReport(mode=mode, shard=str(settings.shard))
         self._relation = desired_setup(settings, vendor.name).relation
         self._since: datetime | None = None  # incremental: rows changed after this
         self._targeted: list[str] | None = None  # a targeted run's groups, in order (None: every row)
@@ -315,8 +316,9 @@ class Reconciler:
             report.error = f"the desired relation {self._relation} has no row: nothing was checked"
             log.warning("desired_relation_empty", relation=str(self._relation), error=report.error)
         elif stale := report.outcomes[Outcome.STALE]:
+            assert self._planned is not None
             report.status = "partial"
-            report.error = f"{stale} groups changed since the plan (stale) and were not written: plan again"
+            report.error = f"{stale} groups changed since {self._planned.source} (stale) and were not written"
             log.warning("stale_groups", stale=stale, error=report.error)
         elif held := report.outcomes[Outcome.HELD_BACK]:
             report.status = OVER_BUDGET
@@ -656,10 +658,17 @@ class Reconciler:
             if self._planned is None:
                 return vendor.settle(target, live, answer, self._gate)
             planned = self._planned.groups[group_id]
-            if target.desired_digest != planned.desired_digest:
+            if planned.desired_digest is not None and target.desired_digest != planned.desired_digest:
                 message = "its desired row changed since the plan; not written (plan again)"
                 return Settled(GroupResult(group_id, Outcome.STALE, None, message), planned.plan)
-            return vendor.apply_planned(target, live, planned.plan, self._gate)
+            decision = vendor.apply_planned(target, live, planned.plan, self._gate)
+            if self._planned.reverts is None:
+                return decision
+            return (
+                _as_reverted(decision, target.desired_digest)
+                if isinstance(decision, Settled)
+                else (_reverted_when_done(decision, target.desired_digest))
+            )
         except Exception as exc:
             return Settled(_unforeseen(group_id, exc))
 
@@ -681,6 +690,22 @@ Candidate = PageRow | Target[Any]
 
 def _page_row(candidate: Candidate) -> PageRow:
     return candidate if isinstance(candidate, PageRow) else candidate.page
+
+
+def _as_reverted(settled: Settled, desired_digest: str) -> Settled:
+    """A revert's outcome: a group written back is held (until its desired row changes, which
+    the digest recorded here tells); a group changed since the run is a conflict, left alone."""
+    result = settled.result
+    if result.outcome == Outcome.UPDATED:
+        result.outcome = Outcome.REVERTED
+        result.desired_digest = desired_digest
+    elif result.outcome == Outcome.STALE:
+        result.error_message = f"a conflict: {result.error_message}"
+    return settled
+
+
+async def _reverted_when_done(calls: Coroutine[Any, Any, Settled], desired_digest: str) -> Settled:
+    return _as_reverted(await calls, desired_digest)
 
 
 def _unforeseen(group_id: str, exc: Exception) -> GroupResult:

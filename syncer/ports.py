@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
-from syncer.models import GroupResult, JournalEntry
+from syncer.models import FieldChange, GroupResult, JournalEntry
 from syncer.sharding import UNSHARDED, Shard
 
 Selection = Literal["all", "failed", "changed"]
@@ -182,6 +182,11 @@ class Store(Protocol):
     async def read_seen_rows(self, group_ids: Sequence[str]) -> list[PageRow]:
         """The page rows of the groups named, one by one, in group_id order, as a page has them
         (a row deleted since is missing)."""
+        ...
+
+    async def run_changes(self, run_id: int) -> dict[str, list[FieldChange]]:
+        """What run ``run_id`` wrote, by group, in order, from the change journal: each change's
+        ``old`` the value it replaced, ``new`` the value it wrote."""
         ...
 
     async def history(self, group_id: str, limit: int = 100) -> list[JournalEntry]:

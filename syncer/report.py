@@ -165,7 +165,7 @@ def print_status(status: Status, out: IO[str], *, as_json: bool = False) -> None
         lines.append(f"{vendor} groups: " + ", ".join(f"{k} {counts[k]}" for k in sorted(counts)))
     if not status.groups_by_outcome:
         lines.append("groups: none recorded yet")
-    troubled = (Outcome.FAILED, Outcome.REJECTED, Outcome.NOT_FOUND)
+    troubled = (Outcome.FAILED, Outcome.REJECTED, Outcome.NOT_FOUND, Outcome.HELD_BACK, Outcome.STALE, Outcome.REVERTED)
     troubled_total = sum(c.get(str(o), 0) for c in status.groups_by_outcome.values() for o in troubled)
     if status.troubled:
         shown = f" (first {len(status.troubled)} of {troubled_total})" if troubled_total > len(status.troubled) else ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +29,7 @@ FORMAT = "syncer-plan/1"
 class PlannedGroup:
     """One group of a saved plan: the writes, and what they were planned against."""
 
-    desired_digest: str
+    desired_digest: str | None  # None: any desired row (a revert's)
     plan: GroupPlan  # its changes' old values are the live values the writes overwrite
 
     @property
@@ -43,6 +43,11 @@ class SavedPlan:
     app: str
     created_at: float  # Unix time
     groups: Mapping[str, PlannedGroup]
+    reverts: int | None = None  # a revert's plan: the run whose changes it writes back
+
+    @property
+    def source(self) -> str:
+        return "the plan" if self.reverts is None else f"run {self.reverts}"
 
 
 class PlanWriter:
@@ -138,3 +143,22 @@ def _planned(doc: Any, where: str) -> PlannedGroup:
         return PlannedGroup(str(doc["desired_digest"]), plan)
     except (KeyError, TypeError, ValueError):
         raise ConfigError(f"{where}: a group's line is not of a plan's shape") from None
+
+
+def revert_plan(
+    written: Mapping[str, Sequence[FieldChange]],
+    plan_of_changes: Callable[[str, Sequence[FieldChange]], GroupPlan],
+    *,
+    vendor: str,
+    app: str,
+    run_id: int,
+) -> SavedPlan:
+    """The plan that writes back what run ``run_id`` wrote (``written``: the change journal's,
+    by group): each field from what the run wrote, the value expected live, to what it replaced.
+    A group changed since is stale when applied: a conflict, left alone."""
+    groups = {}
+    for group_id, changes in written.items():
+        plan = plan_of_changes(group_id, [FieldChange(c.field, c.new, c.old) for c in changes])
+        if plan.changes:
+            groups[group_id] = PlannedGroup(None, plan)
+    return SavedPlan(vendor, app, time.time(), groups, reverts=run_id)

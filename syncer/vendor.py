@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, Protocol, 
 from syncer import jsoncodec
 from syncer.budget import WriteGate
 from syncer.errors import Malformed, VendorError
-from syncer.models import GroupPlan, GroupResult, Outcome
+from syncer.models import FieldChange, GroupPlan, GroupResult, Outcome
 from syncer.ports import PageRow, ReadHints
 
 if TYPE_CHECKING:
@@ -361,6 +361,11 @@ class Vendor(Protocol[D, L]):
     def parse_live(self, raw: Mapping[str, Any]) -> L:
         """The live model of one group's answer. :class:`syncer.errors.Malformed` if a field the
         diff reads is not of its documented type."""
+        ...
+
+    def plan_of_changes(self, group_id: str, changes: Sequence[FieldChange]) -> GroupPlan:
+        """The writes that set each change's field to its ``new`` value, checked against its
+        ``old`` one when applied (a revert's plan, from the change journal)."""
         ...
 
     def apply_planned(self, target: Target[D], live: L, plan: GroupPlan, gate: WriteGate) -> Decision:

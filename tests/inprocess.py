@@ -120,6 +120,10 @@ class InProcessVendor:
         plan = GroupPlan(target.group_id, {"name": want} if changes else None, None, changes, calls=("write",))
         return without_writes(target, answer, plan, gate) or self._write(plan)
 
+    def plan_of_changes(self, group_id: str, changes: Sequence[FieldChange]) -> GroupPlan:
+        names = [c for c in changes if c.field == "name" and c.new is not None]
+        return GroupPlan(group_id, {"name": names[-1].new} if names else None, None, tuple(names), calls=("write",))
+
     def apply_planned(
         self, target: Target[dict[str, Any]], live: dict[str, Any], plan: GroupPlan, gate: WriteGate
     ) -> Decision:

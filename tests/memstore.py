@@ -22,7 +22,7 @@ from typing import Any
 
 from syncer import ports
 from syncer.errors import ConfigError, RunLocked
-from syncer.models import GroupResult, JournalEntry, journal_of
+from syncer.models import FieldChange, GroupResult, JournalEntry, journal_of
 from syncer.sharding import UNSHARDED, Shard, shard_of
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup
 
@@ -153,6 +153,13 @@ class MemStore:
         state = self.states.get(desired.group_id)
         if state is not None and state.last_run_id == (query.run_id or 0):
             return False
+        if (
+            query.only is None
+            and state is not None
+            and state.outcome == "reverted"
+            and state.desired_digest == desired.desired_digest
+        ):
+            return False  # held since a revert, until its desired row changes
         since, shard = query.since, query.shard
         if query.selection == "changed" and not (
             (since is not None and desired.updated_at > since) or state is None or state.outcome not in _SUCCESS
@@ -271,6 +278,14 @@ class MemStore:
         run = MemRun(len(self.runs) + 1, mode, shard, self.vendor, lock_pid, self._now())
         self.runs.append(run)
         return run.run_id
+
+    async def run_changes(self, run_id: int) -> dict[str, list[FieldChange]]:
+        self.queries += 1
+        found: dict[str, list[FieldChange]] = {}
+        for group_id, entry in self.journal:
+            if entry.run_id == run_id:
+                found.setdefault(group_id, []).append(FieldChange(entry.field, entry.before, entry.after))
+        return found
 
     async def history(self, group_id: str, limit: int = 100) -> list[JournalEntry]:
         self.queries += 1

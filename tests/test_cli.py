@@ -234,3 +234,21 @@ async def test_plan_out_then_apply_sends_the_plan_and_refuses_an_edited_one(
     emulator.log.clear()
     refused = await syncer("apply", str(edited), env=env)
     assert refused.code == 78 and "checksum does not match" in refused.err and emulator.log == []
+
+
+async def test_revert_shows_its_plan_then_writes_back_a_run(db: str, emulator: Emulator) -> None:
+    row = desired_group(7)
+    emulator.seed([live_from_desired(replace(row, name="Old name"))])
+    await load_desired(db, [row])
+    env = environment(db, emulator)
+    ran = json.loads((await syncer("run", "--json", env=env)).out)["totals"]
+    assert emulator.groups[row.group_id].name == "Team 7"
+    shown = await syncer("revert", str(ran["run_id"]), "--plan", env=env)
+    assert shown.code == 0 and "~ grp-0000007\n    Name: 'Team 7' → 'Old name'" in shown.out
+    assert emulator.groups[row.group_id].name == "Team 7"  # --plan sends nothing
+    reverted = await syncer("revert", str(ran["run_id"]), "--json", env=env)
+    totals = json.loads(reverted.out)["totals"]
+    assert reverted.code == 0 and (totals["mode"], totals["reverted"]) == ("revert", 1)
+    assert emulator.groups[row.group_id].name == "Old name"
+    status = await syncer("status", env=env)
+    assert "reverted" in status.out and row.group_id in status.out  # listed, held

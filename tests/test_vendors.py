@@ -17,16 +17,17 @@ import pytest
 from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.errors import ConfigError
-from syncer.models import GroupPlan, GroupResult
+from syncer.models import FieldChange, GroupPlan, GroupResult
 from syncer.nexconn.models import DesiredChannel
 from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.pipeline import RunReport
 from syncer.ports import PageQuery, PageRow, SeenBatch
-from syncer.savedplan import load_plan, plan_writer
+from syncer.savedplan import load_plan, plan_writer, revert_plan
 from syncer.settings import Settings
 from syncer.tencent.models import BASE_FIELDS, DesiredGroup
 from syncer.tencent.seeding import drifted_dataset, insert_desired
 from syncer.thresholds import Threshold
+from syncer.vendors import make_vendor
 
 from .helpers import emulator_process, fast, fetch, mismatches, settings_for, sync
 
@@ -442,3 +443,57 @@ async def test_a_saved_plan_is_applied_exactly_and_a_group_changed_since_is_stal
     assert not set(read) & set(other_groups)
     stale = await fetch(db, "SELECT group_id FROM group_sync_state WHERE outcome = 'stale'")
     assert sorted(r["group_id"] for r in stale) == changed
+
+
+async def test_a_revert_restores_what_a_run_replaced_leaves_conflicts_and_holds_the_groups(
+    db: str, emulator: Emulator, vendor: Vendor
+) -> None:
+    data = await vendor.seeded(db, emulator, 120, seed=51, drift=1.0)
+    settings = vendor.settings(db, emulator, **fast(emulator), check_attrs=True)
+    before = vendor.snapshot(emulator)
+    run = await sync(settings)
+    assert run.exit_code == 0 and run.run_id is not None
+    changed = sorted(g for g in before if vendor.snapshot(emulator)[g] != before[g])
+    assert len(changed) == len(data.drifted)
+    # Two groups change again at the vendor after the run: their revert is a conflict.
+    written = await _run_changes(db, vendor, settings, run.run_id)
+    conflicts = [g for g in changed if any(c.field in ("Name", "name") for c in written[g])][:2]
+    for group_id in conflicts:
+        vendor.rename_live(emulator, group_id, "changed after the run")
+
+    saved = revert_plan(
+        written, make_vendor(settings).plan_of_changes, vendor=vendor.name, app=settings.app_scope(), run_id=run.run_id
+    )
+    reverted = await sync(replace(settings, targets=tuple(sorted(saved.groups))), planned=saved)
+    assert (reverted.mode, reverted.outcomes["reverted"], reverted.outcomes["stale"]) == ("revert", len(changed) - 2, 2)
+    assert reverted.exit_code == 2 and f"changed since run {run.run_id}" in str(reverted.error)
+
+    # Every other group exactly as before. (Nexconn documents no way to delete an ext key: one
+    # the run added is written back as "", which its answers and syncer's diff take for absent.)
+    def present(snapshot: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {g: {f: v for f, v in fields.items() if v != ""} for g, fields in snapshot.items()}
+
+    now, then = present(vendor.snapshot(emulator)), present(before)
+    assert {g for g in changed if now[g] != then[g]} == set(conflicts)
+    states = {
+        r["group_id"]: r for r in await fetch(db, "SELECT group_id, outcome, error_message FROM group_sync_state")
+    }
+    assert all(states[g]["outcome"] == "stale" and "a conflict" in states[g]["error_message"] for g in conflicts)
+
+    # The desired table still says what the run wrote: the next scheduled run holds the reverted
+    # groups (no write for them) until their desired row changes.
+    emulator.log.clear()
+    scheduled = await sync(settings)
+    written_again = {g for r in emulator.log if r.command in vendor.writes for g in r.group_ids}
+    assert written_again == set(conflicts) and scheduled.exit_code == 0
+    held = next(g for g in changed if g not in conflicts)
+    table, key = vendor.table
+    await fetch(db, f"UPDATE {table} SET name = 'renamed once more' WHERE {key} = $1", held)
+    emulator.log.clear()
+    await sync(settings)
+    assert held in {g for r in emulator.log if r.command in vendor.writes for g in r.group_ids}
+
+
+async def _run_changes(db: str, vendor: Vendor, settings: Settings, run_id: int) -> dict[str, list[FieldChange]]:
+    async with PgStore.open(db, vendor.name) as store:
+        return await store.run_changes(run_id)

@@ -26,7 +26,7 @@ from syncer.db.migrator import (
 from syncer.db.sqlfiles import desired_query, desired_templates, migrations, query
 from syncer.errors import ConfigError, DatabaseError, SchemaError
 from syncer.jsoncodec import dumps_text
-from syncer.models import GroupResult, JournalEntry, RunRecord, Status, TroubledGroup, journal_of
+from syncer.models import FieldChange, GroupResult, JournalEntry, RunRecord, Status, TroubledGroup, journal_of
 from syncer.ports import EVERY_ROW, DesiredRecord, PageQuery, PageRow, RunTotals, SeenBatch, UnchangedBatch
 from syncer.quoting import clip
 from syncer.settings import quote_ident, redact_url
@@ -346,6 +346,15 @@ class PgStore:
         sql, vendor = query("group_history"), self.vendor
         rows = await self._run("reading the change journal", lambda c: c.fetch(sql, vendor, group_id, limit))
         return [JournalEntry(r[0], r[1], r[2], _json(r[3]), _json(r[4]), r[5]) for r in rows]
+
+    async def run_changes(self, run_id: int) -> dict[str, list[FieldChange]]:
+        """See :meth:`syncer.ports.Store.run_changes`."""
+        sql, vendor = query("run_changes"), self.vendor
+        rows = await self._run("reading the change journal", lambda c: c.fetch(sql, run_id, vendor))
+        found: dict[str, list[FieldChange]] = {}
+        for r in rows:
+            found.setdefault(r[0], []).append(FieldChange(r[1], _json(r[2]), _json(r[3])))
+        return found
 
     async def prune_journal(self, older_than_days: float) -> int:
         """Drop the journal's entries older than ``older_than_days`` (every vendor's); how many."""

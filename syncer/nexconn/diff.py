@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from syncer.models import FieldChange, GroupPlan
@@ -66,3 +67,27 @@ def live_values(live: LiveChannel) -> dict[str, Any]:
     values |= {key: live.permissions.get(column) for column, (key, _) in PERMISSIONS.items()}
     values |= {f"groupExtProfile.{k}": v for k, v in live.ext.items()}
     return values
+
+
+def plan_of_changes(channel_id: str, changes: Sequence[FieldChange]) -> GroupPlan:
+    """The update that writes each change's new value (a revert's: the values a run replaced).
+    A profile or permission value that was absent is not written; an ext key, as "" (no delete)."""
+    profile_keys = set(PROFILE_FIELDS.values())
+    permission_keys = {key for key, _ in PERMISSIONS.values()}
+    parts: dict[str, dict[str, Any]] = {"groupProfile": {}, "permissions": {}, "groupExtProfile": {}}
+    written = []
+    for change in changes:
+        head, dot, key = change.field.partition(".")
+        if dot and head == "groupExtProfile":
+            parts["groupExtProfile"][key] = change.new or ""
+        elif change.field in profile_keys and change.new is not None:
+            parts["groupProfile"][change.field] = change.new
+        elif change.field in permission_keys and change.new is not None:
+            parts["permissions"][change.field] = change.new
+        else:
+            continue
+        written.append(change)
+    if not written:
+        return GroupPlan(channel_id, None, None)
+    body: dict[str, Any] = {"channelId": channel_id, **{name: part for name, part in parts.items() if part}}
+    return GroupPlan(channel_id, body, None, tuple(written), calls=("profile_update",))

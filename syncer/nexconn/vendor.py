@@ -10,7 +10,7 @@ from syncer.budget import WriteGate
 from syncer.errors import CredentialsError, VendorError
 from syncer.models import GroupPlan, GroupResult, Outcome
 from syncer.nexconn.api import CHANNEL_BATCH_MAX, CHANNEL_NOT_FOUND
-from syncer.nexconn.diff import live_values, plan_channel
+from syncer.nexconn.diff import live_values, plan_channel, plan_of_changes
 from syncer.nexconn.models import DesiredChannel, LiveChannel, decode_desired
 from syncer.nexconn.ops import fetch_live, parse_live, update
 from syncer.nexconn.validation import validate
@@ -37,6 +37,8 @@ class NexconnVendor(VendorBase):
     ) -> Decision:
         plan = plan_channel(target.desired, live)
         return without_writes(target, answer, plan, gate) or self._update(plan)
+
+    plan_of_changes = staticmethod(plan_of_changes)
 
     def apply_planned(
         self, target: Target[DesiredChannel], live: LiveChannel, plan: GroupPlan, gate: WriteGate

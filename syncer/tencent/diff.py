@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from syncer import jsoncodec
@@ -107,3 +107,43 @@ def live_values(live: LiveGroup) -> dict[str, Any]:
     values |= {f"AppDefinedData.{k}": v for k, v in live.custom.items()}
     values |= {f"GroupAttr.{k}": v for k, v in (live.attrs or {}).items()}
     return values
+
+
+def plan_of_changes(group_id: str, changes: Sequence[FieldChange]) -> GroupPlan:
+    """The writes of each change's new value (a revert's: the values a run replaced). A base
+    field that was absent is not written; a custom field is deleted with ""; attribute keys are
+    written as the set live then, each changed key set back (``attrs`` None: the set is made from
+    the live one when it is read, see TencentVendor.apply_planned)."""
+    payload: dict[str, Any] = {}
+    custom: list[dict[str, str]] = []
+    written = []
+    for change in changes:
+        head, dot, key = change.field.partition(".")
+        if head == "AppDefinedData" and dot:
+            custom.append({"Key": key, "Value": change.new or ""})
+        elif head == "GroupAttr" and dot:
+            pass  # the set is written whole
+        elif change.field in BASE_FIELDS.values() and change.new is not None:
+            payload[change.field] = change.new
+        else:
+            continue
+        written.append(change)
+    if custom:
+        payload["AppDefinedData"] = custom
+    attr_changes = any(c.field.startswith("GroupAttr.") for c in written)
+    base = {"GroupId": group_id, **payload} if payload else None
+    calls = (("modify_group_base_info",) if base else ()) + (("set_group_attr",) if attr_changes else ())
+    return GroupPlan(group_id, base, None, tuple(written), calls=calls)
+
+
+def attrs_with_changes(live: Mapping[str, str], changes: Sequence[FieldChange]) -> dict[str, str]:
+    """The live attribute set with each changed key set to its new value (None: removed)."""
+    attrs = dict(live)
+    for change in changes:
+        head, dot, key = change.field.partition(".")
+        if head == "GroupAttr" and dot:
+            if change.new is None:
+                attrs.pop(key, None)
+            else:
+                attrs[key] = str(change.new)
+    return attrs

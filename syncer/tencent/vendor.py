@@ -13,7 +13,7 @@ from syncer.errors import CredentialsError, Malformed, VendorError
 from syncer.models import FieldChange, GroupPlan, GroupResult, Outcome
 from syncer.ports import PageRow, ReadHints
 from syncer.tencent.api import GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
-from syncer.tencent.diff import attrs_fingerprint, live_values, plan_group
+from syncer.tencent.diff import attrs_fingerprint, attrs_with_changes, live_values, plan_group, plan_of_changes
 from syncer.tencent.models import DesiredGroup, LiveGroup, decode_desired
 from syncer.tencent.ops import fetch_live, parse_live, read_attrs, write_attrs, write_base
 from syncer.tencent.validation import validate
@@ -55,10 +55,12 @@ class TencentVendor(VendorBase):
             return self._with_attrs(target, live, answer, fingerprint, gate)
         return self._decide(target, live, answer, None, gate)
 
+    plan_of_changes = staticmethod(plan_of_changes)
+
     def apply_planned(
         self, target: Target[DesiredGroup], live: LiveGroup, plan: GroupPlan, gate: WriteGate
     ) -> Decision:
-        if plan.attrs is not None:
+        if any(c.field.startswith("GroupAttr.") for c in plan.changes):
             return self._planned_with_attrs(live, plan, gate)
         return planned_writes(plan, live_values(live), gate) or self._write(plan, live, None)
 
@@ -71,9 +73,12 @@ class TencentVendor(VendorBase):
             return Settled(_failure(plan.group_id, exc, "get_group_attr"))
         except Malformed as exc:
             return Settled(GroupResult(plan.group_id, Outcome.FAILED, None, str(exc)))
+        if settled := planned_writes(plan, live_values(live), gate):
+            return settled
+        if plan.attrs is None:  # a revert's: the set live now, each changed key set back
+            plan = replace(plan, attrs=attrs_with_changes(live.attrs or {}, plan.changes))
         assert plan.attrs is not None
-        settled = planned_writes(plan, live_values(live), gate)
-        return settled or await self._write(plan, live, attrs_fingerprint(plan.attrs))
+        return await self._write(plan, live, attrs_fingerprint(plan.attrs))
 
     def _must_read_attrs(self, page: PageRow, fingerprint: str) -> bool:
         age = page.attrs_checked_age_s
