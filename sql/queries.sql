@@ -380,3 +380,14 @@ SELECT group_id, field, before::text AS before, after::text AS after
 FROM group_changes
 WHERE run_id = $1 AND vendor = $2
 ORDER BY change_id;
+
+-- name: save_plan
+INSERT INTO saved_plans (vendor, app, groups, body) VALUES ($1, $2, $3, $4) RETURNING plan_id;
+
+-- name: saved_plan
+SELECT body FROM saved_plans WHERE plan_id = $1;
+
+-- name: prune_plans
+-- Saved plans older than $1 days, dropped (with the journal's retention); how many.
+WITH gone AS (DELETE FROM saved_plans WHERE created_at < now() - $1::float8 * interval '1 day' RETURNING 1)
+SELECT count(*) FROM gone;

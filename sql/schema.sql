@@ -72,6 +72,16 @@ CREATE INDEX group_changes_group ON group_changes (vendor, group_id, change_id);
 CREATE INDEX group_changes_run ON group_changes (run_id);
 CREATE INDEX group_changes_at ON group_changes (at);
 
+-- Plans saved in Postgres (migration 012): `syncer plan --save`, `syncer apply plan:ID`.
+CREATE TABLE saved_plans (
+    plan_id     bigserial PRIMARY KEY,
+    vendor      text NOT NULL,
+    app         text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    groups      integer NOT NULL,
+    body        bytea NOT NULL
+);
+
 CREATE FUNCTION syncer_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW IS DISTINCT FROM OLD THEN

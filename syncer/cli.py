@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import gc
 import os
+import re
 import signal
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
@@ -27,9 +29,9 @@ from syncer.models import GroupPlan, GroupResult
 from syncer.pipeline import Reconciler, RunObserver, RunReport
 from syncer.planview import detailed_exit_code, group_lines, plan_view
 from syncer.progress import Progress, StatusLine
-from syncer.quoting import clip
+from syncer.quoting import clip, quote
 from syncer.report import print_history, print_status, print_summary, render_migration_status
-from syncer.savedplan import SavedPlan, load_plan, plan_writer, revert_plan
+from syncer.savedplan import SavedPlan, load_plan, parse_plan, plan_writer, revert_plan
 from syncer.secret import overridden
 from syncer.settings import (
     Relation,
@@ -187,6 +189,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--full-values", action="store_true", help="show long values whole, not shortened in the middle")
     p.add_argument("--out", metavar="PLAN", help="save the plan to this file, for `syncer apply PLAN`")
+    p.add_argument("--save", action="store_true", help="save the plan in Postgres, for `syncer apply plan:ID`")
     p.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -204,7 +207,9 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p = verbs.add_parser("apply", help="send exactly a saved plan's writes; a group changed since is stale")
     _common(p)
     _vendor(p)
-    p.add_argument("plan", metavar="PLAN", help="a plan saved by `syncer plan --out PLAN`")
+    p.add_argument(
+        "plan", metavar="PLAN", help="a file of `syncer plan --out PLAN`, or plan:ID of `syncer plan --save`"
+    )
     p.add_argument(
         "--max-plan-age", type=float, default=24.0, metavar="HOURS", help="refuse a plan older than this (default 24)"
     )
@@ -438,11 +443,35 @@ async def reconcile(
 
 
 async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = args.out or (str(Path(scratch) / "plan") if args.save else None)
+        exit_code, groups = await _plan(settings, args, out)
+        if out is not None and groups is not None:
+            if args.out:
+                print(f"saved the plan of {groups} groups to {args.out}", file=sys.stderr)
+            if args.save:
+                body = await asyncio.to_thread(Path(out).read_bytes)
+                plan_id = await _save_plan(settings, groups, body)
+                print(
+                    f"saved the plan of {groups} groups as plan:{plan_id}: syncer apply plan:{plan_id}", file=sys.stderr
+                )
+    return exit_code
+
+
+async def _save_plan(settings: Settings, groups: int, body: bytes) -> int:
+    timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
+    async with PgStore.open(settings.require_database(), settings.vendor, timeouts, schema=settings.schema) as store:
+        return await store.save_plan(settings.app_scope(), groups, body)
+
+
+async def _plan(settings: Settings, args: argparse.Namespace, out: str | None) -> tuple[int, int | None]:
+    """The plan, shown; and written to ``out`` if set: its exit code and how many groups it saved
+    (None: none saved)."""
     with contextlib.ExitStack() as stack:
         view = stack.enter_context(plan_view(as_json=args.json, full_values=args.full_values))
         writer = None
-        if args.out is not None:
-            writer = stack.enter_context(plan_writer(args.out, vendor=settings.vendor, app=settings.app_scope()))
+        if out is not None:
+            writer = stack.enter_context(plan_writer(out, vendor=settings.vendor, app=settings.app_scope()))
 
         def planned(plan: GroupPlan, result: GroupResult) -> None:
             view.group_planned(plan, result)
@@ -459,17 +488,27 @@ async def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
         if writer is not None:
             writer.discard = report is None or report.status in ("failed", "interrupted")
         if report is None:
-            return signals.exit_code(1)
+            return signals.exit_code(1), None
         view.write(report, sys.stdout)
-        if writer is not None and not writer.discard:
-            print(f"saved the plan of {writer.groups} groups to {args.out}", file=sys.stderr)
+    saved = None if writer is None or writer.discard else writer.groups
     if args.detailed_exitcode:
-        return signals.exit_code(detailed_exit_code(report))
-    return signals.exit_code(0 if report.status != "failed" else 1)
+        return signals.exit_code(detailed_exit_code(report)), saved
+    return signals.exit_code(0 if report.status != "failed" else 1), saved
 
 
 async def cmd_apply(settings: Settings, args: argparse.Namespace) -> int:
-    saved = load_plan(args.plan, vendor=settings.vendor, app=settings.app_scope(), max_age_s=args.max_plan_age * 3600)
+    checks = {"vendor": settings.vendor, "app": settings.app_scope(), "max_age_s": args.max_plan_age * 3600}
+    if match := re.fullmatch(r"plan:(\d+)", args.plan):
+        timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
+        async with PgStore.open(
+            settings.require_database(), settings.vendor, timeouts, schema=settings.schema
+        ) as store:
+            body = await store.saved_plan(int(match[1]))
+        if body is None:
+            raise ConfigError(f"{args.plan}: no such saved plan")
+        saved = parse_plan(body, args.plan, **checks)
+    else:
+        saved = load_plan(args.plan, **checks)
     if not saved.groups:
         print(f"plan {args.plan}: nothing to change")
         return 0
@@ -481,9 +520,13 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace, planned: SavedPlan | None = None) -> int:
-    """A run, or (``planned``) an apply or a revert of its groups alone; its summary; its exit code."""
+    """A run, or (``planned``) an apply or a revert of its groups alone (those of them
+    ``--group`` names, if it names any: a canary); its summary; its exit code."""
     if planned is not None:
-        settings = replace(settings, targets=tuple(sorted(planned.groups)), target_filter=None)
+        if outside := [g for g in settings.targets if g not in planned.groups]:
+            raise ConfigError(f"--group: {len(outside)} not in {planned.source}: {', '.join(map(quote, outside[:10]))}")
+        targets = settings.targets or tuple(sorted(planned.groups))
+        settings = replace(settings, targets=targets, target_filter=None)
     with StopSignals(settings.grace_period_s) as signals:
         report = await stoppable(
             signals, reconcile(settings, dry_run=False, signals=signals, terminal=args.terminal, planned=planned)
@@ -546,7 +589,7 @@ async def cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
     async with PgStore.open(settings.require_database(), timeouts=timeouts, schema=settings.schema) as store:
         await store.check_schema()
         gone = await store.prune_journal(days)
-    print(f"pruned {gone} change-journal entries older than {days:g} days")
+    print(f"pruned {gone} change-journal entries and saved plans older than {days:g} days")
     return 0
 
 

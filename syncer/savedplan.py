@@ -97,10 +97,17 @@ def plan_writer(path: str, *, vendor: str, app: str) -> Iterator[PlanWriter]:
 def load_plan(path: str, *, vendor: str, app: str, max_age_s: float, now: float | None = None) -> SavedPlan:
     """The plan at ``path``; :class:`ConfigError` (exit 78) for any reason not to apply it."""
     try:
-        lines = Path(path).read_bytes().splitlines(keepends=True)
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"plan {path}: {exc}") from None
-    where = f"plan {path}"
+    return parse_plan(data, f"plan {path}", vendor=vendor, app=app, max_age_s=max_age_s, now=now)
+
+
+def parse_plan(
+    data: bytes, where: str, *, vendor: str, app: str, max_age_s: float, now: float | None = None
+) -> SavedPlan:
+    """A plan's bytes (a file's, or one saved in Postgres), checked as :func:`load_plan` says."""
+    lines = data.splitlines(keepends=True)
     if len(lines) < 2:
         raise ConfigError(f"{where}: not a syncer plan, or cut short")
     *body, tail_line = lines

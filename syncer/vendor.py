@@ -186,9 +186,12 @@ def without_writes(
 
 
 def planned_writes(plan: GroupPlan, live: Mapping[str, Any], gate: WriteGate) -> Settled | None:
-    """What a saved plan's group comes to before its writes go out: stale when a value the plan
+    """What a saved plan's group comes to before its writes go out: in line when it holds every
+    value the plan writes already (applied before: a canary, say), stale when a value the plan
     overwrites is no longer what it was planned against (``live``: the group's values now, by
     field), held back when the budget is spent. None: its saved writes go out."""
+    if all(live.get(c.field) == c.new for c in plan.changes):
+        return Settled(GroupResult(plan.group_id, Outcome.IN_SYNC), plan)  # applied already (a canary's)
     if changed := sorted(c.field for c in plan.changes if live.get(c.field) != c.old):
         message = f"changed since the plan: {', '.join(changed[:10])}; not written (plan again)"
         return Settled(GroupResult(plan.group_id, Outcome.STALE, None, message), plan)

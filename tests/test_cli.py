@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -219,13 +220,19 @@ async def test_plan_out_then_apply_sends_the_plan_and_refuses_an_edited_one(
     path = str(tmp_path / "rename.plan")
     planned = await syncer("plan", "--out", path, env=env)
     assert planned.code == 0 and "saved the plan of 12 groups" in planned.err
-    # A desired row changes after the review: its group is stale, the other 11 get the plan.
+    canary = await syncer("apply", path, "--group", rows[1].group_id, "--group", rows[2].group_id, "--json", env=env)
+    assert canary.code == 0 and json.loads(canary.out)["totals"]["updated"] == 2
+    outside = await syncer("apply", path, "--group", "grp-0000099", env=env)
+    assert outside.code == 78 and "not in the plan" in outside.err
+    # A desired row changes after the review: its group is stale, the other 9 get the plan, and
+    # the canary's two are found applied already.
     await load_desired(db, [replace(desired_group(99), name="new row")])
     await fetch(db, "UPDATE desired_group_profiles SET name = 'Team 4 bis' WHERE group_id = $1", rows[4].group_id)
     emulator.log.clear()
     applied = await syncer("apply", path, "--json", env=env)
     totals = json.loads(applied.out)["totals"]
-    assert applied.code == 2 and (totals["updated"], totals["stale"], totals["mode"]) == (11, 1, "apply")
+    assert applied.code == 2 and (totals["updated"], totals["stale"], totals["in_sync"]) == (9, 1, 2)
+    assert totals["mode"] == "apply"
     assert emulator.groups[rows[4].group_id].name == f"Old {rows[4].group_id}"  # not written
     assert "grp-0000099" not in {g for r in emulator.log for g in r.group_ids}  # not planned, not read
 
@@ -252,3 +259,18 @@ async def test_revert_shows_its_plan_then_writes_back_a_run(db: str, emulator: E
     assert emulator.groups[row.group_id].name == "Old name"
     status = await syncer("status", env=env)
     assert "reverted" in status.out and row.group_id in status.out  # listed, held
+
+
+async def test_a_plan_saved_in_postgres_is_applied_by_its_id(db: str, emulator: Emulator) -> None:
+    rows = [desired_group(i) for i in range(5)]
+    emulator.seed([live_from_desired(replace(r, name=f"Old {r.group_id}")) for r in rows])
+    await load_desired(db, rows)
+    env = environment(db, emulator)
+    planned = await syncer("plan", "--save", env=env)
+    match = re.search(r"as plan:(\d+)", planned.err)
+    assert planned.code == 0 and match is not None, planned.err
+    applied = await syncer("apply", f"plan:{match[1]}", "--json", env=env)
+    assert applied.code == 0 and json.loads(applied.out)["totals"]["updated"] == 5
+    assert [g.name for g in emulator.groups.values()] == [r.name for r in rows]
+    missing = await syncer("apply", "plan:999999", env=env)
+    assert missing.code == 78 and "no such saved plan" in missing.err

@@ -357,10 +357,28 @@ class PgStore:
         return found
 
     async def prune_journal(self, older_than_days: float) -> int:
-        """Drop the journal's entries older than ``older_than_days`` (every vendor's); how many."""
-        sql = query("prune_journal")
-        gone: int = await self._run("pruning the change journal", lambda c: c.fetchval(sql, older_than_days))
+        """Drop the journal's entries and the saved plans older than ``older_than_days`` (every
+        vendor's); how many of each."""
+        journal, plans = query("prune_journal"), query("prune_plans")
+
+        async def fn(conn: Connection) -> int:
+            return int(await conn.fetchval(journal, older_than_days)) + int(await conn.fetchval(plans, older_than_days))
+
+        gone: int = await self._run("pruning the change journal", fn)
         return gone
+
+    # -- saved plans ------------------------------------------------------------------------------
+
+    async def save_plan(self, app: str, groups: int, body: bytes) -> int:
+        """A plan's bytes kept in Postgres; its ID."""
+        sql, vendor = query("save_plan"), self.vendor
+        plan_id: int = await self._run("saving the plan", lambda c: c.fetchval(sql, vendor, app, groups, body))
+        return plan_id
+
+    async def saved_plan(self, plan_id: int) -> bytes | None:
+        sql = query("saved_plan")
+        body: bytes | None = await self._run("reading the saved plan", lambda c: c.fetchval(sql, plan_id))
+        return body
 
     # -- what `syncer status` shows ---------------------------------------------------------------
 
