@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -57,7 +57,7 @@ class GroupResult:
     # so the next run reads the attributes again; None leaves the record as it was.
     attrs_fingerprint: str | None = None
     changes: list[FieldChange] = field(default_factory=list)  # written, and the vendor confirmed them
-    unknown: list[FieldChange] = field(default_factory=list)  # written, no answer: may have applied
+    unknown: Sequence[FieldChange] = ()  # written, no answer: may have applied
     # Set when the group was seen in line with nothing to warn about: the desired row's digest
     # and the vendor's answer's. While both stay the same, later runs need not look closer.
     desired_digest: str | None = None
@@ -78,8 +78,10 @@ class JournalEntry:
     outcome: str
 
 
-def journal_of(result: GroupResult) -> list[tuple[str, Any, Any, str]]:
+def journal_of(result: GroupResult) -> Sequence[tuple[str, Any, Any, str]]:
     """What a group's outcome puts in the change journal: each change written, confirmed or not."""
+    if not result.changes and not result.unknown:
+        return ()  # most groups: nothing written
     return [(c.field, c.old, c.new, "applied") for c in result.changes] + [
         (c.field, c.old, c.new, "unknown") for c in result.unknown
     ]

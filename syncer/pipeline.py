@@ -199,6 +199,7 @@ class Reconciler:
         self._relation = desired_setup(settings, vendor.name).relation
         self._since: datetime | None = None  # incremental: rows changed after this
         self._targeted: list[str] | None = None  # a targeted run's groups, in order (None: every row)
+        self._gone: list[str] = []  # an apply's or a revert's groups whose desired row is gone
         self._lock: ports.RunLock | None = None
         # Told "running" once the run is recorded (a stop from then on is graceful: calls in
         # flight finish, outcomes are recorded), and "done" at the end.
@@ -385,6 +386,11 @@ class Reconciler:
                 wait.cancel()
 
     async def _phases(self, recorder: _Recorder) -> None:
+        if self._gone:
+            assert self._planned is not None
+            message = f"its desired row is gone since {self._planned.source}; not written"
+            for group_id in self._gone:
+                await self._finish_group(recorder, GroupResult(group_id, Outcome.STALE, None, message))
         if not self._dry_run and self._targeted is None:
             # The groups the last run left failed go first, so a fault's victims are retried
             # early; the second pass then skips what this run has already recorded.
@@ -516,7 +522,9 @@ class Reconciler:
         self._targeted, unknown = await self._store.targets(
             settings.targets, settings.target_filter, self._relation.sql
         )
-        if unknown:
+        if unknown and self._planned is not None:
+            self._gone = unknown  # a planned group whose row is gone since: stale, reported, not written
+        elif unknown:
             shown = ", ".join(quote(i) for i in unknown[:10]) + (
                 f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
             )

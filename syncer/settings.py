@@ -123,12 +123,12 @@ class Settings:
     # held back and the run exits 5. None: no budget. A person running syncer by hand has just
     # read the plan; the CronJob, unattended, sets one (deploy/kubernetes/cronjob.yaml).
     max_changes: Threshold | None = None
+    # How long the change journal keeps what each run wrote (`syncer prune` drops what is older).
+    journal_retention_days: float = 90.0
     # A targeted run reads only these groups (--group), and those the filter selects (--where:
     # SQL over the desired relation, run read-only); neither: every group.
     targets: tuple[str, ...] = ()
     target_filter: str | None = None
-    # How long the change journal keeps what each run wrote (`syncer prune` drops what is older).
-    journal_retention_days: float = 90.0
     # Postgres: how long to wait to connect, and for any one statement (server-side too).
     db_connect_timeout_s: float = 10.0
     db_statement_timeout_s: float = 60.0

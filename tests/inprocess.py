@@ -138,4 +138,5 @@ class InProcessVendor:
             await self.on_write(plan.group_id)
         assert plan.base_payload is not None
         self.live[plan.group_id]["name"] = plan.base_payload["name"]
-        return Settled(GroupResult(plan.group_id, Outcome.UPDATED, applied=plan.base_payload), plan)
+        result = GroupResult(plan.group_id, Outcome.UPDATED, applied=plan.base_payload, changes=list(plan.changes))
+        return Settled(result, plan)

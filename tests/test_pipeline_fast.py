@@ -12,6 +12,7 @@ import pytest
 from syncer.errors import ConfigError
 from syncer.models import GroupPlan, GroupResult
 from syncer.pipeline import Reconciler, RunReport
+from syncer.savedplan import SavedPlan, revert_plan
 from syncer.settings import Settings
 from syncer.thresholds import Threshold
 
@@ -36,10 +37,12 @@ async def _run(
     *,
     dry_run: bool = False,
     on_plan: Callable[[GroupPlan, GroupResult], None] | None = None,
+    planned: SavedPlan | None = None,
     **settings: Any,
 ) -> RunReport:
     values: dict[str, Any] = {"page_size": 7} | settings
-    return await Reconciler(Settings(**values), store, vendor, dry_run=dry_run, on_plan=on_plan).run()
+    reconciler = Reconciler(Settings(**values), store, vendor, dry_run=dry_run, on_plan=on_plan, planned=planned)
+    return await reconciler.run()
 
 
 async def test_a_first_run_reads_every_group_and_writes_only_what_differs() -> None:
@@ -198,3 +201,16 @@ async def test_a_targeted_run_reads_writes_and_records_only_its_groups() -> None
     with pytest.raises(ConfigError, match=r"--group: 1 not in the desired relation .*'g999'"):
         await _run(store, vendor, targets=(IDS[0], "g999"))
     assert sorted(vendor.writes) == sorted(canary)  # refused before any call
+
+
+async def test_a_revert_writes_a_run_back_and_a_group_whose_row_is_gone_is_stale() -> None:
+    store, vendor = _world({i: f"renamed {i}" for i in IDS[:4]})
+    run = await _run(store, vendor)
+    assert run.run_id is not None and sorted(vendor.writes) == IDS[:4]
+    store.delete(IDS[3])
+    written = await store.run_changes(run.run_id)
+    saved = revert_plan(written, vendor.plan_of_changes, vendor="tencent", app="tencent.None", run_id=run.run_id)
+    reverted = await _run(store, vendor, planned=saved, targets=tuple(sorted(saved.groups)))
+    assert (reverted.outcomes["reverted"], reverted.outcomes["stale"]) == (3, 1)
+    assert [vendor.live[i]["name"] for i in IDS[:3]] == [f"name {i}" for i in IDS[:3]]
+    assert "its desired row is gone since run 1" in str(store.states[IDS[3]].error_message)

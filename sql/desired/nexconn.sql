@@ -38,15 +38,6 @@ SELECT d.channel_id AS group_id, d.updated_at,
            'ext_profile', d.ext_profile::text) AS profile
 FROM {relation} AS d;
 
--- name: touch_trigger
--- Incremental runs need an updated_at that moves on every real change (a table only: a view must
--- supply a truthful updated_at itself). Needs the table's owner.
-CREATE TRIGGER {trigger} BEFORE UPDATE ON {relation}
-    FOR EACH ROW EXECUTE FUNCTION {function}();
-
--- name: updated_at_index
-CREATE INDEX IF NOT EXISTS {index} ON {relation} (updated_at);
-
 -- name: filter
 -- The groups an operator's filter selects (--where: {predicate}, SQL of theirs over the
 -- relation's own columns, run by syncer in a read-only transaction), by their IDs.

@@ -54,9 +54,10 @@ def desired_query(vendor: str, name: str) -> str:
 
 @functools.cache
 def desired_templates(vendor: str) -> dict[str, str]:
-    """A vendor's desired relation and what syncer derives from it: sql/desired/<vendor>.sql,
-    with ``{relation}`` (and the like) for the names the settings give."""
-    return _named(sql_dir() / "desired" / f"{vendor}.sql")
+    """A vendor's desired relation and what syncer derives from it: sql/desired/<vendor>.sql, and
+    sql/desired/shared.sql for what every vendor's gets alike, with ``{relation}`` (and the like)
+    for the names the settings give."""
+    return _named(sql_dir() / "desired" / "shared.sql") | _named(sql_dir() / "desired" / f"{vendor}.sql")
 
 
 @dataclass(frozen=True, slots=True)
