@@ -11,6 +11,14 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 # Final stage: the slim base, the installed wheels and nothing else: no compiler, no sources,
 # no wheel files (they are bind-mounted for the install, never copied into a layer).
 FROM python:3.11-slim
+# The release being built: CI passes --build-arg VERSION; the default follows syncer/__init__.py
+# (tests/test_container.py holds them together).
+ARG VERSION=0.2.0.dev0
+LABEL org.opencontainers.image.title="syncer" \
+      org.opencontainers.image.description="Keeps chat-group profiles at Tencent Cloud Chat and Nexconn in line with Postgres" \
+      org.opencontainers.image.source="https://github.com/example/syncer" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}"
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \

@@ -158,3 +158,14 @@ def test_the_install_steps_give_a_working_syncer_in_a_fresh_venv(tmp_path: Path,
         [str(entrypoint), "status", "--json"], cwd=away, env=env | {"SYNCER_DATABASE_URL": db}, capture_output=True
     )
     assert status.returncode == 0 and json.loads(status.stdout)["runs"] == []
+
+
+def test_the_image_says_what_it_is_in_oci_labels() -> None:
+    final = parse_dockerfile(DOCKERFILE.read_text())[-1]
+    labels = dict(re.findall(r'(org\.opencontainers\.image\.\w+)="([^"]*)"', " ".join(final.all("LABEL"))))
+    assert {"title", "description", "source", "licenses", "version"} <= {k.rsplit(".", 1)[1] for k in labels}
+    assert labels["org.opencontainers.image.licenses"] == "MIT"  # as pyproject.toml says
+    (version_arg,) = [a for a in final.all("ARG") if a.startswith("VERSION=")]
+    from syncer import __version__
+
+    assert version_arg == f"VERSION={__version__}" and labels["org.opencontainers.image.version"] == "${VERSION}"

@@ -127,3 +127,15 @@ def test_the_cronjob_runs_with_a_change_budget_and_thresholds_syncer_accepts() -
     settings = settings_from_env(env)
     assert settings.max_changes == Threshold(count=500)
     assert (str(settings.max_rejected), str(settings.max_failed)) == ("1%", "1%")
+
+
+def test_every_read_only_container_has_a_writable_tmp() -> None:
+    # A plan's spool (and any temporary file) goes to /tmp past a few MB: with a read-only root
+    # filesystem, `syncer plan --json` over 4 MB once ended in "No usable temporary directory".
+    for spec in _job_specs():
+        pod = spec["template"]["spec"]
+        scratch = {v["name"] for v in pod.get("volumes", []) if "emptyDir" in v}
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            assert mounts.get("/tmp") in scratch, container["name"]
