@@ -3,7 +3,9 @@ setting is overridden by what is given."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from syncer.errors import ConfigError
@@ -44,3 +46,21 @@ def revealed(secret: Secret | None, missing: str) -> str:
 def overridden(settings: T, **given: Any) -> T:
     """``settings`` (a dataclass) with each value ``given`` (None: not given, it stays)."""
     return replace(settings, **{k: v for k, v in given.items() if v is not None})  # type: ignore[type-var]
+
+
+def secret_from_env(env: Mapping[str, str], name: str) -> Secret | None:
+    """The secret in ``name``, or in the file ``name``_FILE names (a mounted Kubernetes Secret or
+    a CSI secret store: never in the process's environment or `ps`), its trailing line break
+    dropped. :class:`ConfigError` when both are set or the file cannot be read; the message names
+    the variable and the file, never what it holds."""
+    value, path = env.get(name), env.get(f"{name}_FILE")
+    if path:
+        if value:
+            raise ConfigError(f"{name} and {name}_FILE are both set: keep one")
+        try:
+            value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE={path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{name}_FILE={path}: not UTF-8 text") from None
+    return Secret(value) if value else None

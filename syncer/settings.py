@@ -12,6 +12,7 @@ from syncer.errors import ConfigError
 from syncer.nexconn.settings import NexconnSettings, nexconn_from_env
 from syncer.quoting import clip
 from syncer.secret import Secret as Secret  # the name settings' users know it by
+from syncer.secret import secret_from_env
 from syncer.sharding import Shard, shard_from_env
 from syncer.tencent.settings import TencentSettings, tencent_from_env
 from syncer.thresholds import Threshold
@@ -230,7 +231,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    db = env.get("SYNCER_DATABASE_URL") or env.get("DATABASE_URL")
+    db = secret_from_env(env, "SYNCER_DATABASE_URL") or secret_from_env(env, "DATABASE_URL")
     pushgateway = env.get("SYNCER_PUSHGATEWAY_URL")
     port_text = env.get("SYNCER_METRICS_PORT", "").strip()
     if port_text and not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
@@ -244,7 +245,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     relation_text = env.get("SYNCER_DESIRED_RELATION", "").strip()
     schema_text = env.get("SYNCER_SCHEMA", "").strip()
     return Settings(
-        database_url=Secret(db) if db else None,
+        database_url=db,
         schema=parse_schema(schema_text, "SYNCER_SCHEMA") if schema_text else "public",
         desired_relation=Relation.parse(relation_text, "SYNCER_DESIRED_RELATION") if relation_text else None,
         vendor=env.get("SYNCER_VENDOR") or "tencent",

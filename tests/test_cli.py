@@ -274,3 +274,23 @@ async def test_a_plan_saved_in_postgres_is_applied_by_its_id(db: str, emulator: 
     assert [g.name for g in emulator.groups.values()] == [r.name for r in rows]
     missing = await syncer("apply", "plan:999999", env=env)
     assert missing.code == 78 and "no such saved plan" in missing.err
+
+
+async def test_secrets_can_come_from_files_and_are_never_shown(db: str, emulator: Emulator, tmp_path: Path) -> None:
+    emulator.seed([live_from_desired(desired_group(1))])
+    await load_desired(db, [desired_group(1)])
+    key_file, db_file = tmp_path / "key", tmp_path / "db"
+    key_file.write_text(emulator.config.secret_key + "\n")
+    db_file.write_text(db + "\n")
+    env = {
+        k: v for k, v in environment(db, emulator).items() if k not in ("TENCENT_IM_SECRET_KEY", "SYNCER_DATABASE_URL")
+    }
+    files = env | {"TENCENT_IM_SECRET_KEY_FILE": str(key_file), "SYNCER_DATABASE_URL_FILE": str(db_file)}
+    ran = await syncer("run", env=files)
+    assert ran.code == 0, ran.err
+    both = await syncer("run", env=files | {"TENCENT_IM_SECRET_KEY": "f" * 64})
+    assert both.code == 78 and "TENCENT_IM_SECRET_KEY and TENCENT_IM_SECRET_KEY_FILE are both set" in both.err
+    missing = await syncer("run", env=files | {"TENCENT_IM_SECRET_KEY_FILE": str(tmp_path / "nowhere")})
+    assert missing.code == 78 and "TENCENT_IM_SECRET_KEY_FILE=" in missing.err and "No such file" in missing.err
+    for result in (ran, both, missing):
+        assert emulator.config.secret_key not in result.out + result.err

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from syncer.errors import ConfigError
-from syncer.secret import Secret, revealed
+from syncer.secret import Secret, revealed, secret_from_env
 
 # Singapore's primary and backup hosts (nexconn-facts.md lists the other regions).
 DEFAULT_BASE_URL = "https://api.sg-light-api.com"
@@ -30,7 +30,6 @@ class NexconnSettings:
 
 
 def nexconn_from_env(env: Mapping[str, str]) -> NexconnSettings:
-    secret = env.get("NEXCONN_APP_SECRET")
     base = (env.get("NEXCONN_BASE_URL") or "").rstrip("/")
     backup = (env.get("NEXCONN_BACKUP_URL") or "").rstrip("/")
     if not backup:
@@ -39,7 +38,7 @@ def nexconn_from_env(env: Mapping[str, str]) -> NexconnSettings:
         backup = "" if base else DEFAULT_BACKUP_URL
     return NexconnSettings(
         app_key=env.get("NEXCONN_APP_KEY") or None,
-        app_secret=Secret(secret) if secret else None,
+        app_secret=secret_from_env(env, "NEXCONN_APP_SECRET"),
         base_url=base or DEFAULT_BASE_URL,
         backup_url=backup or None,
     )

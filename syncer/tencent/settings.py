@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from syncer.errors import ConfigError
-from syncer.secret import Secret, revealed
+from syncer.secret import Secret, revealed, secret_from_env
 
 DEFAULT_BASE_URL = "https://console.tim.qq.com"
 DEFAULT_ADMIN = "administrator"
@@ -39,10 +39,9 @@ def tencent_from_env(env: Mapping[str, str]) -> TencentSettings:
         if not re.fullmatch(r"\d+", sdkappid_text):
             raise ConfigError("TENCENT_IM_SDKAPPID must be a number")
         sdkappid = int(sdkappid_text)
-    key = env.get("TENCENT_IM_SECRET_KEY")
     return TencentSettings(
         sdkappid=sdkappid,
-        secret_key=Secret(key) if key else None,
+        secret_key=secret_from_env(env, "TENCENT_IM_SECRET_KEY"),
         admin=env.get("TENCENT_IM_ADMIN") or DEFAULT_ADMIN,
         base_url=(env.get("TENCENT_IM_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
     )
