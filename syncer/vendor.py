@@ -179,10 +179,7 @@ def without_writes(
         return Settled(result, plan)
     if plan.in_sync:
         return Settled(in_line(target, answer, plan.warnings, **recorded), plan)
-    if not gate.admit():
-        message = f"not written: the run's change budget of {gate.limit} groups is spent (--max-changes)"
-        return Settled(GroupResult(plan.group_id, Outcome.HELD_BACK, None, message, list(plan.warnings)), plan)
-    return None
+    return None if gate.admit() else _held_back(plan, gate)
 
 
 def planned_writes(plan: GroupPlan, live: Mapping[str, Any], gate: WriteGate) -> Settled | None:
@@ -195,10 +192,13 @@ def planned_writes(plan: GroupPlan, live: Mapping[str, Any], gate: WriteGate) ->
     if changed := sorted(c.field for c in plan.changes if live.get(c.field) != c.old):
         message = f"changed since the plan: {', '.join(changed[:10])}; not written (plan again)"
         return Settled(GroupResult(plan.group_id, Outcome.STALE, None, message), plan)
-    if not gate.admit():
-        message = f"not written: the run's change budget of {gate.limit} groups is spent (--max-changes)"
-        return Settled(GroupResult(plan.group_id, Outcome.HELD_BACK, None, message), plan)
-    return None
+    return None if gate.admit() else _held_back(plan, gate)
+
+
+def _held_back(plan: GroupPlan, gate: WriteGate) -> Settled:
+    """A group that needs writes once the run's change budget is spent: none is sent."""
+    message = f"not written: the run's change budget of {gate.limit} groups is spent (--max-changes)"
+    return Settled(GroupResult(plan.group_id, Outcome.HELD_BACK, None, message, list(plan.warnings)), plan)
 
 
 def answered_entries(entries: object, ids: Sequence[str], key: str) -> Iterator[tuple[str, dict[str, Any]]]:
