@@ -12,7 +12,6 @@ import asyncio
 import enum
 import hashlib
 import random
-import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Container
@@ -24,13 +23,12 @@ import structlog
 from syncer import jsoncodec
 from syncer.errors import ConfigError, CredentialsError, Interrupted, VendorError, VendorUnreachable
 from syncer.gate import CredentialsGate
-from syncer.http import HttpClient, NoAnswer
 from syncer.pacing import Pacer
 from syncer.retry import RetryPolicy
 from syncer.settings import Settings
+from syncer.transport import NoAnswer, ProxyRefused, TlsUnverified, Transport
 
 log = structlog.get_logger("syncer.client")
-_JSON_BODY = {"Content-Type": "application/json"}
 # Bumped if what an answer's digest covers changes: every recorded digest then stops matching.
 _ANSWER_DIGEST = hashlib.sha256(b"syncer.answer.1\n")
 
@@ -168,7 +166,7 @@ def json_answer(command: str, raw: bytes) -> dict[str, Any]:
 
 
 class VendorClient:
-    """Every call of one vendor: its :class:`Wire`, one HTTP client (:mod:`syncer.http`), the
+    """Every call of one vendor: its :class:`Wire`, one HTTP session (:mod:`syncer.transport`), the
     limits (:class:`syncer.pacing.Pacer`), the retries (:class:`syncer.retry.RetryPolicy`) and the
     credentials gate (:class:`syncer.gate.CredentialsGate`)."""
 
@@ -207,7 +205,7 @@ class VendorClient:
             rng or random.SystemRandom(),
         )
         self._gate = CredentialsGate()
-        self._http: HttpClient | None = None
+        self._http: Transport | None = None
         self.calls: Counter[str] = Counter()  # HTTP requests sent, by command
         self.throttled = 0
         # Set when the run is asked to stop: calls not yet sent are not sent.
@@ -226,7 +224,9 @@ class VendorClient:
         return self._pacer.peak_sends_per_second
 
     async def __aenter__(self) -> VendorClient:
-        self._http = HttpClient(limit=self._settings.max_in_flight * 2, timeout_s=self._settings.request_timeout_s)
+        settings = self._settings
+        http = Transport(settings.network, limit=settings.max_in_flight * 2, timeout_s=settings.request_timeout_s)
+        self._http = await http.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -342,21 +342,31 @@ class VendorClient:
                     url,
                     jsoncodec.dumps(body),
                     params=params,
-                    headers=headers | _JSON_BODY,
+                    headers=headers or None,
                     on_sent=lambda: pacer.sent(command, slots),
                 )
                 pacer.answered(slots)
-            except ssl.SSLCertVerificationError as exc:
+            except TlsUnverified as exc:
                 self._answered(command, "tls_unverified", started)
                 raise CredentialsError(
-                    f"{command}: the vendor's TLS certificate does not verify ({exc.verify_message}); "
-                    f"check {self._wire.base_url_setting} and the trusted CA certificates",
+                    f"{command}: the vendor's TLS certificate does not verify ({exc}); "
+                    f"check {self._wire.base_url_setting} and the trusted CA certificates (SSL_CERT_FILE)",
                     command=command,
                 ) from None
-            except (TimeoutError, OSError, NoAnswer) as exc:
+            except ProxyRefused as exc:
+                self._answered(command, f"proxy_{exc.status}", started)
+                if exc.status < 500:
+                    raise CredentialsError(
+                        f"{command}: {exc}; check HTTPS_PROXY or HTTP_PROXY (its credentials) and NO_PROXY",
+                        command=command,
+                    ) from None
+                # The tunnel was refused: the request itself never left.
+                label = f"proxy_{exc.status}"
+                raise CallFailed(f"no answer ({exc})", code=None, command=command, label=label) from None
+            except NoAnswer as exc:
                 self._answered(command, "no_answer", started)
                 raise CallFailed(
-                    f"no answer ({type(exc).__name__}: {self._wire.scrub(str(exc)) or 'timed out'})",
+                    f"no answer ({self._wire.scrub(str(exc))})",
                     code=None,
                     command=command,
                     outcome_unknown=True,

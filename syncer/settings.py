@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from syncer.errors import ConfigError
+from syncer.network import NetworkSettings, network_from_env
 from syncer.nexconn.settings import NexconnSettings, nexconn_from_env
 from syncer.quoting import clip
 from syncer.secret import Secret as Secret  # the name settings' users know it by
@@ -95,6 +96,8 @@ class Settings:
     # Each vendor's own settings, which its package defines, reads from the environment and checks.
     tencent: TencentSettings = field(default_factory=TencentSettings)
     nexconn: NexconnSettings = field(default_factory=NexconnSettings)
+    # How vendor calls leave the machine: proxies and CA certificates (syncer/network.py).
+    network: NetworkSettings = field(default_factory=NetworkSettings)
 
     # Limits: each API command has its own sliding one-second window. None: the vendor's own
     # documented limit (Tencent 200/s).
@@ -251,6 +254,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         vendor=env.get("SYNCER_VENDOR") or "tencent",
         tencent=tencent_from_env(env),
         nexconn=nexconn_from_env(env),
+        network=network_from_env(env),
         log_level=env.get("SYNCER_LOG_LEVEL", "info"),
         log_format=env.get("SYNCER_LOG_FORMAT", "auto"),
         shard=shard_from_env(env),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import ssl
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -106,16 +107,17 @@ class Emulator:
         app.router.add_post("/_emulator/reset-log", self._admin_reset_log)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None) -> str:
+        """Serve on ``host``:``port`` (0: any free port), over TLS with ``tls``; the base URL."""
         # Stopping does not wait for answers still in their simulated latency.
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, ssl_context=tls)
         await site.start()
         server = site._server
         assert server is not None and getattr(server, "sockets", None)
         bound = server.sockets[0].getsockname()  # type: ignore[attr-defined]
-        self.base_url = f"http://{host}:{bound[1]}"
+        self.base_url = f"{'https' if tls else 'http'}://{host}:{bound[1]}"
         return self.base_url
 
     async def stop(self) -> None:
