@@ -216,16 +216,34 @@ async def timed_run(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    sampling = asyncio.create_task(peak_memory_mb(process.pid))
     out, err = await process.communicate()
     wall = time.monotonic() - started
+    peak_mb = await sampling
     totals = json.loads(out.decode().strip().splitlines()[-1])["totals"]
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode not in (0, 2):
         raise RuntimeError(f"{s.name}: syncer {verb[0]} exited {process.returncode}: {err.decode()[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    # ru_maxrss of children is the largest of any child so far: each scenario runs in its own
-    # benchmark process, see main().
-    return wall, process.returncode or 0, after.ru_maxrss / 1024, cpu, totals["peak_sends_per_second"]
+    return wall, process.returncode or 0, peak_mb, cpu, totals["peak_sends_per_second"]
+
+
+async def peak_memory_mb(pid: int, every_s: float = 0.02) -> float:
+    """The worker's own peak resident memory, sampled from its VmHWM (a high-water mark, so the
+    last reading holds every earlier peak) until it exits. Not ru_maxrss: a waited child's
+    counts the parent's memory too, from before the exec."""
+    status = Path(f"/proc/{pid}/status")
+    peak_kb = 0
+    while True:
+        try:
+            text = status.read_text()  # noqa: ASYNC240 - /proc answers from memory, at once
+        except OSError:
+            break
+        if "VmHWM:" not in text:
+            break  # exited, not yet waited for
+        peak_kb = max(peak_kb, int(text.split("VmHWM:")[1].split()[0]))
+        await asyncio.sleep(every_s)
+    return peak_kb / 1024 if peak_kb else float("nan")
 
 
 async def measure(server_url: str, s: Scenario) -> Result:
