@@ -409,6 +409,8 @@ async def reconcile(
 ) -> RunReport:
     """One run or plan with everything a deployed run has: metrics, progress, the lock."""
     metrics = RunMetrics(job=settings.metrics_job, vendor=settings.vendor, shard=settings.shard)
+    if settings.pushgateway_url is not None and not dry_run:
+        metrics.push_start_to(settings.pushgateway_url.reveal())
     # Checks the vendor settings before touching the database.
     vendor = make_vendor(settings, on_answer=metrics.on_answer)
     watching: list[RunObserver] = [metrics, *observers]

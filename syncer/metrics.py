@@ -57,6 +57,23 @@ class _LastSuccess(Collector):
         return iter(())
 
 
+class _RunStarted(Collector):
+    """When the run under way started: with the last run's end, it says a run is stuck (started,
+    and neither finished nor pushed since). Exists once the run has started."""
+
+    def __init__(self) -> None:
+        self.value: float | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.value is not None:
+            yield GaugeMetricFamily(
+                "syncer_run_started_timestamp_seconds", "Unix time at which the latest run started", value=self.value
+            )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
 class _GroupOutcomes(Collector):
     """syncer_groups_total from a plain counter: a run finishes thousands of groups a second, and a
     prometheus_client child's lock and label lookup per group would be the dearest part of the
@@ -122,6 +139,14 @@ class RunMetrics:
         self.throttled = Gauge("syncer_run_throttled", "Throttling answers the last run got", registry=r)
         self._last_success = _LastSuccess()
         r.register(self._last_success)
+        self._started = _RunStarted()
+        r.register(self._started)
+        # What a run pushes as it starts: its start alone, so that the last run's figures stay
+        # as they were until this one ends.
+        self.start_registry = CollectorRegistry()
+        self.start_registry.register(self._started)
+        self._start_push: asyncio.Task[bool] | None = None
+        self._gateway_url: str | None = None
 
     # -- the client's hook ------------------------------------------------------------------------
 
@@ -139,8 +164,11 @@ class RunMetrics:
     # -- RunObserver --------------------------------------------------------------------------------
 
     def run_started(self, report: RunReport, total: int | None) -> None:
+        self._started.value = self._clock()
         if total is not None:
             self.groups_total.set(total)
+        if self._gateway_url is not None and report.mode != "plan":
+            self._start_push = asyncio.create_task(self._push(self._gateway_url, self.start_registry, 10.0))
 
     def group_finished(self, result: GroupResult) -> None:
         self._groups.counts[result.outcome] += 1
@@ -169,15 +197,24 @@ class RunMetrics:
             key["vendor"] = self.vendor
         return key
 
+    def push_start_to(self, gateway_url: str) -> None:
+        """Push the run's start to the Pushgateway once it has one (see :class:`_RunStarted`)."""
+        self._gateway_url = gateway_url
+
     async def push(self, gateway_url: str, *, timeout_s: float = 10.0) -> bool:
         """Push-add to the Pushgateway. A failed push is logged, never fatal: the run is done."""
+        if self._start_push is not None:
+            await self._start_push  # never after the end's push: it would say the run is still going
+        return await self._push(gateway_url, self.registry, timeout_s)
+
+    async def _push(self, gateway_url: str, registry: CollectorRegistry, timeout_s: float) -> bool:
         url, handler = _split_credentials(gateway_url)
         try:
             await asyncio.to_thread(
                 pushadd_to_gateway,
                 url,
                 job=self.job,
-                registry=self.registry,
+                registry=registry,
                 grouping_key=self.grouping_key(),
                 timeout=timeout_s,
                 handler=handler,
@@ -204,8 +241,7 @@ def _split_credentials(url: str) -> tuple[str, Callable[..., Callable[[], None]]
 @asynccontextmanager
 async def serve_metrics(metrics: RunMetrics, host: str, port: int) -> AsyncIterator[int]:
     """Serve ``/metrics`` while the block runs; yields the port (useful when ``port`` is 0)."""
-    # Imported here: aiohttp's import builds TLS contexts (a tenth of a second), which a run
-    # that serves no metrics should not pay.
+    # Imported here: a run that serves no metrics does not pay for aiohttp's server side.
     from aiohttp import web
 
     async def scrape(request: web.Request) -> web.Response:

@@ -58,10 +58,11 @@ class NetworkSettings:
                 return None
         return proxy
 
-    def ssl_context(self) -> ssl.SSLContext:
-        """A verifying TLS context: the system's CA certificates, or SSL_CERT_FILE/SSL_CERT_DIR's."""
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A verifying TLS context of SSL_CERT_FILE/SSL_CERT_DIR's CA certificates; None: the
+        system's (aiohttp's verifying default, built when it is imported)."""
         if self.ca_file is None and self.ca_dir is None:
-            return ssl.create_default_context()
+            return None
         setting = "SSL_CERT_FILE" if self.ca_file is not None else "SSL_CERT_DIR"
         path = self.ca_file if self.ca_file is not None else self.ca_dir
         try:

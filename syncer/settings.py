@@ -125,7 +125,7 @@ class Settings:
     max_failed: Threshold = field(default_factory=lambda: Threshold(percent=1.0))
     # How many groups a run may write to (a count, or a share of its desired rows); the rest are
     # held back and the run exits 5. None: no budget. A person running syncer by hand has just
-    # read the plan; the CronJob, unattended, sets one (deploy/kubernetes/cronjob.yaml).
+    # read the plan; the CronJob, unattended, sets one (deploy/kubernetes/base/cronjob.yaml).
     max_changes: Threshold | None = None
     # How long the change journal keeps what each run wrote (`syncer prune` drops what is older).
     journal_retention_days: float = 90.0

@@ -137,7 +137,7 @@ class Transport:
             limit=self._limit,
             limit_per_host=0,
             keepalive_timeout=self._idle_timeout_s,
-            ssl=self._network.ssl_context(),
+            ssl=self._network.ssl_context() or True,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

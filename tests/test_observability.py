@@ -14,9 +14,11 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from syncer.cli import reconcile
@@ -75,6 +77,10 @@ async def test_a_run_push_adds_its_metrics_and_a_failed_run_never_overwrites_the
         assert _value(first, "syncer_last_run_status", status="partial", mode="run") == 1
         assert _value(first, "syncer_run_groups") == 120
         assert _value(first, "syncer_last_success_timestamp_seconds") is None  # partial is not a success
+        # Pushed as the run started, then with the rest at its end: not a run still going.
+        started = _value(first, "syncer_run_started_timestamp_seconds", **grouping)
+        finished = _value(first, "syncer_last_run_timestamp_seconds", **grouping)
+        assert started is not None and finished is not None and started <= finished
 
         # The same two rejected rows within --max-rejected: a success, and still counted for an alert.
         tolerant = await reconcile(replace(settings, max_rejected=Threshold(count=2)), dry_run=False)
@@ -102,7 +108,48 @@ async def test_a_run_push_adds_its_metrics_and_a_failed_run_never_overwrites_the
         assert _value(third, "syncer_last_success_timestamp_seconds", **grouping) == success
         assert _value(third, "syncer_last_run_status", status="failed") == 1
         assert _value(third, "syncer_last_run_status", status="succeeded") is None
-        assert [method for method, _ in gateway.pushes] == ["POST"] * 4  # push-add, never a replace
+        # Each run pushes its start, then everything at its end: push-add, never a replace.
+        assert [method for method, _ in gateway.pushes] == ["POST"] * 8
+
+
+MONITORING = Path(__file__).resolve().parents[1] / "deploy" / "kubernetes" / "monitoring"
+
+
+async def test_every_metric_the_alerts_and_the_dashboard_use_is_exported_by_a_run(db: str, emulator: Emulator) -> None:
+    monitoring = MONITORING
+    rules = yaml.safe_load((monitoring / "prometheusrule.yaml").read_text())
+    queries = [rule["expr"] for group in rules["spec"]["groups"] for rule in group["rules"]]
+    dashboard = json.loads((monitoring / "syncer-dashboard.json").read_text())
+    queries += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = {name for query in queries for name in re.findall(r"\bsyncer_[a-z_]+", query)}
+    assert len(used) >= 8, used
+
+    # A run pushed to a Pushgateway (the CronJob) and one scraped while it runs (the Jobs).
+    await seeded(db, emulator, 60, seed=33)
+    async with pushgateway() as gateway:
+        await reconcile(
+            settings_for(db, emulator, **fast(emulator), pushgateway_url=Secret(gateway.url)), dry_run=False
+        )
+        pushed = {name for name, _ in await _scrape(f"{gateway.url}/metrics")}
+    emulator.config.latency_s = 1.0
+    port = _free_port()
+    settings = settings_for(db, emulator, **fast(emulator), metrics_port=port, metrics_host="127.0.0.1")
+    arrived = emulator.arrivals
+    run = asyncio.create_task(reconcile(replace(settings, check_attrs=True), dry_run=False))
+    async with asyncio.timeout(30):
+        # The second call leaves once the first is answered: the others are a second from theirs.
+        await emulator.wait_for_calls(arrived + 2)
+    assert not run.done()
+    scraped = {name for name, _ in await _scrape(f"http://127.0.0.1:{port}/metrics")}
+    await run
+    assert used <= pushed, sorted(used - pushed)
+    # What a scrape lacks mid-run is only what a run says at its end.
+    at_the_end = {
+        "syncer_last_success_timestamp_seconds",
+        "syncer_last_run_status",
+        "syncer_last_run_timestamp_seconds",
+    }
+    assert used - at_the_end <= scraped, sorted(used - at_the_end - scraped)
 
 
 async def _replace_desired(db: str, rows: Iterable[object]) -> None:
