@@ -14,6 +14,7 @@ from syncer.embedded import embedded_postgres, scratch_database
 from syncer.emulator.server import Emulator, EmulatorConfig
 from syncer.logs import configure_logging
 from syncer.settings import Settings
+from syncer.tencent.seeding import CUSTOM_KEYS
 from syncer.vendors import desired_setups
 
 
@@ -59,7 +60,8 @@ async def db(fresh_db: str) -> str:
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
-    emu = Emulator(EmulatorConfig())
+    # The custom-field keys the generated groups carry are enabled, as in an app's console.
+    emu = Emulator(EmulatorConfig(enabled_custom_keys=frozenset(CUSTOM_KEYS)))
     await emu.start()
     try:
         yield emu

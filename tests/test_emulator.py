@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import aiohttp
 import pytest
 
 import syncer
+from syncer.emulator.process import emulator_process
 from syncer.emulator.server import DEMO_SECRET_KEY, Emulator, EmulatorConfig
 from syncer.emulator.state import EmuGroup
 from syncer.nexconn.api import COMMAND_PATHS as NEXCONN_PATHS
@@ -28,6 +31,8 @@ async def raw_call(
     sdkappid: int | None = None,
     expire: int = 86400,
     issued: int | None = None,
+    method: str = "POST",
+    contenttype: str | None = "json",
 ) -> tuple[int, dict[str, Any]]:
     appid = sdkappid or emulator.config.sdkappid
     params = {
@@ -35,17 +40,20 @@ async def raw_call(
         "identifier": identifier,
         "usersig": gen_usersig(key, appid, identifier, expire, issued or int(time.time())),
         "random": "12345",
-        "contenttype": "json",
     }
+    if contenttype is not None:
+        params["contenttype"] = contenttype
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{emulator.base_url}/{COMMAND_PATHS[command]}", params=params, json=body) as resp,
+        session.request(method, f"{emulator.base_url}/{COMMAND_PATHS[command]}", params=params, json=body) as resp,
     ):
         return resp.status, await resp.json(content_type=None) if resp.status == 200 else {}
 
 
 @pytest.fixture
 async def seeded(emulator: Emulator) -> Emulator:
+    # The custom-field keys these tests write, enabled as in the vendor's console.
+    emulator.config.enabled_custom_keys = frozenset({"tier", "x", *(f"k{i}" for i in range(10))})
     emulator.seed(
         [
             EmuGroup("g1", name="One", app_defined_data={"tier": "gold", "x": "y"}, attrs={"a": "1"}),
@@ -209,3 +217,91 @@ async def test_every_command_syncer_sends_has_a_path_and_the_emulator_serves_eac
     for command in COMMAND_PATHS:
         _, answer = await raw_call(emulator, command, {})
         assert answer["ErrorCode"] != 10003, command  # "invalid command": a path it does not serve
+
+
+async def test_a_custom_key_not_enabled_is_refused_in_a_write_and_a_read_until_it_is_declared(
+    seeded: Emulator,
+) -> None:
+    write = {"GroupId": "g1", "Introduction": "changed", "AppDefinedData": [{"Key": "region", "Value": "eu"}]}
+    _, refused = await raw_call(seeded, "modify_group_base_info", write)
+    assert (refused["ErrorCode"], refused["ErrorInfo"]) == (10004, "all defined key is invalid")
+    assert seeded.groups["g1"].introduction == "" and "region" not in seeded.groups["g1"].app_defined_data
+    read = {"GroupIdList": ["g1"], "ResponseFilter": {"AppDefinedDataFilter_Group": ["tier", "region"]}}
+    _, refused_read = await raw_call(seeded, "get_group_info", read)
+    assert refused_read["ErrorCode"] == 10004  # the docs are silent on reads: strict
+
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{seeded.base_url}/_emulator/custom-keys", json={"keys": ["tier", "region"]}) as r:
+            assert (await r.json())["keys"] == ["region", "tier"]
+        async with session.get(f"{seeded.base_url}/_emulator/custom-keys") as r:
+            assert (await r.json())["keys"] == ["region", "tier"]
+    assert (await raw_call(seeded, "modify_group_base_info", write))[1]["ErrorCode"] == 0
+    _, answer = await raw_call(seeded, "get_group_info", read)
+    assert answer["GroupInfo"][0]["AppDefinedData"] == [
+        {"Key": "tier", "Value": "gold"},
+        {"Key": "region", "Value": "eu"},
+    ]
+
+
+async def test_a_filter_without_a_base_filter_returns_no_base_field(seeded: Emulator) -> None:
+    body = {"GroupIdList": ["g1"], "ResponseFilter": {"AppDefinedDataFilter_Group": ["tier"]}}
+    _, answer = await raw_call(seeded, "get_group_info", body)
+    (info,) = answer["GroupInfo"]
+    assert set(info) == {"GroupId", "ErrorCode", "ErrorInfo", "AppDefinedData"}
+    _, empty = await raw_call(seeded, "get_group_info", {"GroupIdList": ["g1"], "ResponseFilter": {}})
+    assert set(empty["GroupInfo"][0]) == {"GroupId", "ErrorCode", "ErrorInfo"}
+
+
+@pytest.mark.parametrize("contenttype", [None, "xml", "JSON"])
+async def test_a_missing_or_other_contenttype_is_refused(seeded: Emulator, contenttype: str | None) -> None:
+    status, answer = await raw_call(seeded, "get_group_info", {"GroupIdList": ["g1"]}, contenttype=contenttype)
+    assert (status, answer["ActionStatus"], answer["ErrorCode"]) == (200, "FAIL", 60003)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_a_method_other_than_post_is_an_http_200_with_an_error_code(seeded: Emulator, method: str) -> None:
+    status, answer = await raw_call(seeded, "get_group_info", {"GroupIdList": ["g1"]}, method=method)
+    assert (status, answer["ActionStatus"], answer["ErrorCode"]) == (200, "FAIL", 60002)
+    assert method in answer["ErrorInfo"]
+
+
+async def test_a_custom_field_item_without_a_value_is_refused_not_a_deletion(seeded: Emulator) -> None:
+    body = {"GroupId": "g1", "AppDefinedData": [{"Key": "tier"}]}
+    _, answer = await raw_call(seeded, "modify_group_base_info", body)
+    assert answer["ErrorCode"] == 10004
+    assert seeded.groups["g1"].app_defined_data["tier"] == "gold"
+    deleting = {"GroupId": "g1", "AppDefinedData": [{"Key": "tier", "Value": ""}]}
+    assert (await raw_call(seeded, "modify_group_base_info", deleting))[1]["ErrorCode"] == 0
+    assert "tier" not in seeded.groups["g1"].app_defined_data
+
+
+async def test_the_emulator_command_seeds_types_member_counts_and_enabled_keys() -> None:
+    async with emulator_process(
+        "--seed-groups",
+        "8",
+        "--seed-types",
+        "Private,AVChatRoom,Community",
+        "--member-count",
+        "40",
+        custom_keys=("tier", "zone"),
+    ) as remote:
+        groups = await remote.get("groups")
+        assert [g["Type"] for g in groups.values()][:4] == ["Private", "AVChatRoom", "Community", "Private"]
+        assert {g["MemberNum"] for g in groups.values()} == {40}
+        assert (await remote.get("custom-keys"))["keys"] == ["tier", "zone"]
+    refused = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syncer",
+        "emulator",
+        "--port",
+        "0",
+        "--seed-groups",
+        "2",
+        "--seed-types",
+        "Club",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await refused.communicate()
+    assert refused.returncode == 78 and "unknown group type 'Club'" in err.decode()

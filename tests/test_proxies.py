@@ -14,6 +14,7 @@ import trustme
 from syncer.emulator.server import Emulator, EmulatorConfig
 from syncer.network import NetworkSettings, Proxy
 from syncer.secret import Secret
+from syncer.tencent.seeding import CUSTOM_KEYS
 
 from .helpers import mismatches, seeded, settings_for, sync
 from .httpproxy import HttpProxy
@@ -41,7 +42,7 @@ def ca() -> trustme.CA:
 async def tls_emulator(ca: trustme.CA) -> AsyncIterator[Emulator]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
-    emulator = Emulator(EmulatorConfig())
+    emulator = Emulator(EmulatorConfig(enabled_custom_keys=frozenset(CUSTOM_KEYS)))
     await emulator.start(tls=context)
     try:
         yield emulator

@@ -336,6 +336,7 @@ async def test_run_refuses_a_database_without_the_schema(fresh_db: str, emulator
 
 
 async def test_custom_fields_null_deletes_and_unnamed_keys_stay(db: str, emulator: Emulator) -> None:
+    emulator.config.enabled_custom_keys |= {"gone", "other"}
     emulator.seed([EmuGroup("g1", name="x", app_defined_data={"tier": "bronze", "gone": "x", "other": "keep"})])
     await load_desired(db, [DesiredGroup("g1", app_defined_data={"tier": "gold", "gone": None})])
     report = await sync(settings_for(db, emulator))

@@ -8,7 +8,7 @@ import contextlib
 import gc
 import signal
 
-from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY, Emulator, EmulatorConfig
+from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY, GROUP_TYPES, Emulator, EmulatorConfig
 from syncer.errors import ConfigError
 from syncer.settings import Settings, parse_rate_limits
 from syncer.tencent.seeding import drifted_dataset
@@ -27,6 +27,21 @@ def add_emulator_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attr-drift", type=float, default=0.25, help="share of seeded groups whose attributes drifted")
     p.add_argument("--synthetic-groups", type=int, default=0, help="groups grp-0000000… exist, in sync, made on use")
     p.add_argument("--restricted", type=int, default=0, help="make the first N seeded groups AVChatRoom groups")
+    p.add_argument(
+        "--seed-types",
+        default="",
+        metavar="TYPE[,TYPE…]",
+        help=f"give the seeded groups these types in turn ({', '.join(GROUP_TYPES)}), each with its rules",
+    )
+    p.add_argument("--member-count", type=int, default=1, metavar="N", help="members of each seeded group (default 1)")
+    p.add_argument(
+        "--custom-keys",
+        action="append",
+        default=[],
+        metavar="KEY[,KEY…]",
+        help="custom-field keys enabled as in the vendor's console; any other key is refused with 10004 "
+        "(default: none; POST /_emulator/custom-keys changes them while it serves)",
+    )
     p.add_argument("--rate-limit", action="append", default=[], metavar="[COMMAND=]N")
     p.add_argument("--attr-writes-per-group", type=int, default=5)
     p.add_argument("--max-answer-bytes", type=int, default=1 << 20)
@@ -50,9 +65,24 @@ _AS_GIVEN = (
 )
 
 
+def _listed(values: list[str]) -> list[str]:
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def seed_types(args: argparse.Namespace) -> tuple[str, ...]:
+    types = tuple(_listed([args.seed_types]))
+    unknown = [t for t in types if t not in GROUP_TYPES]
+    if unknown:
+        raise ConfigError(f"--seed-types: unknown group type {unknown[0]!r}; the types are {', '.join(GROUP_TYPES)}")
+    return types
+
+
 def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
     default_rate, overrides = parse_rate_limits(args.rate_limit)
+    if args.member_count < 1:
+        raise ConfigError("--member-count: a group has at least its owner (1)")
     return EmulatorConfig(
+        enabled_custom_keys=frozenset(_listed(args.custom_keys)),
         **{name: getattr(args, name) for name in _AS_GIVEN},
         admins=frozenset(args.admin or ["administrator"]),
         rate_limit=default_rate or 200,
@@ -74,6 +104,11 @@ async def cmd_emulator(settings: Settings, args: argparse.Namespace) -> int:
             attr_drift=args.attr_drift,
             restricted=args.restricted,
         )
+        types = seed_types(args)
+        for i, group in enumerate(data.live):
+            if types and group.group_id not in data.restricted:
+                group.type = types[i % len(types)]
+            group.member_num = args.member_count
         emulator.seed(data.live)
     if args.seed_channels:
         from syncer.nexconn.seeding import drifted_channels

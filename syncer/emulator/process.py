@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from syncer.emulator.nexconn import DEMO_APP_KEY, DEMO_APP_SECRET
 from syncer.emulator.server import DEMO_SDKAPPID, DEMO_SECRET_KEY
 from syncer.nexconn.settings import NexconnSettings
 from syncer.settings import Secret, Settings
+from syncer.tencent.seeding import CUSTOM_KEYS
 from syncer.tencent.settings import TencentSettings
 
 
@@ -50,10 +51,12 @@ class RemoteEmulator:
 
 
 @contextlib.asynccontextmanager
-async def emulator_process(*args: str) -> AsyncIterator[RemoteEmulator]:
-    """Start `syncer emulator --port 0 ARGS…`; stop it on exit."""
+async def emulator_process(*args: str, custom_keys: Sequence[str] = CUSTOM_KEYS) -> AsyncIterator[RemoteEmulator]:
+    """Start `syncer emulator --port 0 ARGS…` with ``custom_keys`` enabled (by default the keys
+    the generated groups carry); stop it on exit."""
+    keys = ["--custom-keys", ",".join(custom_keys)] if custom_keys else []
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "syncer", "emulator", "--port", "0", *args, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", "syncer", "emulator", "--port", "0", *keys, *args, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert process.stdout is not None

@@ -39,8 +39,10 @@ class EmulatorConfig:
     rate_limit_overrides: dict[str, int] = field(default_factory=dict)
     attr_writes_per_group: int = 5
     max_answer_bytes: int = 1 << 20
-    # Custom-field keys enabled "in the console"; None accepts any key.
-    enabled_custom_keys: frozenset[str] | None = None
+    # Custom-field keys enabled "in the console". The vendor refuses a write naming any other key
+    # with 10004 "all defined key is invalid"; so does the emulator, and a read whose filter names
+    # one too (the docs are silent on reads: strict). None are enabled until declared.
+    enabled_custom_keys: frozenset[str] = frozenset()
     # Faults, each a probability per call, drawn from a RNG seeded with ``seed``.
     latency_s: float = 0.0
     latency_jitter_s: float = 0.0
@@ -105,6 +107,8 @@ class Emulator:
         app.router.add_get("/_emulator/log", self._admin_log)
         app.router.add_post("/_emulator/config", self._admin_config)
         app.router.add_post("/_emulator/reset-log", self._admin_reset_log)
+        app.router.add_get("/_emulator/custom-keys", self._admin_custom_keys)
+        app.router.add_post("/_emulator/custom-keys", self._admin_custom_keys)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None) -> str:
@@ -230,8 +234,22 @@ class Emulator:
         for name, value in changes.items():
             if not hasattr(self.config, name) or name in ("secret_key", "sdkappid", "nexconn_app_secret"):
                 return web.json_response({"error": f"unknown setting {name!r}"}, status=400)
+            if name == "enabled_custom_keys":
+                if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+                    return web.json_response({"error": "enabled_custom_keys is a list of keys"}, status=400)
+                value = frozenset(value)
             setattr(self.config, name, value)
         return web.json_response({"ok": True})
+
+    async def _admin_custom_keys(self, request: web.Request) -> web.Response:
+        """The custom-field keys enabled "in the console": GET lists them, POST {"keys": [...]}
+        enables these (and only these)."""
+        if request.method == "POST":
+            keys = (await request.json()).get("keys")
+            if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+                return web.json_response({"error": 'expected {"keys": ["key", ...]}'}, status=400)
+            self.config.enabled_custom_keys = frozenset(keys)
+        return web.json_response({"keys": sorted(self.config.enabled_custom_keys)})
 
     async def _admin_reset_log(self, request: web.Request) -> web.Response:
         self.log.clear()

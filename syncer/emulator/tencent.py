@@ -86,7 +86,8 @@ class TencentApi:
         self._verified_sigs: dict[tuple[str, str, int], int] = {}
 
     def routes(self, app: web.Application) -> None:
-        app.router.add_post("/v4/{service}/{command}", self._handle)
+        # Every method: the vendor answers a GET with HTTP 200 and an error code, as any API-level result.
+        app.router.add_route("*", "/v4/{service}/{command}", self._handle)
         app.router.add_get("/_emulator/groups", self._admin_groups)
 
     async def _admin_groups(self, request: web.Request) -> web.Response:
@@ -129,7 +130,9 @@ class TencentApi:
 
     def _check_envelope(self, request: web.Request, body: Any) -> None:
         q, cfg = request.query, self._emu.config
-        if q.get("contenttype", "json") != "json":
+        if request.method != "POST":
+            raise ApiError(60002, f"HTTP method {request.method} is not supported: POST only")
+        if q.get("contenttype") != "json":
             raise ApiError(60003, "contenttype must be json")
         try:
             sdkappid = int(q.get("sdkappid", ""))
@@ -211,6 +214,14 @@ class TencentApi:
         if len(ids) > GROUP_BATCH_MAX:
             raise ApiError(10004, f"at most {GROUP_BATCH_MAX} groups per call")
         flt = body.get("ResponseFilter")
+        if flt is not None and not isinstance(flt, dict):
+            raise ApiError(10004, "ResponseFilter must be an object")
+        custom_filter = flt.get("AppDefinedDataFilter_Group") if flt is not None else None
+        if custom_filter is not None:
+            if not isinstance(custom_filter, list) or not all(isinstance(k, str) for k in custom_filter):
+                raise ApiError(10004, "AppDefinedDataFilter_Group must be an array of keys")
+            if not set(custom_filter) <= self._emu.config.enabled_custom_keys:
+                raise ApiError(10004, "all defined key is invalid")
         answer = {**_OK, "GroupInfo": [self._info(group_id, flt) for group_id in ids]}
         if len(json.dumps(answer, ensure_ascii=False).encode()) > self._emu.config.max_answer_bytes:
             raise ApiError(ANSWER_TOO_LARGE, "the answer exceeds the maximum packet length of 1 MB")
@@ -229,8 +240,9 @@ class TencentApi:
         base_filter = flt.get("GroupBaseInfoFilter") if isinstance(flt, dict) else None
         custom_filter = flt.get("AppDefinedDataFilter_Group") if isinstance(flt, dict) else None
         fields = group.base_fields()
-        if base_filter is not None:
-            wanted = set(base_filter) | {"GroupId"}
+        if flt is not None:
+            # With a filter, only what it names comes back: no GroupBaseInfoFilter, no base field.
+            wanted = set(base_filter or ()) | {"GroupId"}
             if "MuteAllMember" in wanted or "ShutUpAllMember" in wanted:
                 wanted |= {"MuteAllMember", "ShutUpAllMember"}
             fields = {k: v for k, v in fields.items() if k in wanted}
@@ -270,10 +282,11 @@ class TencentApi:
         enabled = self._emu.config.enabled_custom_keys
         custom = dict(group.app_defined_data)
         for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("Key"), str):
+            # Only "Value": "" is documented to delete a key: an item without a Value is refused.
+            if not isinstance(item, dict) or not isinstance(item.get("Key"), str) or "Value" not in item:
                 raise ApiError(10004, "AppDefinedData items are {Key, Value}")
-            key, value = item["Key"], item.get("Value", "")
-            if enabled is not None and key not in enabled:
+            key, value = item["Key"], item["Value"]
+            if key not in enabled:
                 raise ApiError(10004, "all defined key is invalid")
             if not isinstance(value, str):
                 raise ApiError(10004, "AppDefinedData Value must be a string")

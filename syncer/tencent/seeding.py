@@ -16,6 +16,10 @@ from syncer import seeding
 from syncer.emulator.state import EmuGroup
 from syncer.tencent.models import PROFILE_COLUMNS, DesiredGroup
 
+# The custom-field keys the generated groups carry: an emulator serving them enables these
+# (`syncer emulator --custom-keys tier`), as an app enables its keys in the vendor's console.
+CUSTOM_KEYS = ("tier",)
+
 
 def desired_group(i: int) -> DesiredGroup:
     return DesiredGroup(
