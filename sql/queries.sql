@@ -391,3 +391,17 @@ SELECT body FROM saved_plans WHERE plan_id = $1;
 -- Saved plans older than $1 days, dropped (with the journal's retention); how many.
 WITH gone AS (DELETE FROM saved_plans WHERE created_at < now() - $1::float8 * interval '1 day' RETURNING 1)
 SELECT count(*) FROM gone;
+
+-- name: desired_shapes
+-- `syncer check`: every distinct shape of the desired rows (what the batch read asks for, custom
+-- keys included: each must be enabled at the vendor), through the view a run reads.
+SELECT DISTINCT d.shape FROM {desired} AS d;
+
+-- name: missing_privileges
+-- `syncer check`: what a run needs on syncer's own tables (found through the search_path, its
+-- schema) that this role lacks.
+SELECT t.name, p.privilege
+FROM (VALUES ('sync_runs'), ('group_sync_state'), ('group_changes'), ('saved_plans')) AS t(name)
+CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE')) AS p(privilege)
+WHERE NOT has_table_privilege(t.name, p.privilege)
+ORDER BY 1, 2;

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import os
 import re
 import signal
@@ -203,6 +204,20 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--groups", type=int, default=50, help="how many troubled groups to show (default 50)")
     p.add_argument("--json", action="store_true", help="one JSON document")
     p.set_defaults(handler=cmd_status)
+
+    p = verbs.add_parser(
+        "check", help="before a first run: will it work against this app and database? (no write changes anything)"
+    )
+    _common(p)
+    add_vendor_arguments(p.add_argument_group("vendor"))
+    p.add_argument(
+        "--canary",
+        metavar="GROUP_ID",
+        help="a group whose current custom-field values check may write back unchanged, to learn whether "
+        "each key the desired rows manage is enabled (a test group is best: members may see a notice)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON document")
+    p.set_defaults(handler=cmd_check)
 
     p = verbs.add_parser("apply", help="send exactly a saved plan's writes; a group changed since is stale")
     _common(p)
@@ -548,6 +563,18 @@ async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         status = await store.status(runs=args.runs, groups=args.groups)
     print_status(status, sys.stdout, as_json=args.json)
     return 0
+
+
+async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from syncer.checklist import as_json, exit_code, render
+    from syncer.preflight import preflight
+
+    items = await preflight(settings, canary=args.canary)
+    if args.json:
+        print(json.dumps(as_json(items), ensure_ascii=False))
+    else:
+        print(render(f"syncer check: {settings.app_scope()}, database schema {settings.schema!r}", items))
+    return exit_code(items)
 
 
 async def cmd_revert(settings: Settings, args: argparse.Namespace) -> int:

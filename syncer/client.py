@@ -207,6 +207,7 @@ class VendorClient:
         self._gate = CredentialsGate()
         self._http: Transport | None = None
         self.calls: Counter[str] = Counter()  # HTTP requests sent, by command
+        self.last_answer_date: str | None = None  # the last answer's Date header (`syncer check`'s clock)
         self.throttled = 0
         # Set when the run is asked to stop: calls not yet sent are not sent.
         self.stopping = asyncio.Event()
@@ -346,6 +347,7 @@ class VendorClient:
                     on_sent=lambda: pacer.sent(command, slots),
                 )
                 pacer.answered(slots)
+                self.last_answer_date = answer.date
             except TlsUnverified as exc:
                 self._answered(command, "tls_unverified", started)
                 raise CredentialsError(

@@ -287,6 +287,30 @@ class VendorBase:
         return True  # the batch read answers for everything the vendor's diff reads
 
 
+class Probes(Protocol):
+    """What `syncer check` asks of a vendor (each vendor's preflight module), through ``client``."""
+
+    client: VendorClient
+    base_url: str
+    base_url_setting: str
+
+    async def credentials(self) -> str:
+        """One cheap read that only valid credentials get answered; what it proved."""
+        ...
+
+    def managed_keys(self, shapes: Sequence[str]) -> list[str] | None:
+        """The keys the desired rows name that must be enabled at the vendor; None: none need be."""
+        ...
+
+    async def keys_refused(self, canary: str, keys: Sequence[str]) -> list[str]:
+        """Which of ``keys`` the vendor refuses, found on the canary without changing it."""
+        ...
+
+    async def attributes(self, canary: str | None) -> str | None:
+        """That the attribute service answers; None: the vendor has none."""
+        ...
+
+
 class Calls(Protocol):
     """What the pipeline reads of a vendor's client (:class:`syncer.client.VendorClient`): the
     limits it keeps, what it sent, and the switch that stops it sending."""

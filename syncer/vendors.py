@@ -10,7 +10,7 @@ from syncer.db.migrator import DesiredSetup
 from syncer.errors import ConfigError
 from syncer.secret import overridden
 from syncer.settings import Secret, Settings
-from syncer.vendor import Vendor
+from syncer.vendor import Probes, Vendor
 
 VENDORS = ("tencent", "nexconn")
 # Each vendor's desired table when no SYNCER_DESIRED_RELATION names another (in schema public).
@@ -41,6 +41,22 @@ def make_vendor(settings: Settings, *, on_answer: Callable[[str, str, float], No
         from syncer.nexconn.vendor import NexconnVendor
 
         return NexconnVendor(settings, VendorClient(settings, NexconnWire(settings), on_answer=on_answer))
+    raise ConfigError(f"vendor {settings.vendor!r}: expected one of {', '.join(VENDORS)}")
+
+
+def make_probes(settings: Settings) -> Probes:
+    """`syncer check`'s calls for the vendor ``settings.vendor`` names, with a client of their own."""
+    if settings.vendor == "tencent":
+        from syncer.tencent.client import TencentClient
+        from syncer.tencent.preflight import TencentProbes
+
+        return TencentProbes(settings, TencentClient(settings))
+    if settings.vendor == "nexconn":
+        from syncer.client import VendorClient
+        from syncer.nexconn.client import NexconnWire
+        from syncer.nexconn.preflight import NexconnProbes
+
+        return NexconnProbes(settings, VendorClient(settings, NexconnWire(settings)))
     raise ConfigError(f"vendor {settings.vendor!r}: expected one of {', '.join(VENDORS)}")
 
 

@@ -105,7 +105,7 @@ async def test_migrate_keeps_a_desired_view_the_user_put_in_place(fresh_db: str)
 
 DESIRED_READS = {
     *("read_desired_page", "read_failed_page", "read_desired_rows", "read_seen_rows", "count_desired"),
-    "targeted_present",
+    *("targeted_present", "desired_shapes"),
 }
 
 

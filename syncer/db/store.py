@@ -270,6 +270,17 @@ class PgStore:
         count: int = await self._run("counting desired rows", lambda c: c.fetchval(sql, shard.count, shard.index))
         return count
 
+    async def desired_shapes(self) -> list[str]:
+        """Every distinct shape of the desired rows (what `syncer check` reads of them)."""
+        sql = desired_query(self.vendor, "desired_shapes")
+        rows = await self._run("reading the desired rows' shapes", lambda c: c.fetch(sql))
+        return [r[0] for r in rows if r[0] is not None]
+
+    async def missing_privileges(self) -> list[tuple[str, str]]:
+        """The privileges on syncer's own tables a run needs and this role lacks, as (table, privilege)."""
+        rows = await self._run("reading privileges", lambda c: c.fetch(query("missing_privileges")))
+        return [(r[0], r[1]) for r in rows]
+
     async def last_completed_run(self, shard: Shard = UNSHARDED) -> tuple[datetime | None, int]:
         """Start of this shard's last run that went to its end, and its incremental runs since
         its last full one."""

@@ -43,6 +43,10 @@ class EmulatorConfig:
     # with 10004 "all defined key is invalid"; so does the emulator, and a read whose filter names
     # one too (the docs are silent on reads: strict). None are enabled until declared.
     enabled_custom_keys: frozenset[str] = frozenset()
+    # Commands answered 10026 "command disabled for the app" (an attribute service not enabled).
+    disabled_commands: frozenset[str] = frozenset()
+    # How far the vendor's clock is from this machine's: its Date headers and signature checks.
+    clock_offset_s: float = 0.0
     # Faults, each a probability per call, drawn from a RNG seeded with ``seed``.
     latency_s: float = 0.0
     latency_jitter_s: float = 0.0

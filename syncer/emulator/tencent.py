@@ -9,6 +9,7 @@ as Nexconn's side (``nexconn.py``) does.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import re
 import time
@@ -116,6 +117,8 @@ class TencentApi:
             if cfg.fault_10002 and rng.random() < cfg.fault_10002:
                 raise ApiError(10002, "internal server error (injected)")
             assert isinstance(body, dict)
+            if command in cfg.disabled_commands:
+                raise ApiError(10026, "the command is disabled for this app")
             answer = self._dispatch(command, body, now)
             code = 0
         except ApiError as err:
@@ -126,7 +129,10 @@ class TencentApi:
         if slow:
             # The call took effect, but the answer comes too late for any sane client timeout.
             await asyncio.sleep(cfg.slow_s)
-        return web.Response(text=text, content_type="application/json")
+        headers = None
+        if cfg.clock_offset_s:
+            headers = {"Date": email.utils.formatdate(time.time() + cfg.clock_offset_s, usegmt=True)}
+        return web.Response(text=text, content_type="application/json", headers=headers)
 
     def _check_envelope(self, request: web.Request, body: Any) -> None:
         q, cfg = request.query, self._emu.config
@@ -151,7 +157,7 @@ class TencentApi:
             raise ApiError(60002, "the body is not a JSON object")
 
     def _check_usersig(self, usersig: str, identifier: str, sdkappid: int) -> None:
-        now = int(time.time())
+        now = int(time.time() + self._emu.config.clock_offset_s)
         # A UserSig that verified once is good until it expires (for the same identifier):
         # saves the emulator work per call, and so keeps its arrival stamps prompt.
         verified = self._verified_sigs.get((usersig, identifier, sdkappid))
