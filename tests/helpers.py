@@ -13,6 +13,7 @@ from syncer.db.store import PgStore
 from syncer.emulator.process import emulator_process
 from syncer.emulator.server import Emulator
 from syncer.models import GroupPlan, GroupResult
+from syncer.nexconn.seeding import ChannelDataset, drifted_channels, insert_desired_channels
 from syncer.nexconn.settings import NexconnSettings
 from syncer.pipeline import Reconciler, RunReport
 from syncer.savedplan import SavedPlan
@@ -84,6 +85,18 @@ async def seeded(db_url: str, emulator: Emulator, n: int, **generator: Any) -> D
     data = drifted_dataset(n, **generator)
     emulator.seed(data.live)
     await load_desired(db_url, data.desired)
+    return data
+
+
+async def seeded_channels(db_url: str, emulator: Emulator, n: int, **generator: Any) -> ChannelDataset:
+    """As :func:`seeded`, for Nexconn channels."""
+    data = drifted_channels(n, **generator)
+    emulator.nexconn.seed(data.live)
+    conn = await asyncpg.connect(db_url)
+    try:
+        await insert_desired_channels(conn, data.desired)
+    finally:
+        await conn.close()
     return data
 
 

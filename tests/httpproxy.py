@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from .proxy import splice
 
 
 @dataclass
@@ -21,6 +22,9 @@ class ProxyRequest:
 @dataclass
 class HttpProxy:
     credentials: tuple[str, str] | None = None
+    # How long a tunnel takes to open (a slow proxy, a far vendor); when each one opened.
+    tunnel_delay_s: float = 0.0
+    tunnels_opened: list[float] = field(default_factory=list)
     requests: list[ProxyRequest] = field(default_factory=list)
     refused: int = 0
     _server: asyncio.Server | None = None
@@ -84,17 +88,12 @@ class HttpProxy:
         host, _, port = target.rpartition(":")
         up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
         self._writers.add(up_writer)
+        await asyncio.sleep(self.tunnel_delay_s)
+        self.tunnels_opened.append(asyncio.get_running_loop().time())
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
 
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        await splice(reader, writer, up_reader, up_writer)
         self._writers.discard(up_writer)
 
     async def _forward(

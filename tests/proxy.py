@@ -7,6 +7,24 @@ import contextlib
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 
+async def splice(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    up_reader: asyncio.StreamReader,
+    up_writer: asyncio.StreamWriter,
+) -> None:
+    """Bytes both ways between two connections until both have ended."""
+
+    async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        dst.close()
+
+    await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+
 class CuttableProxy:
     def __init__(self, target_url: str) -> None:
         parts = urlsplit(target_url)
@@ -34,14 +52,7 @@ class CuttableProxy:
             up_reader, up_writer = await asyncio.open_connection(*self._tcp)
         self._writers |= {writer, up_writer}
 
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        await splice(reader, writer, up_reader, up_writer)
 
     async def cut(self) -> None:
         """Refuse new connections and drop every open one, mid-conversation."""

@@ -21,7 +21,7 @@ from syncer.settings import Secret
 from syncer.tencent.models import DesiredGroup
 from syncer.tencent.seeding import CUSTOM_KEYS
 
-from .helpers import fetch, load_desired, seeded, settings_for
+from .helpers import fetch, load_desired, seeded, seeded_channels, settings_for
 from .test_cli import environment, syncer
 
 ITEMS = [
@@ -168,17 +168,7 @@ async def test_wrong_credentials_a_skewed_clock_and_no_attribute_service_each_fa
 
 
 async def test_nexconn_has_no_keys_to_enable_and_no_attribute_service(db: str, emulator: Emulator) -> None:
-    from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
-
-    channels = drifted_channels(5, seed=3)
-    emulator.nexconn.seed(channels.live)
-    import asyncpg
-
-    conn = await asyncpg.connect(db)
-    try:
-        await insert_desired_channels(conn, channels.desired)
-    finally:
-        await conn.close()
+    await seeded_channels(db, emulator, 5, seed=3)
     items = await preflight(settings_for(db, emulator, vendor="nexconn"), canary=None)
     passed_but(items)
     assert item(items, "attribute service").detail == "this vendor has none"

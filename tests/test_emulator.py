@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,8 @@ from syncer.emulator.state import EmuGroup
 from syncer.nexconn.api import COMMAND_PATHS as NEXCONN_PATHS
 from syncer.tencent.api import COMMAND_PATHS
 from syncer.tencent.usersig import gen_usersig
+
+from .test_cli import syncer as run_syncer
 
 
 async def raw_call(
@@ -289,19 +289,5 @@ async def test_the_emulator_command_seeds_types_member_counts_and_enabled_keys()
         assert [g["Type"] for g in groups.values()][:4] == ["Private", "AVChatRoom", "Community", "Private"]
         assert {g["MemberNum"] for g in groups.values()} == {40}
         assert (await remote.get("custom-keys"))["keys"] == ["tier", "zone"]
-    refused = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "syncer",
-        "emulator",
-        "--port",
-        "0",
-        "--seed-groups",
-        "2",
-        "--seed-types",
-        "Club",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await refused.communicate()
-    assert refused.returncode == 78 and "unknown group type 'Club'" in err.decode()
+    refused = await run_syncer("emulator", "--port", "0", "--seed-groups", "2", "--seed-types", "Club", env={})
+    assert refused.code == 78 and "unknown group type 'Club'" in refused.err

@@ -313,3 +313,25 @@ def test_query_pairs_are_spelled_as_urlencode_spells_them() -> None:
         ("empty", ""),
     ]:
         assert _query_pair(name, value) == urlencode({name: value}), (name, value)
+
+
+async def test_a_call_says_it_left_only_once_its_tunnel_is_open_not_when_it_was_let_go(tmp_path: Path) -> None:
+    # The limiter's slot starts when the request is on the wire: a slow tunnel (or handshake)
+    # between the limiter letting the call go and the request leaving must not eat its window.
+    ca, server_context = tls_pair("localhost")
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    proxy = HttpProxy(tunnel_delay_s=0.3)
+    proxy_url = await proxy.start()
+    loop = asyncio.get_running_loop()
+    sent_at: list[float] = []
+    try:
+        async with serving(ok, tls=server_context) as (_, url):
+            network = NetworkSettings(https_proxy=Proxy(proxy_url), ca_file=str(bundle))
+            async with Transport(network, limit=2, timeout_s=5) as http:
+                let_go = loop.time()
+                await http.post(url, b"1", on_sent=lambda: sent_at.append(loop.time()))
+    finally:
+        await proxy.stop()
+    (opened,) = proxy.tunnels_opened
+    assert let_go + 0.3 <= opened <= sent_at[0]

@@ -17,13 +17,12 @@ import pytest
 
 from syncer.emulator.server import Emulator
 from syncer.errors import CredentialsError, SyncerError, VendorUnreachable
-from syncer.nexconn.seeding import drifted_channels, insert_desired_channels
 from syncer.pipeline import RunReport
 from syncer.settings import Settings
 from syncer.tencent.seeding import desired_group, live_from_desired
 
 from .fakevendor import FakeVendor, json_bytes
-from .helpers import fast, load_desired, settings_for, sync
+from .helpers import fast, load_desired, seeded_channels, settings_for, sync
 from .test_decoding_properties import tencent_entries
 
 
@@ -111,13 +110,7 @@ async def test_a_tencent_write_not_confirmed_by_its_answer_is_a_failure_not_an_u
 async def test_a_nexconn_write_not_confirmed_by_its_answer_is_a_failure_not_an_update(
     db: str, emulator: Emulator, vendor: FakeVendor, answer: dict[str, Any]
 ) -> None:
-    data = drifted_channels(8, seed=3, drift=1.0)
-    emulator.nexconn.seed(data.live)
-    conn = await asyncpg.connect(db)
-    try:
-        await insert_desired_channels(conn, data.desired)
-    finally:
-        await conn.close()
+    data = await seeded_channels(db, emulator, 8, seed=3, drift=1.0)
     vendor.answers["update"] = lambda body: json_bytes(answer)
     settings = settings_for(
         db,
