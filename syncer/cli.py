@@ -22,9 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from syncer import __version__, options
 from syncer.db.store import DbTimeouts, PgStore
 from syncer.errors import ConfigError, SyncerError
-from syncer.logs import FORMATS, LEVELS, configure_logging
+from syncer.logs import configure_logging
 from syncer.metrics import RunMetrics, serve_metrics
 from syncer.models import GroupPlan, GroupResult
 from syncer.pipeline import Reconciler, RunObserver, RunReport
@@ -38,14 +39,12 @@ from syncer.settings import (
     Relation,
     Secret,
     Settings,
-    parse_budget,
     parse_rate_limits,
     parse_schema,
     settings_from_env,
 )
 from syncer.sharding import Shard
 from syncer.stopping import StopSignals, stoppable
-from syncer.thresholds import Threshold
 from syncer.vendors import VENDORS, add_vendor_arguments, desired_setup, desired_setups, make_vendor, vendor_overrides
 
 PROGRESS_STYLES = ("auto", "bar", "log", "off")
@@ -63,44 +62,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="the desired table or view, schema-qualified (env SYNCER_DESIRED_RELATION; "
         "default: the vendor's own table in schema public, as the README says)",
     )
-    g.add_argument("--log-level", choices=LEVELS, help="env SYNCER_LOG_LEVEL; default info")
-    g.add_argument("--log-format", choices=FORMATS, help="env SYNCER_LOG_FORMAT; auto = console on a terminal")
+    options.add_flags(g, "common")
 
 
 _DEFAULT = Settings()
-# Flags that take one value of a type, each with its help: (flag, type, help).
-_LIMIT_FLAGS: tuple[tuple[str, type, str], ...] = (
-    (
-        "--attr-writes-per-group",
-        int,
-        f"attribute writes per group per second (default {_DEFAULT.attr_writes_per_group})",
-    ),
-    (
-        "--limiter-margin-ms",
-        float,
-        f"added to each one-second window, beyond what slow answers add (default {_DEFAULT.limiter_margin_s * 1000:g})",
-    ),
-    ("--max-in-flight", int, f"concurrent calls per API command (default {_DEFAULT.max_in_flight})"),
-    ("--timeout", float, f"seconds per call before giving up on it (default {_DEFAULT.request_timeout_s:g})"),
-    ("--max-attempts", int, f"attempts per call for transient errors (default {_DEFAULT.max_attempts})"),
-    (
-        "--attr-recheck-hours",
-        float,
-        f"re-read attributes confirmed longer ago (default {_DEFAULT.attr_recheck_s / 3600:g})",
-    ),
-    (
-        "--grace-seconds",
-        float,
-        "on SIGTERM/SIGINT, how long calls in flight may finish before they are cut "
-        f"(default {_DEFAULT.grace_period_s:g})",
-    ),
-)
 _SHARD_FLAGS: tuple[tuple[str, type, str], ...] = (
     ("--shard-index", int, "this worker's shard, from 0 (env SYNCER_SHARD_INDEX, then JOB_COMPLETION_INDEX)"),
     ("--shard-count", int, "how many shards split the groups and the rate limits (env SYNCER_SHARD_COUNT; default 1)"),
     ("--pushgateway-url", str, "push-add the run's metrics here at its end (env SYNCER_PUSHGATEWAY_URL)"),
-    ("--metrics-job", str, "the Pushgateway job name (env SYNCER_METRICS_JOB; default syncer)"),
-    ("--metrics-port", int, "serve /metrics on this port while running (env SYNCER_METRICS_PORT)"),
 )
 
 
@@ -114,31 +83,7 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         metavar="[COMMAND=]N",
         help="calls per second per API command (default 200); repeat as COMMAND=N for one command",
     )
-    for flag, kind, text in _LIMIT_FLAGS:
-        g.add_argument(flag, type=kind, help=text)
-    g.add_argument(
-        "--check-attrs",
-        action="store_true",
-        default=None,
-        help="read every group's attributes, even those unchanged since last confirmed",
-    )
-    g.add_argument(
-        "--max-rejected",
-        metavar="N|N%",
-        help="rejected rows and groups the vendor does not know that a run may leave and still succeed, "
-        f"as a count or a share of the groups read (env SYNCER_MAX_REJECTED; default {_DEFAULT.max_rejected}%)",
-    )
-    g.add_argument(
-        "--max-failed",
-        metavar="N|N%",
-        help=f"failed groups a run may leave and still succeed (env SYNCER_MAX_FAILED; default {_DEFAULT.max_failed}%)",
-    )
-    g.add_argument(
-        "--max-changes",
-        metavar="N|N%|none",
-        help="groups a run may write to, a count or a share of its desired rows; the rest are held back "
-        "and the run exits 5 (env SYNCER_MAX_CHANGES; default none)",
-    )
+    options.add_flags(g, "run")
     g = parser.add_argument_group("targeting: a canary, or one part of a migration")
     g.add_argument("--group", action="append", default=[], metavar="ID", help="only this group (repeatable)")
     g.add_argument("--groups-file", metavar="PATH", help="only the groups listed in this file, one ID a line")
@@ -151,11 +96,6 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("sharding and observing")
     for flag, kind, text in _SHARD_FLAGS:
         g.add_argument(flag, type=kind, help=text)
-    g.add_argument(
-        "--progress",
-        choices=PROGRESS_STYLES,
-        help="env SYNCER_PROGRESS; auto = a bar on a terminal, a log line every 10 s otherwise",
-    )
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
@@ -165,6 +105,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="syncer", description="Reconcile chat-group profiles at the vendor with Postgres."
     )
+    parser.add_argument("--version", action="version", version=f"syncer {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     p = verbs.add_parser("migrate", help="create or upgrade syncer's tables")
@@ -260,13 +201,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     _common(p)
     _vendor(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument(
-        "--incremental",
-        action="store_true",
-        default=None,
-        help="read only desired rows changed since the last completed run (plus failed and new ones)",
-    )
-    p.add_argument("--full-every", type=int, help="with --incremental: make every K-th run a full one")
+    options.add_flags(p.add_argument_group("incremental runs"), "incremental")
     p.set_defaults(handler=cmd_run)
 
     p = verbs.add_parser("demo", help="a local Postgres and emulator, a drifted data set, a full sync")
@@ -285,40 +220,12 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _check_ranges(get: Callable[[str], Any]) -> None:
-    """Each numeric flag within its range, else one clear error naming it."""
-    for name in ("max_in_flight", "attr_writes_per_group"):
-        value = get(name)
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
-    max_attempts = get("max_attempts")
-    if max_attempts is not None and max_attempts < 1:
-        raise ConfigError("--max-attempts must be at least 1 (the first attempt counts)")
-    for name in ("grace_seconds", "attr_recheck_hours"):
-        number = get(name)
-        if number is not None and not number >= 0:  # NaN too
-            raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
-    full_every = get("full_every")
-    if full_every is not None and full_every < 0:
-        raise ConfigError("--full-every must not be negative (0: never)")
-    metrics_port = get("metrics_port")
-    if metrics_port is not None and not 1 <= metrics_port <= 65535:
-        raise ConfigError(f"--metrics-port {metrics_port}: a port is 1 to 65535")
-    timeout = get("timeout")
-    if timeout is not None and timeout <= 3:
-        raise ConfigError("--timeout must be above 3 s: the vendor itself takes up to 3 s to give up")
-    margin = get("limiter_margin_ms")
-    if margin is not None and margin < 0:
-        raise ConfigError("--limiter-margin-ms must not be negative")
-
-
 def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
-    settings = settings_from_env(env)
+    """The settings: the environment's, then the flags' over them (syncer/options.py holds the
+    tunable ones, each with its flag, variable, range and default)."""
+    settings = options.from_flags(settings_from_env(env), args)
     get = vars(args).get
     default_rate, overrides = parse_rate_limits(get("rate_limit") or [])
-    _check_ranges(get)
-    metrics_port, timeout = get("metrics_port"), get("timeout")
-    recheck, margin = get("attr_recheck_hours"), get("limiter_margin_ms")
     database_url = get("database_url")
     schema, relation = get("schema"), get("desired_relation")
     shard_index, shard_count = get("shard_index"), get("shard_count")
@@ -327,42 +234,23 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
         settings.shard.count if shard_count is None else shard_count,
     )
     pushgateway = get("pushgateway_url")
-    progress = get("progress") or settings.progress
-    if progress not in PROGRESS_STYLES:
-        raise ConfigError(f"progress {progress!r}: expected one of {', '.join(PROGRESS_STYLES)}")
     chosen = overridden(
         settings,
         shard=shard,
         pushgateway_url=Secret(pushgateway.rstrip("/")) if pushgateway else None,
-        metrics_job=get("metrics_job"),
-        metrics_port=metrics_port,
-        progress=progress,
         database_url=Secret(database_url) if database_url else None,
         schema=parse_schema(schema, "--schema") if schema else None,
         desired_relation=Relation.parse(relation, "--desired-relation") if relation else None,
         **vendor_overrides(args, settings),
         rate_limit=default_rate,
         rate_limit_overrides={**settings.rate_limit_overrides, **overrides} if overrides else None,
-        attr_writes_per_group=get("attr_writes_per_group"),
-        max_in_flight=get("max_in_flight"),
-        limiter_margin_s=margin / 1000 if margin is not None else None,
-        request_timeout_s=timeout,
-        max_attempts=get("max_attempts"),
-        check_attrs=get("check_attrs"),
-        attr_recheck_s=recheck * 3600 if recheck is not None else None,
-        grace_period_s=get("grace_seconds"),
-        max_rejected=_threshold(get("max_rejected"), "--max-rejected"),
-        max_failed=_threshold(get("max_failed"), "--max-failed"),
-        incremental=get("incremental"),
-        full_every=get("full_every"),
-        log_level=get("log_level"),
-        log_format=get("log_format"),
     )
+    if chosen.database_url is not None:
+        chosen.require_database()  # a URL of another scheme is a setting to fix (78), not a retry
     targets = (*(get("group") or ()), *_ids_in(get("groups_file")))
     if targets or get("where") is not None:
         chosen = replace(chosen, targets=tuple(dict.fromkeys(targets)), target_filter=get("where"))
-    budget = get("max_changes")  # "none" clears a budget the environment set
-    return chosen if budget is None else replace(chosen, max_changes=parse_budget(budget, "--max-changes"))
+    return chosen
 
 
 def _ids_in(path: str | None) -> list[str]:
@@ -374,10 +262,6 @@ def _ids_in(path: str | None) -> list[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--groups-file {path}: {exc}") from None
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-
-
-def _threshold(text: str | None, flag: str) -> Threshold | None:
-    return Threshold.parse(text, flag) if text else None
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -236,18 +236,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     db = secret_from_env(env, "SYNCER_DATABASE_URL") or secret_from_env(env, "DATABASE_URL")
     pushgateway = env.get("SYNCER_PUSHGATEWAY_URL")
-    port_text = env.get("SYNCER_METRICS_PORT", "").strip()
-    if port_text and not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
-        raise ConfigError(f"SYNCER_METRICS_PORT={clip(port_text)}: a port is 1 to 65535")
-    interval = _seconds(env, "SYNCER_PROGRESS_INTERVAL_S", 10.0)
-    if interval <= 0:
-        raise ConfigError("SYNCER_PROGRESS_INTERVAL_S must be above 0")
-    grace = _seconds(env, "SYNCER_GRACE_SECONDS", 25.0)
-    if not grace >= 0:
-        raise ConfigError("SYNCER_GRACE_SECONDS must not be negative")
     relation_text = env.get("SYNCER_DESIRED_RELATION", "").strip()
     schema_text = env.get("SYNCER_SCHEMA", "").strip()
-    return Settings(
+    settings = Settings(
         database_url=db,
         schema=parse_schema(schema_text, "SYNCER_SCHEMA") if schema_text else "public",
         desired_relation=Relation.parse(relation_text, "SYNCER_DESIRED_RELATION") if relation_text else None,
@@ -255,39 +246,16 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         tencent=tencent_from_env(env),
         nexconn=nexconn_from_env(env),
         network=network_from_env(env),
-        log_level=env.get("SYNCER_LOG_LEVEL", "info"),
-        log_format=env.get("SYNCER_LOG_FORMAT", "auto"),
         shard=shard_from_env(env),
         pushgateway_url=Secret(pushgateway.rstrip("/")) if pushgateway else None,
-        metrics_job=env.get("SYNCER_METRICS_JOB") or "syncer",
-        metrics_port=int(port_text) if port_text else None,
-        progress=env.get("SYNCER_PROGRESS", "auto"),
-        progress_interval_s=interval,
-        grace_period_s=grace,
-        max_rejected=_threshold(env, "SYNCER_MAX_REJECTED"),
-        max_failed=_threshold(env, "SYNCER_MAX_FAILED"),
-        max_changes=parse_budget(env.get("SYNCER_MAX_CHANGES", ""), "SYNCER_MAX_CHANGES"),
-        journal_retention_days=_days(env, "SYNCER_JOURNAL_RETENTION_DAYS", 90.0),
     )
+    # The tunable settings' table (syncer/options.py) reads the rest; it builds on this module.
+    from syncer.options import from_env
 
-
-def _days(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name, "").strip()
-    try:
-        days = float(text) if text else default
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of days") from None
-    if not days >= 0:  # NaN too
-        raise ConfigError(f"{name} must not be negative")
-    return days
+    return from_env(settings, env)
 
 
 def parse_budget(text: str, setting: str) -> Threshold | None:
     """A change budget: a count or a share, or "none" (or nothing) for no budget."""
     text = text.strip()
     return None if text.lower() in ("", "none") else Threshold.parse(text, setting)
-
-
-def _threshold(env: Mapping[str, str], name: str) -> Threshold:
-    text = env.get(name, "").strip()
-    return Threshold.parse(text, name) if text else Threshold(percent=1.0)

@@ -157,10 +157,12 @@ async def test_a_stop_while_a_query_waits_on_a_locked_table_is_obeyed_within_the
 @pytest.mark.parametrize(
     ("args", "env_extra", "says"),
     [
-        (["--max-attempts", "0"], {}, "--max-attempts must be at least 1"),
-        (["--metrics-port", "99999"], {}, "--metrics-port 99999: a port is 1 to 65535"),
-        ([], {"SYNCER_METRICS_PORT": "99999"}, "SYNCER_METRICS_PORT=99999: a port is 1 to 65535"),
+        (["--max-attempts", "0"], {}, "--max-attempts (env SYNCER_MAX_ATTEMPTS): '0' is out of range: at least 1"),
+        (["--max-attempts", "many"], {}, "--max-attempts (env SYNCER_MAX_ATTEMPTS): 'many' is not a whole number"),
+        (["--metrics-port", "99999"], {}, "--metrics-port (env SYNCER_METRICS_PORT): '99999' is out of range"),
+        ([], {"SYNCER_METRICS_PORT": "99999"}, "SYNCER_METRICS_PORT (or --metrics-port): '99999' is out of range"),
         ([], {"SYNCER_DATABASE_URL": "mysql://root@db/app"}, "is not a postgresql:// URL"),
+        (["--database-url", "mysql://root:pw@db/app"], {}, "is not a postgresql:// URL"),
     ],
 )
 async def test_a_setting_out_of_range_exits_78_with_one_line(
