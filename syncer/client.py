@@ -209,6 +209,8 @@ class VendorClient:
         self.calls: Counter[str] = Counter()  # HTTP requests sent, by command
         self.last_answer_date: str | None = None  # the last answer's Date header (`syncer check`'s clock)
         self.throttled = 0
+        # Retries taken, by what the failed attempt got: a vendor code, "http_502", "no_answer".
+        self.retry_causes: Counter[str] = Counter()
         # Set when the run is asked to stop: calls not yet sent are not sent.
         self.stopping = asyncio.Event()
 
@@ -293,6 +295,7 @@ class VendorClient:
                     continue
                 if kind is not CodeClass.TRANSIENT or attempt == attempts or not self._retry.take_retry():
                     raise
+                self.retry_causes[failure.label] += 1
                 delay = self._retry.backoff(attempt)
                 log.debug("call_retry", command=command, code=failure.code, attempt=attempt, delay_s=round(delay, 3))
                 await asyncio.sleep(delay)

@@ -63,6 +63,7 @@ class GroupResult:
     desired_digest: str | None = None
     live_digest: str | None = None
     answer_digest: str | None = None  # the whole batch answer's (see syncer/vendor.py)
+    cause: str | None = None  # a failure's, as the summary counts it (None: by its code)
 
 
 @dataclass(frozen=True, slots=True)

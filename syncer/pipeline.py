@@ -37,7 +37,7 @@ log = structlog.get_logger("syncer.pipeline")
 
 _SUMMARY_TAIL = (
     *("unchanged", "batches_unchanged", "would_change", "groups_with_warnings"),
-    *("calls", "peak_sends_per_second", "held", "throttled", "retries"),
+    *("calls", "peak_sends_per_second", "held", "throttled", "retries", "retries_by_cause", "failures_by_cause"),
 )
 
 
@@ -60,6 +60,8 @@ class RunReport:
     held: dict[str, int] = field(default_factory=dict)  # calls that waited for their limiter, by command
     throttled: int = 0
     retries: int = 0
+    retries_by_cause: dict[str, int] = field(default_factory=dict)
+    failures_by_cause: Counter[str] = field(default_factory=Counter)  # failed groups, by what their call got
     duration_s: float = 0.0
     error: str | None = None
 
@@ -344,6 +346,7 @@ class Reconciler:
         report.held = dict(client.held)
         report.throttled = client.throttled
         report.retries = client.retries
+        report.retries_by_cause = dict(client.retry_causes)
         if report.run_id is not None:
             await self._finish_safely()
         for observer in self._observers:
@@ -544,6 +547,9 @@ class Reconciler:
         """Count, show and buffer a group's outcome; True when the buffer is due to be flushed.
         (Not a coroutine: it runs for every group.)"""
         self.report.outcomes[result.outcome] += 1
+        if result.outcome is Outcome.FAILED:
+            cause = result.cause or (str(result.error_code) if result.error_code is not None else "other")
+            self.report.failures_by_cause[cause] += 1
         if result.warnings:
             self.report.groups_with_warnings += 1
         for observer in self._observers:
@@ -656,12 +662,13 @@ class Reconciler:
         if isinstance(answer, ReadError):
             outcome = Outcome.NOT_FOUND if answer.not_found else Outcome.FAILED
             log.warning("group_read_failed", group_id=group_id, code=answer.code, error=answer.message)
-            return Settled(GroupResult(group_id, outcome, answer.code, f"{vendor.read_command}: {answer.message}"))
+            message = f"{vendor.read_command}: {answer.message}"
+            return Settled(GroupResult(group_id, outcome, answer.code, message, cause=answer.cause))
         try:
             live = vendor.parse_live(answer.raw)
         except Malformed as exc:
             log.warning("group_read_failed", group_id=group_id, code=None, error=str(exc))
-            return Settled(GroupResult(group_id, Outcome.FAILED, None, str(exc)))
+            return Settled(GroupResult(group_id, Outcome.FAILED, None, str(exc), cause="bad_answer"))
         try:
             if self._planned is None:
                 return vendor.settle(target, live, answer, self._gate)
@@ -721,7 +728,7 @@ def _unforeseen(group_id: str, exc: Exception) -> GroupResult:
     caught, say): it fails, named, and every other group proceeds."""
     message = f"internal error: {type(exc).__name__}: {clip(str(exc))}"
     log.error("group_failed", group_id=group_id, code=None, error=message)
-    return GroupResult(group_id, Outcome.FAILED, None, message)
+    return GroupResult(group_id, Outcome.FAILED, None, message, cause="internal_error")
 
 
 def _unawaited(page: asyncio.Future[Any]) -> None:

@@ -24,6 +24,14 @@ def _calls_text(calls: dict[str, int]) -> str:
     return ", ".join(f"{c} {n}" for c, n in sorted(calls.items())) or "none"
 
 
+def _by_cause(counts: Mapping[str, int]) -> str:
+    """`` (no_answer 12, http_502 3)``: the most frequent first; nothing when there is none."""
+    if not counts:
+        return ""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return " (" + ", ".join(f"{cause} {n}" for cause, n in ranked) + ")"
+
+
 def print_summary(report: RunReport, out: IO[str], *, as_json: bool = False) -> None:
     o = report.outcomes
     if as_json:
@@ -42,13 +50,14 @@ def print_summary(report: RunReport, out: IO[str], *, as_json: bool = False) -> 
         lines.append(f"  changed        {o[Outcome.UPDATED]}")
     lines += [
         f"  rejected       {o[Outcome.REJECTED]}",
-        f"  failed         {o[Outcome.FAILED]}",
+        f"  failed         {o[Outcome.FAILED]}{_by_cause(report.failures_by_cause)}",
         f"  not found      {o[Outcome.NOT_FOUND]}",
         f"  held back      {o[Outcome.HELD_BACK]}",
         f"  with warnings  {report.groups_with_warnings}",
         f"  calls          {_calls_text(report.calls)}",
         f"  busiest second {_calls_text(report.peak_sends_per_second)}",
-        f"  throttled      {report.throttled} (retries {report.retries})",
+        f"  throttled      {report.throttled}",
+        f"  retries        {report.retries}{_by_cause(report.retries_by_cause)}",
     ]
     out.write("\n".join(lines) + "\n")
 

@@ -41,6 +41,7 @@ class ReadError:
     code: int | None
     message: str
     not_found: bool = False
+    cause: str = "bad_answer"  # what the summary counts it under: the call's result, or a malformed answer
 
 
 @dataclass(slots=True)  # not frozen: one per group read, and a frozen __init__ is dearer
@@ -239,7 +240,15 @@ def call_failed(group_id: str, exc: VendorError, command: str, *, not_found: boo
     message = f"{command}: {exc}"
     if outcome_unknown(exc):
         message += " (no answer: the write may or may not have applied; the next run reads the group again)"
-    return GroupResult(group_id, Outcome.NOT_FOUND if not_found else Outcome.FAILED, exc.code, message)
+    outcome = Outcome.NOT_FOUND if not_found else Outcome.FAILED
+    return GroupResult(group_id, outcome, exc.code, message, cause=failure_cause(exc))
+
+
+def failure_cause(exc: VendorError) -> str:
+    """What a failed call is counted under: its result label (a vendor code, "http_502",
+    "no_answer"), or its code."""
+    label = getattr(exc, "label", None)  # a CallFailed's
+    return label if isinstance(label, str) else str(exc.code) if exc.code is not None else "no_answer"
 
 
 class BatchRead(NamedTuple):
@@ -338,6 +347,11 @@ class Calls(Protocol):
 
     @property
     def retries(self) -> int: ...
+
+    @property
+    def retry_causes(self) -> Mapping[str, int]:
+        """Retries by what the failed attempt got (a code, "http_502", "no_answer")."""
+        ...
 
     @property
     def stopping(self) -> asyncio.Event: ...

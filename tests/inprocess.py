@@ -42,6 +42,7 @@ class Calls:
     held: Counter[str] = field(default_factory=Counter)
     throttled: int = 0
     retries: int = 0
+    retry_causes: Counter[str] = field(default_factory=Counter)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __aenter__(self) -> Calls:

@@ -294,3 +294,23 @@ async def test_secrets_can_come_from_files_and_are_never_shown(db: str, emulator
     assert missing.code == 78 and "TENCENT_IM_SECRET_KEY_FILE=" in missing.err and "No such file" in missing.err
     for result in (ran, both, missing):
         assert emulator.config.secret_key not in result.out + result.err
+
+
+async def test_the_summary_says_what_the_retries_and_the_failures_were(db: str, emulator: Emulator) -> None:
+    data = await seeded(db, emulator, 300, seed=12)
+    broken = [row.group_id for row in data.desired[:2]]
+    emulator.config.group_faults = dict.fromkeys(broken, 80001)
+    emulator.config.fault_502 = 0.1
+    emulator.config.fault_10002 = 0.1
+    env = environment(db, emulator) | {"SYNCER_MAX_FAILED": "5"}
+    done = await syncer("run", "--json", env=env)
+    assert done.code == 0, done.err
+    totals = json.loads(done.out)["totals"]
+    assert totals["failures_by_cause"] == {"80001": 2}
+    by_cause = totals["retries_by_cause"]
+    assert set(by_cause) == {"http_502", "10002"} and sum(by_cause.values()) == totals["retries"] > 0
+
+    emulator.config.fault_502 = emulator.config.fault_10002 = 0.0
+    text = await syncer("run", env=env)
+    assert "  failed         2 (80001 2)" in text.out
+    assert re.search(r"^  retries        0$", text.out, re.MULTILINE), text.out

@@ -12,7 +12,7 @@ from syncer.nexconn.api import CHANNEL_BATCH_MAX, CHANNEL_NOT_FOUND, PERMISSIONS
 from syncer.nexconn.models import LiveChannel
 from syncer.ports import ReadHints
 from syncer.quoting import clip, quote
-from syncer.vendor import LiveAnswer, LiveBatch, ReadError, answered_entries
+from syncer.vendor import LiveAnswer, LiveBatch, ReadError, answered_entries, failure_cause
 
 _PERMISSION_COLUMNS = {key: column for column, (key, _) in PERMISSIONS.items()}
 # What plan_channel reads of a channel's answer (through parse_live): its digest is taken over these.
@@ -37,7 +37,7 @@ async def fetch_live(
     except CredentialsError:
         raise
     except VendorError as exc:
-        failure = ReadError(exc.code, str(exc), not_found=exc.code == CHANNEL_NOT_FOUND)
+        failure = ReadError(exc.code, str(exc), exc.code == CHANNEL_NOT_FOUND, failure_cause(exc))
         return LiveBatch(None, dict.fromkeys(ids, failure))
     if answer.decoded is None:
         return LiveBatch(answer.digest, None)

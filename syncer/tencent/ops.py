@@ -14,7 +14,7 @@ from syncer.ports import ReadHints
 from syncer.quoting import clip, quote
 from syncer.tencent.api import ANSWER_TOO_LARGE, GROUP_BATCH_MAX, GROUP_NOT_FOUND_CODES
 from syncer.tencent.models import BASE_FIELDS, LiveGroup
-from syncer.vendor import LiveAnswer, LiveBatch, ReadError, answered_entries
+from syncer.vendor import LiveAnswer, LiveBatch, ReadError, answered_entries, failure_cause
 
 # What plan_group reads of a group's answer (through parse_live): its digest is taken over these.
 _LOOKED_AT = ("Type", *BASE_FIELDS.values(), "ShutUpAllMember", "AppDefinedData")
@@ -134,7 +134,7 @@ async def fetch_live(
             )
             # Two answers: no one digest names them both.
             return LiveBatch(None, _split_parts(halves))
-        failure = ReadError(exc.code, str(exc), exc.code in GROUP_NOT_FOUND_CODES)
+        failure = ReadError(exc.code, str(exc), exc.code in GROUP_NOT_FOUND_CODES, failure_cause(exc))
         return LiveBatch(None, dict.fromkeys(group_ids, failure))
     if answer.decoded is None:
         return LiveBatch(answer.digest, None)
@@ -157,7 +157,7 @@ def _groups_answered(
             found[group_id] = ReadError(None, f"the answer's ErrorCode for this group is {quote(code)}, not a code")
         elif code:
             message = f"code {code}: {clip(str(info.get('ErrorInfo', '')), 300)}"
-            found[group_id] = ReadError(code, message, code in GROUP_NOT_FOUND_CODES)
+            found[group_id] = ReadError(code, message, code in GROUP_NOT_FOUND_CODES, str(code))
         else:
             try:
                 found[group_id] = LiveAnswer.of(info, tuple(map(info.get, _LOOKED_AT)), digest)
