@@ -285,6 +285,12 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _notices(args: argparse.Namespace) -> Callable[[str], object]:
+    """Where a stop's notices go: above the progress bar on a terminal, else standard error."""
+    terminal: StatusLine | None = getattr(args, "terminal", None)
+    return terminal.write if terminal is not None else sys.stderr.write
+
+
 def progress_for(settings: Settings, terminal: StatusLine | None) -> Progress | None:
     style = settings.progress
     if style == "auto":
@@ -379,7 +385,7 @@ async def _plan(settings: Settings, args: argparse.Namespace, out: str | None) -
             if writer is not None and not plan.in_sync and result.desired_digest is not None:
                 writer.group(plan, result.desired_digest)
 
-        signals = stack.enter_context(StopSignals(settings.grace_period_s))
+        signals = stack.enter_context(StopSignals(settings.grace_period_s, _notices(args)))
         report = await stoppable(
             signals,
             reconcile(
@@ -428,7 +434,7 @@ async def _run(settings: Settings, args: argparse.Namespace, planned: SavedPlan 
             raise ConfigError(f"--group: {len(outside)} not in {planned.source}: {', '.join(map(quote, outside[:10]))}")
         targets = settings.targets or tuple(sorted(planned.groups))
         settings = replace(settings, targets=targets, target_filter=None)
-    with StopSignals(settings.grace_period_s) as signals:
+    with StopSignals(settings.grace_period_s, _notices(args)) as signals:
         report = await stoppable(
             signals, reconcile(settings, dry_run=False, signals=signals, terminal=args.terminal, planned=planned)
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Protocol, TextIO, cast
 
@@ -33,7 +34,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Stream | N
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        # NO_COLOR (no-color.org): plain text even on a terminal.
+        else structlog.dev.ConsoleRenderer(colors=out.isatty() and not os.environ.get("NO_COLOR"))
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,

@@ -7,7 +7,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,7 +25,9 @@ class StopSignals:
 
     _RECORDING_S = 8.0  # after the grace period: recording what finished, then a hard exit
 
-    def __init__(self, grace_period_s: float) -> None:
+    def __init__(self, grace_period_s: float, write: Callable[[str], object] | None = None) -> None:
+        # Notices go where log lines go: above a progress bar on a terminal, never across it.
+        self._write = write or sys.stderr.write
         self.stop = asyncio.Event()
         self.received: int | None = None
         self.phase = "starting"
@@ -50,22 +52,22 @@ class StopSignals:
     def _on_signal(self, sig: int) -> None:
         name = signal.Signals(sig).name
         if self.stop.is_set():
-            sys.stderr.write(f"syncer: second {name}: exiting at once\n")
+            self._write(f"syncer: second {name}: exiting at once\n")
             os._exit(128 + sig)
         self.received = sig
         self.stop.set()
         loop = asyncio.get_running_loop()
         loop.call_later(self._grace_period_s + self._RECORDING_S, self._exit_now, sig)
         if self.phase == "running":
-            sys.stderr.write(
+            self._write(
                 f"syncer: {name}: finishing the calls in flight, then stopping (send it again to exit at once)\n"
             )
         elif self._main is not None:
-            sys.stderr.write(f"syncer: {name}: stopping (no vendor call was in flight)\n")
+            self._write(f"syncer: {name}: stopping (no vendor call was in flight)\n")
             self._main.cancel()
 
     def _exit_now(self, sig: int) -> None:
-        sys.stderr.write("syncer: still not stopped after the grace period: exiting at once\n")
+        self._write("syncer: still not stopped after the grace period: exiting at once\n")
         os._exit(128 + sig)
 
     def exit_code(self, otherwise: int) -> int:

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import io
 import json
 import os
 import pty
 import re
 import socket
+import struct
 import sys
+import termios
 import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import pyte
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -218,10 +222,13 @@ async def test_console_logs_when_asked(db: str, emulator: Emulator) -> None:
     assert not any(line.startswith("{") for line in result.err.splitlines())
 
 
-async def test_on_a_terminal_a_progress_bar_shares_the_screen_with_readable_logs(db: str, emulator: Emulator) -> None:
-    await seeded(db, emulator, 400, seed=35, invalid=1)
-    emulator.config.latency_s = 0.1
+async def _on_a_terminal(
+    db: str, emulator: Emulator, columns: int, extra_env: dict[str, str] | None = None
+) -> tuple[int, list[bytes], str]:
+    """`syncer run` with standard error on a pseudo-terminal ``columns`` wide: its exit code,
+    what it wrote there (chunk by chunk, as it came) and its standard output."""
     primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -229,48 +236,87 @@ async def test_on_a_terminal_a_progress_bar_shares_the_screen_with_readable_logs
         "run",
         "--rate-limit",
         "200",
-        env={k: v for k, v in os.environ.items() if not k.startswith(("SYNCER_", "TENCENT_IM_"))}
-        | environment(db, emulator),
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SYNCER_", "TENCENT_IM_", "NO_COLOR"))}
+        | environment(db, emulator)
+        | (extra_env or {}),
         stdout=asyncio.subprocess.PIPE,
         stderr=secondary,
     )
     os.close(secondary)
 
-    def read_terminal() -> bytes:
+    def read_terminal() -> list[bytes]:
         chunks = []
         with contextlib.suppress(OSError):  # EIO once the child has closed its side
             while chunk := os.read(primary, 65536):
                 chunks.append(chunk)
-        return b"".join(chunks)
+        return chunks
 
     screen_task = asyncio.create_task(asyncio.to_thread(read_terminal))
     out, _ = await asyncio.wait_for(process.communicate(), 120)
-    screen = (await asyncio.wait_for(screen_task, 30)).decode()
+    chunks = await asyncio.wait_for(screen_task, 30)
     os.close(primary)
-    assert process.returncode == 0  # one rejected row of 400: within the default threshold
-    assert "\r\x1b[K[" in screen and "/400 groups" in screen and "1 failing" in screen
-    assert "run_finished" in screen and '"event"' not in screen  # console logs, not JSON
-    assert "groups read    400" in out.decode()
+    assert process.returncode is not None
+    return process.returncode, chunks, out.decode()
 
 
-def test_the_bar_shows_done_of_total_rate_eta_and_failures() -> None:
-    assert render_bar(4_500, 12_000, 3.0, 2, width=10) == (
-        "[####------]  4,500/12,000 groups  37%  1,500/s  ETA 0:05  2 failing"
+@pytest.mark.parametrize("columns", [80, 160])
+async def test_on_a_terminal_the_bar_keeps_to_one_line_under_the_logs_and_leaves_nothing_behind(
+    db: str, emulator: Emulator, columns: int
+) -> None:
+    await seeded(db, emulator, 400, seed=35, invalid=1)
+    emulator.config.latency_s = 0.1
+    code, chunks, out = await _on_a_terminal(db, emulator, columns)
+    assert code == 0  # one rejected row of 400: within the default threshold
+    screen = pyte.Screen(columns, 24)
+    stream = pyte.ByteStream(screen)
+    bars = 0
+    for chunk in chunks:  # the screen as a person saw it, after each write
+        stream.feed(chunk)
+        showing = [line for line in screen.display if "/400 groups" in line]
+        assert len(showing) <= 1, showing  # one bar, never a stale copy above it
+        for line in showing:
+            bars += 1
+            assert "/s" in line and line.rstrip().endswith(("failed", "rejected")), line  # whole, on one line
+    assert bars > 0
+    final = "\n".join(screen.display)
+    assert "/400 groups" not in final  # gone once the run ended
+    assert "run_finished" in final and "group_rejected" in final and '"event"' not in final
+    assert "groups read    400" in out
+
+
+async def test_no_color_means_no_colour_on_a_terminal(db: str, emulator: Emulator) -> None:
+    await seeded(db, emulator, 100, seed=36, invalid=1)
+    coloured = b"".join((await _on_a_terminal(db, emulator, 120))[1])
+    assert re.search(rb"\x1b\[[0-9;]*m", coloured)  # the check can fail: colours by default
+    plain = b"".join((await _on_a_terminal(db, emulator, 120, {"NO_COLOR": "1"}))[1])
+    assert not re.search(rb"\x1b\[[0-9;]*m", plain), plain[:400]
+    assert b"run_finished" in plain
+
+
+def test_the_bar_shows_done_of_total_rate_eta_failed_and_rejected_apart_and_fits() -> None:
+    assert render_bar(4_500, 12_000, 3.0, 2, 1, columns=90) == (
+        "[" + "#" * 8 + "-" * 13 + "]  4,500/12,000 groups  37%  1,500/s  ETA 0:05  2 failed  1 rejected"
     )
-    assert render_bar(12_000, 12_000, 10.0, 0, width=4) == "[####]  12,000/12,000 groups  100%  1,200/s  none failing"
-    assert render_bar(700, None, 2.0, 0) == "700 groups  350/s  none failing"  # incremental: no total
+    wide = render_bar(12_000, 12_000, 10.0, columns=160)
+    assert wide == "[" + "#" * 40 + "]  12,000/12,000 groups  100%  1,200/s  none failed"
+    assert render_bar(700, None, 2.0) == "700 groups  350/s  none failed"  # incremental: no total
+    for columns in (40, 60, 80, 120):
+        assert len(render_bar(4_500, 12_000, 3.0, 2, 1, columns=columns)) <= max(columns, 70)
 
 
-def test_log_lines_never_land_on_the_bar() -> None:
-    screen = io.StringIO()
-    terminal = StatusLine(screen)
-    terminal.show("[##--] 2/4")
+def test_log_lines_go_above_the_bar_and_it_leaves_nothing_behind() -> None:
+    written = io.StringIO()
+    terminal = StatusLine(written)
+    terminal.show("[##--] 2/4 groups")
     print("a log line", file=terminal)  # print writes the text, then "\n"
-    terminal.show("[####] 4/4")
+    terminal.show("[####] 4/4 groups")
+    screen = pyte.Screen(80, 6)
+    pyte.Stream(screen).feed(written.getvalue())
+    assert [line.rstrip() for line in screen.display[:2]] == ["a log line", "[####] 4/4 groups"]
     terminal.show("")
-    assert screen.getvalue() == (
-        "\r\x1b[K[##--] 2/4" + "\r\x1b[K" + "a log line" + "\n" + "[##--] 2/4" + "\r\x1b[K[####] 4/4" + "\r\x1b[K"
-    )
+    screen = pyte.Screen(80, 6)
+    pyte.Stream(screen).feed(written.getvalue())
+    assert [line.rstrip() for line in screen.display if line.strip()] == ["a log line"]
 
 
 async def test_status_shows_the_last_runs_and_the_groups_out_of_line_with_their_errors(
