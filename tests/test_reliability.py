@@ -44,7 +44,7 @@ async def start_run(db: str, emulator: Emulator, *args: str) -> asyncio.subproce
 
 
 async def test_every_fault_at_once_and_the_run_still_converges(db: str, emulator: Emulator) -> None:
-    data = await seeded(db, emulator, 1500, seed=21)
+    data = await seeded(db, emulator, 800, seed=21)
     cfg = emulator.config
     cfg.fault_10002, cfg.fault_502, cfg.fault_drop, cfg.fault_throttle, cfg.fault_slow = 0.05, 0.03, 0.02, 0.03, 0.05
     cfg.slow_s = 4.0
