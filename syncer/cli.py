@@ -67,8 +67,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 _DEFAULT = Settings()
 _SHARD_FLAGS: tuple[tuple[str, type, str], ...] = (
-    ("--shard-index", int, "this worker's shard, from 0 (env SYNCER_SHARD_INDEX, then JOB_COMPLETION_INDEX)"),
-    ("--shard-count", int, "how many shards split the groups and the rate limits (env SYNCER_SHARD_COUNT; default 1)"),
+    # Whole numbers, read as text: a bad one is a setting to fix (78), not argparse's usage error.
+    ("--shard-index", str, "this worker's shard, from 0 (env SYNCER_SHARD_INDEX, then JOB_COMPLETION_INDEX)"),
+    ("--shard-count", str, "how many shards split the groups and the rate limits (env SYNCER_SHARD_COUNT; default 1)"),
     ("--pushgateway-url", str, "push-add the run's metrics here at its end (env SYNCER_PUSHGATEWAY_URL)"),
 )
 
@@ -228,7 +229,8 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     default_rate, overrides = parse_rate_limits(get("rate_limit") or [])
     database_url = get("database_url")
     schema, relation = get("schema"), get("desired_relation")
-    shard_index, shard_count = get("shard_index"), get("shard_count")
+    shard_index = _whole(get("shard_index"), "--shard-index (env SYNCER_SHARD_INDEX)")
+    shard_count = _whole(get("shard_count"), "--shard-count (env SYNCER_SHARD_COUNT)")
     shard = Shard(
         settings.shard.index if shard_index is None else shard_index,
         settings.shard.count if shard_count is None else shard_count,
@@ -251,6 +253,14 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     if targets or get("where") is not None:
         chosen = replace(chosen, targets=tuple(dict.fromkeys(targets)), target_filter=get("where"))
     return chosen
+
+
+def _whole(text: str | None, names: str) -> int | None:
+    if text is None:
+        return None
+    if not text.strip().isdigit():
+        raise ConfigError(f"{names}: {clip(text)!r} is not a whole number")
+    return int(text)
 
 
 def _ids_in(path: str | None) -> list[str]:

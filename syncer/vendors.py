@@ -63,7 +63,7 @@ def make_probes(settings: Settings) -> Probes:
 def add_vendor_arguments(group: argparse._ArgumentGroup) -> None:
     """``--vendor`` and each vendor's own settings, for `run` and `plan`."""
     group.add_argument("--vendor", choices=VENDORS, help="env SYNCER_VENDOR; default tencent")
-    group.add_argument("--sdkappid", type=int, help="Tencent: env TENCENT_IM_SDKAPPID")
+    group.add_argument("--sdkappid", help="Tencent: env TENCENT_IM_SDKAPPID")
     group.add_argument(
         "--secret-key", help="Tencent: env TENCENT_IM_SECRET_KEY (prefer the environment: flags show in ps)"
     )
@@ -79,9 +79,14 @@ def vendor_overrides(args: argparse.Namespace, settings: Settings) -> dict[str, 
     get = vars(args).get
     secret_key, base_url = get("secret_key"), get("base_url")
     nexconn_url, backup_url = get("nexconn_url"), get("nexconn_backup_url")
+    sdkappid = get("sdkappid")  # text from run's flag (the emulator's own --sdkappid is a number already)
+    if isinstance(sdkappid, str):
+        if not sdkappid.strip().isdigit():
+            raise ConfigError(f"--sdkappid (env TENCENT_IM_SDKAPPID): {sdkappid[:40]!r} is not a number")
+        sdkappid = int(sdkappid)
     tencent = overridden(
         settings.tencent,
-        sdkappid=get("sdkappid"),
+        sdkappid=sdkappid,
         secret_key=Secret(secret_key) if secret_key else None,
         admin=get("admin"),
         base_url=base_url.rstrip("/") if base_url else None,

@@ -163,6 +163,8 @@ async def test_a_stop_while_a_query_waits_on_a_locked_table_is_obeyed_within_the
         ([], {"SYNCER_METRICS_PORT": "99999"}, "SYNCER_METRICS_PORT (or --metrics-port): '99999' is out of range"),
         ([], {"SYNCER_DATABASE_URL": "mysql://root@db/app"}, "is not a postgresql:// URL"),
         (["--database-url", "mysql://root:pw@db/app"], {}, "is not a postgresql:// URL"),
+        (["--shard-count", "four"], {}, "--shard-count (env SYNCER_SHARD_COUNT): 'four' is not a whole number"),
+        (["--sdkappid", "14e8"], {}, "--sdkappid (env TENCENT_IM_SDKAPPID): '14e8' is not a number"),
     ],
 )
 async def test_a_setting_out_of_range_exits_78_with_one_line(
