@@ -43,8 +43,7 @@ async def _database(settings: Settings, vendor: str, items: list[Item]) -> list[
         return None
     timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
     try:
-        store_cm = PgStore.open(url, vendor, timeouts, schema=settings.schema)
-        store = await store_cm.__aenter__()
+        store = await PgStore.connect(url, vendor=vendor, timeouts=timeouts, schema=settings.schema)
     except (DatabaseError, ConfigError) as exc:
         items.append(Item("database", Mark.FAILED, str(exc), f"check SYNCER_DATABASE_URL ({redact_url(url)})"))
         items += [Item(name, Mark.NOT_VERIFIED, "the database is unreachable", "") for name in later]
@@ -53,7 +52,7 @@ async def _database(settings: Settings, vendor: str, items: list[Item]) -> list[
         items.append(Item("database", Mark.PASSED, f"{redact_url(url)} answers"))
         return await _schema(settings, store, vendor, items)
     finally:
-        await store_cm.__aexit__(None, None, None)
+        await store.close()
 
 
 async def _schema(settings: Settings, store: PgStore, vendor: str, items: list[Item]) -> list[str] | None:

@@ -38,7 +38,8 @@ class TencentProbes:
         return keys
 
     async def credentials(self) -> str:
-        await self._client.call("get_group_info", {"GroupIdList": [PROBE_GROUP], **_filter(["Type"])})
+        body = {"GroupIdList": [PROBE_GROUP], "ResponseFilter": {"GroupBaseInfoFilter": ["Type"]}}
+        await self._client.call("get_group_info", body)
         return "a get_group_info call was answered"
 
     async def attributes(self, canary: str | None) -> str:
@@ -86,7 +87,3 @@ class TencentProbes:
                 return False
             raise
         return True
-
-
-def _filter(base: list[str]) -> dict[str, object]:
-    return {"ResponseFilter": {"GroupBaseInfoFilter": base}}
