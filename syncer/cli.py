@@ -28,6 +28,7 @@ from syncer.errors import ConfigError, SyncerError
 from syncer.logs import configure_logging
 from syncer.metrics import RunMetrics, serve_metrics
 from syncer.models import GroupPlan, GroupResult
+from syncer.output import Output, use_color
 from syncer.pipeline import Reconciler, RunObserver, RunReport
 from syncer.planview import detailed_exit_code, group_lines, plan_view
 from syncer.progress import Progress, StatusLine
@@ -279,7 +280,7 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     async with PgStore.open(settings.require_database(), timeouts=timeouts, schema=settings.schema) as store:
         if args.status:
             states, views = await store.migration_status(desired_setups(settings))
-            print(render_migration_status(states, views, settings.vendor), end="")
+            render_migration_status(states, views, settings.vendor, args.stdout)
             pending = any(s.applied_at is None for s in states) or views[settings.vendor] is not None
             return 2 if pending else 0
         report = await store.migrate(desired_setups(settings))
@@ -406,7 +407,7 @@ async def _plan(settings: Settings, args: argparse.Namespace, out: str | None) -
             writer.discard = report is None or report.status in ("failed", "interrupted")
         if report is None:
             return signals.exit_code(1), None
-        view.write(report, sys.stdout)
+        view.write(report, args.stdout)
     saved = None if writer is None or writer.discard else writer.groups
     if args.detailed_exitcode:
         return signals.exit_code(detailed_exit_code(report)), saved
@@ -450,7 +451,7 @@ async def _run(settings: Settings, args: argparse.Namespace, planned: SavedPlan 
         )
     if report is None:
         return signals.exit_code(1)
-    print_summary(report, sys.stdout, as_json=args.json)
+    print_summary(report, args.stdout, as_json=args.json)
     return signals.exit_code(report.exit_code)
 
 
@@ -461,7 +462,7 @@ async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     async with PgStore.open(settings.require_database(), timeouts=timeouts, schema=settings.schema) as store:
         await store.check_schema()
         status = await store.status(runs=args.runs, groups=args.groups)
-    print_status(status, sys.stdout, as_json=args.json)
+    print_status(status, args.stdout, as_json=args.json)
     return 0
 
 
@@ -506,7 +507,7 @@ async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
     async with PgStore.open(settings.require_database(), vendor, timeouts, schema=settings.schema) as store:
         await store.check_schema()
         entries = await store.history(args.group_id, args.limit)
-    print_history(args.group_id, entries, sys.stdout, as_json=args.json)
+    print_history(args.group_id, entries, args.stdout, as_json=args.json)
     return 0
 
 
@@ -556,9 +557,11 @@ def _main(argv: list[str]) -> int:
     handler: Handler = args.handler
     try:
         settings = build_settings(args)
+        args.stdout = Output(sys.stdout, settings.color)
         # On a terminal, log lines and the progress bar share stderr without mixing.
-        args.terminal = StatusLine(sys.stderr) if sys.stderr.isatty() else None
-        configure_logging(settings.log_level, settings.log_format, stream=args.terminal)
+        color = use_color(settings.color, sys.stderr, os.environ)
+        args.terminal = StatusLine(sys.stderr, color=color) if sys.stderr.isatty() else None
+        configure_logging(settings.log_level, settings.log_format, stream=args.terminal, color=settings.color)
         return _run_loop(handler(settings, args))
     except SyncerError as exc:
         print(f"syncer: error: {exc}", file=sys.stderr)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Callable
 
 import asyncpg
@@ -91,21 +90,22 @@ async def _demo(url: str, args: argparse.Namespace) -> int:
         def show(plan: GroupPlan, result: GroupResult) -> None:
             if not plan.in_sync and len(shown) < args.show:
                 shown.append(plan)
-                print("\n".join(group_lines(plan)))
+                for line in group_lines(plan):
+                    args.stdout.plan_line(line)
 
-        print_summary(await _reconcile(settings, dry_run=True, on_plan=show), sys.stdout)
+        print_summary(await _reconcile(settings, dry_run=True, on_plan=show), args.stdout)
 
         # Each run is its own client, as separate CronJob runs are: let the vendor's one-second
         # window of the previous run pass, as the minutes between scheduled runs would.
         await asyncio.sleep(1.1)
         _heading("syncer run")
         first = await _reconcile(settings, dry_run=False)
-        print_summary(first, sys.stdout)
+        print_summary(first, args.stdout)
 
         await asyncio.sleep(1.1)
         _heading("syncer run, again: nothing left to change")
         second = await _reconcile(settings, dry_run=False)
-        print_summary(second, sys.stdout)
+        print_summary(second, args.stdout)
 
         batch_read, *other_reads = READS[args.vendor]
         writes = sum(n for c, n in second.calls.items() if c not in (batch_read, *other_reads))

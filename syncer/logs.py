@@ -10,6 +10,7 @@ from typing import Protocol, TextIO, cast
 import structlog
 
 from syncer.errors import ConfigError
+from syncer.output import use_color
 
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("auto", "json", "console")
@@ -23,7 +24,9 @@ class Stream(Protocol):
     def isatty(self) -> bool: ...
 
 
-def configure_logging(level: str = "info", fmt: str = "auto", stream: Stream | None = None) -> None:
+def configure_logging(
+    level: str = "info", fmt: str = "auto", stream: Stream | None = None, color: str = "auto"
+) -> None:
     if level not in LEVELS:
         raise ConfigError(f"log level {level!r}: expected one of {', '.join(LEVELS)}")
     if fmt not in FORMATS:
@@ -34,8 +37,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Stream | N
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
-        # NO_COLOR (no-color.org): plain text even on a terminal.
-        else structlog.dev.ConsoleRenderer(colors=out.isatty() and not os.environ.get("NO_COLOR"))
+        # --color, and NO_COLOR (no-color.org): plain text even on a terminal.
+        else structlog.dev.ConsoleRenderer(colors=use_color(color, out, os.environ))
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,

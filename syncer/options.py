@@ -13,6 +13,7 @@ from typing import Any
 
 from syncer.errors import ConfigError
 from syncer.logs import FORMATS, LEVELS
+from syncer.output import COLOR_MODES
 from syncer.quoting import clip
 from syncer.settings import Settings, parse_budget
 from syncer.thresholds import Threshold
@@ -244,6 +245,15 @@ OPTIONS: tuple[Option, ...] = (
         "how long the change journal keeps what each run wrote",
         "common",
         shown=lambda v: f"{v:g}",
+    ),
+    Option(
+        "color",
+        "--color",
+        "SYNCER_COLOR",
+        _choice(COLOR_MODES),
+        "auto: colour on a terminal unless NO_COLOR is set; always: even into a pipe; never",
+        "common",
+        choices=COLOR_MODES,
     ),
     Option(
         "log_level", "--log-level", "SYNCER_LOG_LEVEL", _choice(LEVELS), "how much to log", "common", choices=LEVELS

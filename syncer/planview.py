@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
 from syncer.models import FieldChange, GroupPlan, GroupResult, Outcome
+from syncer.output import Column, Output, Table
 from syncer.pipeline import RunReport
 from syncer.report import print_summary, show_value
 
@@ -107,30 +108,31 @@ class PlanView:
 
     # -- the plan, in order ------------------------------------------------------------------------
 
-    def write(self, report: RunReport, out: IO[str]) -> None:
+    def write(self, report: RunReport, out: Output) -> None:
         """Totals, the roll-up by field, the groups, then the groups not planned with why."""
         by_field = sorted(self.by_field.items(), key=lambda item: (-item[1], item[0]))
         if self.as_json:
-            out.write(json.dumps({"totals": report.summary(), "by_field": dict(by_field)}) + "\n")
-            _copy(self._groups, out)
-            _copy(self._troubled, out)
+            out.stream.write(json.dumps({"totals": report.summary(), "by_field": dict(by_field)}) + "\n")
+            _copy(self._groups, out.stream.write)
+            _copy(self._troubled, out.stream.write)
             return
         print_summary(report, out)
         if by_field:
-            out.write("\nchanges by field (groups)\n")
-            width = max(len(name) for name, _ in by_field)
-            out.writelines(f"  {name.ljust(width)}  {count:>9,}\n" for name, count in by_field)
-            out.write("\n")
-        _copy(self._groups, out)
+            out.line()
+            out.line("changes by field (groups)")
+            out.table(Table((Column("field"), Column("groups", "number")), by_field, header=False, indent=2))
+            out.line()
+        _copy(self._groups, out.plan_line if out.color else out.stream.write)
         if self.unplanned:
-            out.write(f"\nnot planned ({self.unplanned:,}): rejected rows and groups that could not be read\n")
-            _copy(self._troubled, out)
+            out.line()
+            out.line(f"not planned ({self.unplanned:,}): rejected rows and groups that could not be read")
+            _copy(self._troubled, out.stream.write)
 
 
-def _copy(spool: IO[str], out: IO[str]) -> None:
+def _copy(spool: IO[str], write: Callable[[str], object]) -> None:
     spool.seek(0)
     for line in spool:
-        out.write(line)
+        write(line)
 
 
 @contextmanager

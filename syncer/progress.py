@@ -32,13 +32,20 @@ class StatusLine:
     line shows are printed above it; it is cropped to the terminal's width as it is now, so it
     never wraps, and it leaves nothing behind when it goes."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, color: bool = True) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self._stream = stream
-        # NO_COLOR is honoured by rich itself; the log lines carry their own colours.
-        self.console = Console(file=stream, force_terminal=True, highlight=False, emoji=False, soft_wrap=True)
+        # ``color``: --color and NO_COLOR, as syncer/output.py decides; the log lines carry their own.
+        self.console = Console(
+            file=stream,
+            force_terminal=True,
+            color_system="auto" if color else None,
+            highlight=False,
+            emoji=False,
+            soft_wrap=True,
+        )
         self._live = Live(
             console=self.console, transient=True, auto_refresh=False, redirect_stdout=False, redirect_stderr=False
         )

@@ -172,6 +172,7 @@ class Settings:
 
     log_level: str = "info"
     log_format: str = "auto"  # auto | json | console
+    color: str = "auto"  # auto | always | never (syncer/output.py)
 
     def vendor_limit_for(self, command: str, vendor_default: int) -> int:
         """The vendor's limit for ``command``, for every shard together."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -148,3 +149,10 @@ def mismatches(rows: Sequence[DesiredGroup], emulator: Emulator) -> list[str]:
         if row.group_attrs is not None and group.attrs != row.group_attrs:
             problems.append(f"{row.group_id}.attrs: {group.attrs!r} != {row.group_attrs!r}")
     return problems
+
+
+def summary_line(text: str, label: str) -> tuple[int, str]:
+    """The count and the detail on the summary's line ``label`` (``  failed   2  80001 2``)."""
+    match = re.search(rf"^  {re.escape(label)} +([\d,]+)(?:  +(.*))?$", text, re.MULTILINE)
+    assert match is not None, (label, text)
+    return int(match[1].replace(",", "")), match[2] or ""

@@ -14,7 +14,7 @@ from pathlib import Path
 from syncer.emulator.server import Emulator
 from syncer.tencent.seeding import desired_group, live_from_desired
 
-from .helpers import fetch, load_desired, mismatches, seeded
+from .helpers import fetch, load_desired, mismatches, seeded, summary_line
 
 
 @dataclass
@@ -70,7 +70,8 @@ async def test_migrate_then_run_then_an_invalid_row_within_and_over_its_threshol
     data = await seeded(fresh_db, emulator, 200, seed=11)
     ok = await syncer("run", env=env)
     assert ok.code == 0, ok.err
-    assert "groups read    200" in ok.out and f"changed        {len(data.drifted)}" in ok.out
+    assert summary_line(ok.out, "groups read")[0] == 200
+    assert summary_line(ok.out, "changed")[0] == len(data.drifted)
     assert mismatches(data.desired, emulator) == []
 
     await load_desired(fresh_db, [replace(desired_group(900), name="x" * 40)])
@@ -190,7 +191,8 @@ async def test_a_plan_reads_like_terraforms_and_its_detailed_exit_code_gates_ci(
     plan = await syncer("plan", "--detailed-exitcode", env=env)
     assert plan.code == 2, plan.err  # changes pending
     text = plan.out
-    assert text.index("would change   14") < text.index("changes by field") < text.index("~ grp-0000000")
+    assert summary_line(text, "would change")[0] == 14
+    assert text.index("would change") < text.index("changes by field") < text.index("~ grp-0000000")
     assert "  FaceUrl    " in text and "  Name       " in text and "  GroupAttr  " in text
     by_field = dict(line.split() for line in text.split("changes by field (groups)\n")[1].split("\n\n")[0].splitlines())
     assert by_field == {"FaceUrl": "10", "Name": "3", "GroupAttr": "1"}
@@ -198,6 +200,10 @@ async def test_a_plan_reads_like_terraforms_and_its_detailed_exit_code_gates_ci(
     assert "    GroupAttr:\n      + lang = 'en'\n      - legacy\n      ~ topic: 'stale' → 'topic-13'" in text
     assert "not planned (1)" in text and "grp-0000099" in text.split("not planned")[1]
     assert {r.command for r in emulator.log} <= {"get_group_info", "get_group_attr"}
+    coloured = (await syncer("plan", "--color", "always", env=env)).out
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured).split("changes by field")[1] == text.split("changes by field")[1]
+    for marker, colour in (("~ grp-0000000", 33), ("+ lang", 32), ("- legacy", 31)):  # yellow, green, red
+        assert re.search(rf"\x1b\[{colour}m *{re.escape(marker)}", coloured), marker
 
     as_json = await syncer("plan", "--json", "--detailed-exitcode", env=env)
     lines = [json.loads(line) for line in as_json.out.splitlines()]
@@ -312,5 +318,5 @@ async def test_the_summary_says_what_the_retries_and_the_failures_were(db: str, 
 
     emulator.config.fault_502 = emulator.config.fault_10002 = 0.0
     text = await syncer("run", env=env)
-    assert "  failed         2 (80001 2)" in text.out
-    assert re.search(r"^  retries        0$", text.out, re.MULTILINE), text.out
+    assert summary_line(text.out, "failed") == (2, "80001 2")
+    assert summary_line(text.out, "retries") == (0, ""), text.out

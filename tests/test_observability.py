@@ -33,7 +33,7 @@ from syncer.progress import StatusLine, render_bar
 from syncer.settings import Secret
 from syncer.thresholds import Threshold
 
-from .helpers import fast, load_desired, seeded, settings_for
+from .helpers import fast, load_desired, seeded, settings_for, summary_line
 from .pushgateway import pushgateway
 from .test_cli import environment, syncer
 
@@ -222,24 +222,21 @@ async def test_console_logs_when_asked(db: str, emulator: Emulator) -> None:
     assert not any(line.startswith("{") for line in result.err.splitlines())
 
 
-async def _on_a_terminal(
-    db: str, emulator: Emulator, columns: int, extra_env: dict[str, str] | None = None
+async def _in_a_terminal(
+    *args: str, env: dict[str, str], columns: int, stdout_too: bool = False
 ) -> tuple[int, list[bytes], str]:
-    """`syncer run` with standard error on a pseudo-terminal ``columns`` wide: its exit code,
-    what it wrote there (chunk by chunk, as it came) and its standard output."""
+    """`syncer ARGS` with standard error (and standard output, if ``stdout_too``) on a
+    pseudo-terminal ``columns`` wide: its exit code, what it wrote there (chunk by chunk, as it
+    came) and its standard output when that was a pipe."""
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "syncer",
-        "run",
-        "--rate-limit",
-        "200",
-        env={k: v for k, v in os.environ.items() if not k.startswith(("SYNCER_", "TENCENT_IM_", "NO_COLOR"))}
-        | environment(db, emulator)
-        | (extra_env or {}),
-        stdout=asyncio.subprocess.PIPE,
+        *args,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SYNCER_", "TENCENT_IM_", "NO_COLOR"))} | env,
+        stdout=secondary if stdout_too else asyncio.subprocess.PIPE,
         stderr=secondary,
     )
     os.close(secondary)
@@ -256,7 +253,15 @@ async def _on_a_terminal(
     chunks = await asyncio.wait_for(screen_task, 30)
     os.close(primary)
     assert process.returncode is not None
-    return process.returncode, chunks, out.decode()
+    return process.returncode, chunks, (out or b"").decode()
+
+
+async def _on_a_terminal(
+    db: str, emulator: Emulator, columns: int, extra_env: dict[str, str] | None = None
+) -> tuple[int, list[bytes], str]:
+    """`syncer run` with standard error on a pseudo-terminal."""
+    env = environment(db, emulator) | (extra_env or {})
+    return await _in_a_terminal("run", "--rate-limit", "200", env=env, columns=columns)
 
 
 @pytest.mark.parametrize("columns", [80, 160])
@@ -282,7 +287,7 @@ async def test_on_a_terminal_the_bar_keeps_to_one_line_under_the_logs_and_leaves
     final = "\n".join(screen.display)
     assert "/400 groups" not in final  # gone once the run ended
     assert "run_finished" in final and "group_rejected" in final and '"event"' not in final
-    assert "groups read    400" in out
+    assert summary_line(out, "groups read")[0] == 400
 
 
 async def test_no_color_means_no_colour_on_a_terminal(db: str, emulator: Emulator) -> None:
@@ -344,3 +349,34 @@ async def test_status_shows_the_last_runs_and_the_groups_out_of_line_with_their_
     assert troubled[victim]["error_code"] == 10004 and troubled[victim]["attempts"] == 2
     assert all(troubled[g]["error_message"].startswith(f"group {g!r}: ") for g in data.invalid)
     assert doc["groups_by_outcome"]["tencent"]["failed"] == 1 and doc["groups_by_outcome"]["tencent"]["rejected"] == 2
+
+    # On a terminal: aligned, coloured, fitted to the width, every message whole.
+    for columns in (80, 160):
+        code, chunks, _ = await _in_a_terminal("status", env=env, columns=columns, stdout_too=True)
+        assert code == 0
+        screen = pyte.Screen(columns, 60)
+        pyte.ByteStream(screen).feed(b"".join(chunks))
+        lines = [line.rstrip() for line in screen.display]
+        top = next(n for n, line in enumerate(lines) if line.startswith("RUN"))
+        for name in ("READ", "CHANGED", "FAILED"):  # numbers end under their top's end
+            end = lines[top].index(name) + len(name)
+            for row in lines[top + 1 : top + 3]:
+                assert row[end - 1].isdigit() and row[end : end + 1] in ("", " "), (name, row)
+        status_x = lines[top].index("STATUS")
+        assert screen.buffer[top + 1][status_x].fg != "default"  # "partial", coloured
+        assert ("VENDOR" in lines[top]) == (columns == 160)  # left out at 80 columns, and said so
+        assert any("not shown at this width" in line for line in lines) == (columns == 80)
+        error_x = next(line for line in lines if line.startswith("VENDOR")).index("ERROR")
+        start = next(n for n, line in enumerate(lines) if line.startswith("VENDOR")) + 1
+        cells: list[str] = []  # each troubled group's error, its wrapped lines joined
+        for line in lines[start:]:
+            if not line or line.startswith("("):
+                break
+            if line[:error_x].strip():
+                cells.append("")
+            cells[-1] = (cells[-1] + " " + line[error_x:]).strip()
+        assert sorted(cells) == sorted(g["error_message"] for g in doc["troubled"])  # whole, not cut
+        assert all(len(line) <= columns for line in lines)
+        assert max(len(m) for m in cells) > 100  # a message the old table cut
+    plain = b"".join((await _in_a_terminal("status", env=env | {"NO_COLOR": "1"}, columns=80, stdout_too=True))[1])
+    assert b"\x1b" not in plain and b"REJECTED" in plain

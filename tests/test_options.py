@@ -39,6 +39,7 @@ BAD = {
     "journal_retention_days": "-1",
     "log_level": "loud",
     "log_format": "xml",
+    "color": "rainbow",
 }
 # Settings given elsewhere, each in one place of its own: compound values, secrets read from
 # files, or what only a run decides.
