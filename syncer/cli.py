@@ -540,7 +540,9 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(sys.argv[1:] if argv is None else list(argv))
+        code = _main(sys.argv[1:] if argv is None else list(argv))
+        sys.stdout.flush()  # here, where a reader gone is caught, not at exit
+        return code
     except KeyboardInterrupt:
         # Ctrl-C before the run's own handlers are in place (while importing or starting up).
         return 130

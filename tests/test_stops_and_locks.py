@@ -191,6 +191,15 @@ async def test_plan_json_into_head_ends_quietly(db: str, emulator: Emulator) -> 
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert json.loads(out.decode())["totals"]["would_change"] > 0 if "totals" in out.decode() else out
     assert "Traceback" not in err.decode() and "BrokenPipe" not in err.decode(), err.decode()[-2000:]
+    # A reader gone before a word is written (`| less` quit at once, `| true`): as quiet.
+    for verb in ("status", "plan", "history grp-0000001"):
+        process = await asyncio.create_subprocess_shell(
+            f"{sys.executable} -m syncer {verb} | true",
+            env={k: v for k, v in os.environ.items() if not k.startswith(("SYNCER_", "TENCENT_IM_"))} | env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+        assert all(line.startswith("{") for line in err.decode().splitlines()), (verb, err.decode()[-2000:])
 
 
 async def test_the_emulator_on_a_port_taken_exits_78_with_one_line() -> None:
