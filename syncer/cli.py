@@ -35,18 +35,12 @@ from syncer.progress import Progress, StatusLine
 from syncer.quoting import clip, quote
 from syncer.report import print_history, print_status, print_summary, render_migration_status
 from syncer.savedplan import SavedPlan, load_plan, parse_plan, plan_writer, revert_plan
-from syncer.secret import overridden
 from syncer.settings import (
-    Relation,
-    Secret,
     Settings,
-    parse_rate_limits,
-    parse_schema,
     settings_from_env,
 )
-from syncer.sharding import Shard
 from syncer.stopping import StopSignals, stoppable
-from syncer.vendors import VENDORS, add_vendor_arguments, desired_setup, desired_setups, make_vendor, vendor_overrides
+from syncer.vendors import desired_setup, desired_setups, make_vendor
 
 PROGRESS_STYLES = ("auto", "bar", "log", "off")
 
@@ -54,38 +48,12 @@ Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("database and logging")
-    g.add_argument("--database-url", help="Postgres URL (env SYNCER_DATABASE_URL, then DATABASE_URL)")
-    g.add_argument("--schema", help="the schema of syncer's own tables and views (env SYNCER_SCHEMA; default public)")
-    g.add_argument(
-        "--desired-relation",
-        metavar="SCHEMA.NAME",
-        help="the desired table or view, schema-qualified (env SYNCER_DESIRED_RELATION; "
-        "default: the vendor's own table in schema public, as the README says)",
-    )
-    options.add_flags(g, "common")
-
-
-_DEFAULT = Settings()
-_SHARD_FLAGS: tuple[tuple[str, type, str], ...] = (
-    # Whole numbers, read as text: a bad one is a setting to fix (78), not argparse's usage error.
-    ("--shard-index", str, "this worker's shard, from 0 (env SYNCER_SHARD_INDEX, then JOB_COMPLETION_INDEX)"),
-    ("--shard-count", str, "how many shards split the groups and the rate limits (env SYNCER_SHARD_COUNT; default 1)"),
-    ("--pushgateway-url", str, "push-add the run's metrics here at its end (env SYNCER_PUSHGATEWAY_URL)"),
-)
+    options.add_flags(parser.add_argument_group("database, logging and colour"), "common")
 
 
 def _vendor(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("vendor")
-    add_vendor_arguments(g)
-    g.add_argument(
-        "--rate-limit",
-        action="append",
-        default=[],
-        metavar="[COMMAND=]N",
-        help="calls per second per API command (default 200); repeat as COMMAND=N for one command",
-    )
-    options.add_flags(g, "run")
+    options.add_flags(parser.add_argument_group("vendor"), "which-vendor", "vendor")
+    options.add_flags(parser.add_argument_group("calls, thresholds, sharding and observing"), "run")
     g = parser.add_argument_group("targeting: a canary, or one part of a migration")
     g.add_argument("--group", action="append", default=[], metavar="ID", help="only this group (repeatable)")
     g.add_argument("--groups-file", metavar="PATH", help="only the groups listed in this file, one ID a line")
@@ -95,9 +63,6 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         help="only the groups of the desired relation this SQL predicate selects (run read-only), "
         "e.g. \"face_url LIKE 'https://old-cdn.%%'\"",
     )
-    g = parser.add_argument_group("sharding and observing")
-    for flag, kind, text in _SHARD_FLAGS:
-        g.add_argument(flag, type=kind, help=text)
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
@@ -112,9 +77,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 
     p = verbs.add_parser("migrate", help="create or upgrade syncer's tables")
     _common(p)
-    p.add_argument(
-        "--vendor", choices=VENDORS, help="whose desired relation --desired-relation names (env SYNCER_VENDOR)"
-    )
+    options.add_flags(p.add_argument_group("vendor: whose desired relation --desired-relation names"), "which-vendor")
     p.add_argument(
         "--status",
         action="store_true",
@@ -152,7 +115,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         "check", help="before a first run: will it work against this app and database? (no write changes anything)"
     )
     _common(p)
-    add_vendor_arguments(p.add_argument_group("vendor"))
+    options.add_flags(p.add_argument_group("vendor"), "which-vendor", "vendor")
     p.add_argument(
         "--canary",
         metavar="GROUP_ID",
@@ -185,18 +148,14 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p = verbs.add_parser("history", help="a group's changes from the change journal, newest first")
     _common(p)
     p.add_argument("group_id", metavar="GROUP_ID", help="the group's ID, as the desired relation has it")
-    p.add_argument("--vendor", choices=VENDORS, help="whose group (env SYNCER_VENDOR)")
+    options.add_flags(p.add_argument_group("vendor: whose group"), "which-vendor")
     p.add_argument("--limit", type=int, default=100, help="at most this many changes (default 100)")
     p.add_argument("--json", action="store_true", help="JSON lines, one change each")
     p.set_defaults(handler=cmd_history)
 
     p = verbs.add_parser("prune", help="drop change-journal entries older than the retention")
     _common(p)
-    p.add_argument(
-        "--older-than-days",
-        type=float,
-        help=f"env SYNCER_JOURNAL_RETENTION_DAYS; default {_DEFAULT.journal_retention_days:g}",
-    )
+    options.add_flags(p, "prune")
     p.set_defaults(handler=cmd_prune)
 
     p = verbs.add_parser("run", help="reconcile; exit 0 all in sync, 2 some rejected or failed, 1 fatal")
@@ -223,45 +182,16 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 
 
 def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
-    """The settings: the environment's, then the flags' over them (syncer/options.py holds the
-    tunable ones, each with its flag, variable, range and default)."""
+    """The settings: the environment's, then the flags' over them (syncer/options.py holds them,
+    each with its flag, variable, range and default); then what this run targets."""
     settings = options.from_flags(settings_from_env(env), args)
+    if settings.database_url is not None:
+        settings.require_database()  # a URL of another scheme is a setting to fix (78), not a retry
     get = vars(args).get
-    default_rate, overrides = parse_rate_limits(get("rate_limit") or [])
-    database_url = get("database_url")
-    schema, relation = get("schema"), get("desired_relation")
-    shard_index = _whole(get("shard_index"), "--shard-index (env SYNCER_SHARD_INDEX)")
-    shard_count = _whole(get("shard_count"), "--shard-count (env SYNCER_SHARD_COUNT)")
-    shard = Shard(
-        settings.shard.index if shard_index is None else shard_index,
-        settings.shard.count if shard_count is None else shard_count,
-    )
-    pushgateway = get("pushgateway_url")
-    chosen = overridden(
-        settings,
-        shard=shard,
-        pushgateway_url=Secret(pushgateway.rstrip("/")) if pushgateway else None,
-        database_url=Secret(database_url) if database_url else None,
-        schema=parse_schema(schema, "--schema") if schema else None,
-        desired_relation=Relation.parse(relation, "--desired-relation") if relation else None,
-        **vendor_overrides(args, settings),
-        rate_limit=default_rate,
-        rate_limit_overrides={**settings.rate_limit_overrides, **overrides} if overrides else None,
-    )
-    if chosen.database_url is not None:
-        chosen.require_database()  # a URL of another scheme is a setting to fix (78), not a retry
     targets = (*(get("group") or ()), *_ids_in(get("groups_file")))
     if targets or get("where") is not None:
-        chosen = replace(chosen, targets=tuple(dict.fromkeys(targets)), target_filter=get("where"))
-    return chosen
-
-
-def _whole(text: str | None, names: str) -> int | None:
-    if text is None:
-        return None
-    if not text.strip().isdigit():
-        raise ConfigError(f"{names}: {clip(text)!r} is not a whole number")
-    return int(text)
+        settings = replace(settings, targets=tuple(dict.fromkeys(targets)), target_filter=get("where"))
+    return settings
 
 
 def _ids_in(path: str | None) -> list[str]:
@@ -502,7 +432,7 @@ async def cmd_revert(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    vendor = args.vendor or settings.vendor
+    vendor = settings.vendor
     timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
     async with PgStore.open(settings.require_database(), vendor, timeouts, schema=settings.schema) as store:
         await store.check_schema()
@@ -512,9 +442,7 @@ async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
-    days = settings.journal_retention_days if args.older_than_days is None else args.older_than_days
-    if not days >= 0:
-        raise ConfigError("--older-than-days must not be negative")
+    days = settings.journal_retention_days
     timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
     async with PgStore.open(settings.require_database(), timeouts=timeouts, schema=settings.schema) as store:
         await store.check_schema()

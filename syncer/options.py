@@ -1,104 +1,138 @@
-"""The settings a person tunes, in one table: each one's flag, environment variable, type, range
+"""The settings a person gives, in one table: each one's flag, environment variable, type, range
 and default (the default is the :class:`Settings` field's own, so help and code cannot
-disagree). Flags win over the environment; a bad value from either is one :class:`ConfigError`
-naming both (exit 78), never argparse's usage error or a traceback."""
+disagree); each vendor's own come from its package (syncer/vendors.py). Flags win over the
+environment; a bad value from either is one :class:`ConfigError` naming both (exit 78), never
+argparse's usage error or a traceback. Secrets may come from a file (``VAR_FILE``) and are never
+repeated in an error."""
 
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from syncer.errors import ConfigError
 from syncer.logs import FORMATS, LEVELS
+from syncer.option import Option, choice, number, seconds, secret, switch, text, url
 from syncer.output import COLOR_MODES
 from syncer.quoting import clip
-from syncer.settings import Settings, parse_budget
+from syncer.secret import secret_from_env
+from syncer.settings import Relation, Settings, parse_budget, parse_rate_limits, parse_schema
 from syncer.thresholds import Threshold
+from syncer.vendors import VENDOR_OPTIONS, VENDORS
 
 PROGRESS_STYLES = ("auto", "bar", "log", "off")
 
-Parse = Callable[[str], Any]  # the text → the value in the setting's unit; ValueError says why not
+
+def _threshold(name: str) -> Any:
+    return lambda value: Threshold.parse(value, name)
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
-    field: str  # the Settings field it sets
-    flag: str | None  # None: from the environment only
-    env: str
-    parse: Parse
-    help: str
-    group: str  # which verbs take its flag: "run" (those that call the vendor), "incremental" (run), "common" (all)
-    metavar: str | None = None
-    # How the default reads in --help (the field's value in the flag's unit); None: as it is.
-    shown: Callable[[Any], str] | None = None
-    choices: tuple[str, ...] | None = None
-
-    @property
-    def names(self) -> str:
-        return f"{self.flag} ({self.env})" if self.flag else self.env
-
-    def default_text(self) -> str:
-        value = getattr(Settings(), self.field)
-        if self.shown is not None:
-            return self.shown(value)
-        return "none" if value is None else str(value)
+def _rate_limits(value: str) -> tuple[int | None, dict[str, int]]:
+    return parse_rate_limits([spec.strip() for spec in value.split(",") if spec.strip()])
 
 
-def _number(kind: type, *, low: float, high: float = math.inf, above: bool = False, scale: float = 1.0) -> Parse:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text.strip())
-        except ValueError:
-            raise ValueError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
-        if not (value > low if above else value >= low) or value > high or value != value:
-            bound = f"above {low:g}" if above else f"at least {low:g}"
-            raise ValueError(f"{text!r} is out of range: {bound}" + (f", at most {high:g}" if high < math.inf else ""))
-        return value * scale if scale != 1.0 else value
-
-    return parse
-
-
-def _choice(choices: tuple[str, ...]) -> Parse:
-    def parse(text: str) -> str:
-        if text not in choices:
-            raise ValueError(f"{text!r}: expected one of {', '.join(choices)}")
-        return text
-
-    return parse
-
-
-def _text(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be empty")
-    return text.strip()
-
-
-def _flag(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{text!r}: expected true or false")
-
-
-def _threshold(name: str) -> Parse:
-    return lambda text: Threshold.parse(text, name)
-
-
-def _seconds(unit: float) -> Callable[[Any], str]:
-    return lambda value: f"{value / unit:g}"
-
-
-OPTIONS: tuple[Option, ...] = (
+SHARED: tuple[Option, ...] = (
+    Option(
+        "database_url",
+        "--database-url",
+        "SYNCER_DATABASE_URL",
+        secret(url("postgresql", "postgres", host=False)),
+        "Postgres URL (prefer the variable: flags show in ps)",
+        "common",
+        metavar="URL",
+        fallback_env=("DATABASE_URL",),
+        secret=True,
+    ),
+    Option(
+        "schema",
+        "--schema",
+        "SYNCER_SCHEMA",
+        lambda value: parse_schema(value, "--schema (env SYNCER_SCHEMA)"),
+        "the schema of syncer's own tables and views",
+        "common",
+        metavar="NAME",
+    ),
+    Option(
+        "desired_relation",
+        "--desired-relation",
+        "SYNCER_DESIRED_RELATION",
+        lambda value: Relation.parse(value, "--desired-relation (env SYNCER_DESIRED_RELATION)"),
+        "the desired table or view, schema-qualified (none: the vendor's own table in schema public)",
+        "common",
+        metavar="SCHEMA.NAME",
+    ),
+    Option(
+        "db_connect_timeout_s",
+        None,
+        "SYNCER_DB_CONNECT_TIMEOUT",
+        number(float, low=0, above=True),
+        "seconds to wait for a Postgres connection",
+        "common",
+        shown=seconds(1),
+    ),
+    Option(
+        "db_statement_timeout_s",
+        None,
+        "SYNCER_DB_STATEMENT_TIMEOUT",
+        number(float, low=0, above=True),
+        "seconds any one Postgres statement may take (the server is told too)",
+        "common",
+        shown=seconds(1),
+    ),
+    Option(
+        "vendor",
+        "--vendor",
+        "SYNCER_VENDOR",
+        choice(VENDORS),
+        "which chat vendor",
+        "which-vendor",
+        choices=VENDORS,
+    ),
+    Option(
+        "rate_limit",
+        "--rate-limit",
+        "SYNCER_RATE_LIMIT",
+        _rate_limits,
+        "calls per second per API command; COMMAND=N for one command (repeat the flag, or comma-separate)",
+        "run",
+        metavar="[COMMAND=]N",
+        shown=lambda value: "the vendor's own" if value is None else str(value),
+        repeat=True,
+    ),
+    Option(
+        "shard.index",
+        "--shard-index",
+        "SYNCER_SHARD_INDEX",
+        number(int, low=0),
+        "this worker's shard, from 0 (an Indexed Job sets JOB_COMPLETION_INDEX)",
+        "run",
+        fallback_env=("JOB_COMPLETION_INDEX",),
+    ),
+    Option(
+        "shard.count",
+        "--shard-count",
+        "SYNCER_SHARD_COUNT",
+        number(int, low=1),
+        "how many shards split the groups and the rate limits",
+        "run",
+    ),
+    Option(
+        "pushgateway_url",
+        "--pushgateway-url",
+        "SYNCER_PUSHGATEWAY_URL",
+        secret(url("http", "https")),
+        "push-add the run's metrics here at its end",
+        "run",
+        metavar="URL",
+        secret=True,
+    ),
     Option(
         "max_in_flight",
         "--max-in-flight",
         "SYNCER_MAX_IN_FLIGHT",
-        _number(int, low=1),
+        number(int, low=1),
         "concurrent calls per API command",
         "run",
     ),
@@ -106,7 +140,7 @@ OPTIONS: tuple[Option, ...] = (
         "attr_writes_per_group",
         "--attr-writes-per-group",
         "SYNCER_ATTR_WRITES_PER_GROUP",
-        _number(int, low=1),
+        number(int, low=1),
         "attribute writes per group per second",
         "run",
     ),
@@ -114,25 +148,25 @@ OPTIONS: tuple[Option, ...] = (
         "limiter_margin_s",
         "--limiter-margin-ms",
         "SYNCER_LIMITER_MARGIN_MS",
-        _number(float, low=0, scale=0.001),
+        number(float, low=0, scale=0.001),
         "added to each one-second window, beyond what slow answers add",
         "run",
-        shown=_seconds(0.001),
+        shown=seconds(0.001),
     ),
     Option(
         "request_timeout_s",
         "--timeout",
         "SYNCER_TIMEOUT",
-        _number(float, low=3, above=True),
+        number(float, low=3, above=True),
         "seconds per call before giving up on it (above the vendor's own 3 s)",
         "run",
-        shown=_seconds(1),
+        shown=seconds(1),
     ),
     Option(
         "max_attempts",
         "--max-attempts",
         "SYNCER_MAX_ATTEMPTS",
-        _number(int, low=1),
+        number(int, low=1),
         "attempts per call for transient errors (the first counts)",
         "run",
     ),
@@ -140,25 +174,25 @@ OPTIONS: tuple[Option, ...] = (
         "attr_recheck_s",
         "--attr-recheck-hours",
         "SYNCER_ATTR_RECHECK_HOURS",
-        _number(float, low=0, scale=3600),
+        number(float, low=0, scale=3600),
         "re-read attributes confirmed longer ago",
         "run",
-        shown=_seconds(3600),
+        shown=seconds(3600),
     ),
     Option(
         "grace_period_s",
         "--grace-seconds",
         "SYNCER_GRACE_SECONDS",
-        _number(float, low=0),
+        number(float, low=0),
         "on SIGTERM/SIGINT, how long calls in flight may finish before they are cut",
         "run",
-        shown=_seconds(1),
+        shown=seconds(1),
     ),
     Option(
         "check_attrs",
         "--check-attrs",
         "SYNCER_CHECK_ATTRS",
-        _flag,
+        switch,
         "read every group's attributes, even those unchanged since last confirmed",
         "run",
     ),
@@ -166,7 +200,7 @@ OPTIONS: tuple[Option, ...] = (
         "incremental",
         "--incremental",
         "SYNCER_INCREMENTAL",
-        _flag,
+        switch,
         "read only desired rows changed since the last completed run (plus failed and new ones)",
         "incremental",
     ),
@@ -174,7 +208,7 @@ OPTIONS: tuple[Option, ...] = (
         "full_every",
         "--full-every",
         "SYNCER_FULL_EVERY",
-        _number(int, low=0),
+        number(int, low=0),
         "with --incremental: make every K-th run a full one (0: never)",
         "incremental",
         metavar="K",
@@ -211,19 +245,27 @@ OPTIONS: tuple[Option, ...] = (
         "metrics_port",
         "--metrics-port",
         "SYNCER_METRICS_PORT",
-        _number(int, low=1, high=65535),
+        number(int, low=1, high=65535),
         "serve /metrics on this port while running",
         "run",
         metavar="PORT",
     ),
     Option(
-        "metrics_job", "--metrics-job", "SYNCER_METRICS_JOB", _text, "the Pushgateway job name", "run", metavar="JOB"
+        "metrics_host",
+        None,
+        "SYNCER_METRICS_HOST",
+        text,
+        "the address --metrics-port listens on",
+        "run",
+    ),
+    Option(
+        "metrics_job", "--metrics-job", "SYNCER_METRICS_JOB", text, "the Pushgateway job name", "run", metavar="JOB"
     ),
     Option(
         "progress",
         "--progress",
         "SYNCER_PROGRESS",
-        _choice(PROGRESS_STYLES),
+        choice(PROGRESS_STYLES),
         "auto: a bar on a terminal, a log line every interval otherwise",
         "run",
         choices=PROGRESS_STYLES,
@@ -232,48 +274,48 @@ OPTIONS: tuple[Option, ...] = (
         "progress_interval_s",
         None,
         "SYNCER_PROGRESS_INTERVAL_S",
-        _number(float, low=0, above=True),
+        number(float, low=0, above=True),
         "seconds between progress log lines",
         "run",
-        shown=_seconds(1),
+        shown=seconds(1),
     ),
     Option(
         "journal_retention_days",
-        None,
+        "--older-than-days",
         "SYNCER_JOURNAL_RETENTION_DAYS",
-        _number(float, low=0),
-        "how long the change journal keeps what each run wrote",
-        "common",
+        number(float, low=0),
+        "how long the change journal keeps what each run wrote: `syncer prune` drops what is older",
+        "prune",
+        metavar="DAYS",
         shown=lambda v: f"{v:g}",
     ),
     Option(
         "color",
         "--color",
         "SYNCER_COLOR",
-        _choice(COLOR_MODES),
+        choice(COLOR_MODES),
         "auto: colour on a terminal unless NO_COLOR is set; always: even into a pipe; never",
         "common",
         choices=COLOR_MODES,
     ),
-    Option(
-        "log_level", "--log-level", "SYNCER_LOG_LEVEL", _choice(LEVELS), "how much to log", "common", choices=LEVELS
-    ),
+    Option("log_level", "--log-level", "SYNCER_LOG_LEVEL", choice(LEVELS), "how much to log", "common", choices=LEVELS),
     Option(
         "log_format",
         "--log-format",
         "SYNCER_LOG_FORMAT",
-        _choice(FORMATS),
+        choice(FORMATS),
         "auto: console on a terminal, JSON lines otherwise",
         "common",
         choices=FORMATS,
     ),
 )
+OPTIONS: tuple[Option, ...] = (*SHARED, *VENDOR_OPTIONS)
 BY_FLAG = {option.flag: option for option in OPTIONS if option.flag}
 
 
-def _parsed(option: Option, text: str, where: str) -> Any:
+def _parsed(option: Option, value: str, where: str) -> Any:
     try:
-        return option.parse(text)
+        return option.parse(value)
     except ValueError as exc:
         raise ConfigError(f"{where}: {clip(str(exc))}") from None
     except ConfigError as exc:
@@ -281,56 +323,98 @@ def _parsed(option: Option, text: str, where: str) -> Any:
         raise ConfigError(message if option.env in message else f"{where}: {message}") from None
 
 
+def _from_env(option: Option, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The variable that sets ``option`` (its own, else a fallback) and its text; None: unset."""
+    for name in (option.env, *option.fallback_env):
+        if option.secret:
+            found = secret_from_env(env, name)
+            value = None if found is None else found.reveal()
+        else:
+            value = env.get(name)
+        if value is not None and value.strip():
+            return name, value
+    return None
+
+
 def from_env(settings: Settings, env: Mapping[str, str]) -> Settings:
     """``settings`` with each option the environment sets."""
-    given: dict[str, Any] = {}
+    given: dict[Option, Any] = {}
     for option in OPTIONS:
-        text = env.get(option.env, "")
-        if text.strip():
-            given[option.field] = _parsed(
-                option, text, f"{option.env} (or {option.flag})" if option.flag else option.env
-            )
-    return replace(settings, **given) if given else settings
+        if (found := _from_env(option, env)) is not None:
+            name, value = found
+            given[option] = _parsed(option, value, f"{name} (or {option.flag})" if option.flag else name)
+    return _apply(settings, given)
 
 
 def from_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     """``settings`` with each option a flag gives (a flag wins over the environment)."""
-    given: dict[str, Any] = {}
+    given: dict[Option, Any] = {}
     values = vars(args)
     for option in OPTIONS:
-        text = values.get(_dest(option))
-        if text is None:
+        value = values.get(_dest(option))
+        if value is None or value == []:
             continue
-        if text is True:  # a switch given
-            given[option.field] = True
+        if value is True:  # a switch given
+            given[option] = True
             continue
-        given[option.field] = _parsed(option, text, f"{option.flag} (env {option.env})")
-    return replace(settings, **given) if given else settings
+        joined = ",".join(value) if option.repeat else value
+        given[option] = _parsed(option, joined, f"{option.flag} (env {option.env})")
+    return _apply(settings, given)
+
+
+def _apply(settings: Settings, given: Mapping[Option, Any]) -> Settings:
+    """``settings`` with the values ``given``; the fields of one part (the shard) set together,
+    so that its own checks see them all."""
+    top: dict[str, Any] = {}
+    parts: dict[str, dict[str, Any]] = {}
+    for option, value in given.items():
+        if option.field == "rate_limit":  # a default and per-command limits, added to those set
+            default, overrides = value
+            top["rate_limit"] = settings.rate_limit if default is None else default
+            top["rate_limit_overrides"] = {**settings.rate_limit_overrides, **overrides}
+            continue
+        head, _, rest = option.field.partition(".")
+        if rest:
+            parts.setdefault(head, {})[rest] = value
+        else:
+            top[head] = value
+    for head, fields in parts.items():
+        try:
+            top[head] = replace(getattr(settings, head), **fields)
+        except ConfigError as exc:
+            names = ", ".join(o.names for o in OPTIONS if o.field.startswith(head + "."))
+            raise ConfigError(f"{names}: {exc}") from None
+    return replace(settings, **top) if top else settings
 
 
 def _dest(option: Option) -> str:
     # Apart from any other verb's own arguments of the same name (the emulator's, say).
-    return f"option_{option.field}"
+    return "option_" + option.field.replace(".", "_")
 
 
-def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, group: str) -> None:
-    """The flags of ``group``'s options, each saying its variable and default in --help."""
+def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *groups: str) -> None:
+    """The flags of the options of ``groups``, each saying its variable and default in --help."""
+    defaults = Settings()
     for option in OPTIONS:
-        if option.flag is None or option.group != group:
+        if option.flag is None or option.group not in groups:
             continue
-        tail = f"(env {option.env}; default {option.default_text()})".replace("%", "%%")  # argparse formats help
-        if option.parse is _flag:
-            parser.add_argument(
-                option.flag,
-                dest=_dest(option),
-                action="store_true",
-                default=None,
-                help=f"{option.help.replace('%', '%%')} {tail}",
-            )
+        also = "".join(f", then {name}" for name in option.fallback_env)
+        if option.secret:
+            also += f", or a file named in {option.env}_FILE"
+        tail = f"(env {option.env}{also}; default {option.default_text(defaults)})".replace("%", "%%")
+        described = f"{option.help.replace('%', '%%')} {tail}"
+        if option.parse is switch:
+            parser.add_argument(option.flag, dest=_dest(option), action="store_true", default=None, help=described)
         else:
             parser.add_argument(
                 option.flag,
                 dest=_dest(option),
+                action="append" if option.repeat else "store",
                 metavar=option.metavar or (option.choices and "{" + ",".join(option.choices) + "}") or "N",
-                help=f"{option.help.replace('%', '%%')} {tail}",
+                help=described,
             )
+
+
+def flags_of(groups: Sequence[str]) -> list[Option]:
+    """The options whose flags ``groups`` take."""
+    return [option for option in OPTIONS if option.flag and option.group in groups]

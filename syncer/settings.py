@@ -10,12 +10,11 @@ from urllib.parse import urlsplit
 
 from syncer.errors import ConfigError
 from syncer.network import NetworkSettings, network_from_env
-from syncer.nexconn.settings import NexconnSettings, nexconn_from_env
+from syncer.nexconn.settings import NexconnSettings
 from syncer.quoting import clip
 from syncer.secret import Secret as Secret  # the name settings' users know it by
-from syncer.secret import secret_from_env
-from syncer.sharding import Shard, shard_from_env
-from syncer.tencent.settings import TencentSettings, tencent_from_env
+from syncer.sharding import Shard
+from syncer.tencent.settings import TencentSettings
 from syncer.thresholds import Threshold
 
 
@@ -225,35 +224,14 @@ def parse_rate_limits(specs: list[str]) -> tuple[int | None, dict[str, int]]:
     return default, overrides
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name, "").strip()
-    try:
-        return float(text) if text else default
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds") from None
-
-
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
-    env = os.environ if env is None else env
-    db = secret_from_env(env, "SYNCER_DATABASE_URL") or secret_from_env(env, "DATABASE_URL")
-    pushgateway = env.get("SYNCER_PUSHGATEWAY_URL")
-    relation_text = env.get("SYNCER_DESIRED_RELATION", "").strip()
-    schema_text = env.get("SYNCER_SCHEMA", "").strip()
-    settings = Settings(
-        database_url=db,
-        schema=parse_schema(schema_text, "SYNCER_SCHEMA") if schema_text else "public",
-        desired_relation=Relation.parse(relation_text, "SYNCER_DESIRED_RELATION") if relation_text else None,
-        vendor=env.get("SYNCER_VENDOR") or "tencent",
-        tencent=tencent_from_env(env),
-        nexconn=nexconn_from_env(env),
-        network=network_from_env(env),
-        shard=shard_from_env(env),
-        pushgateway_url=Secret(pushgateway.rstrip("/")) if pushgateway else None,
-    )
-    # The tunable settings' table (syncer/options.py) reads the rest; it builds on this module.
+    """The settings the environment gives: proxies and CA certificates from the variables every
+    HTTP tool reads (syncer/network.py), the rest from the table of settings (syncer/options.py,
+    which builds on this module)."""
     from syncer.options import from_env
 
-    return from_env(settings, env)
+    env = os.environ if env is None else env
+    return from_env(Settings(network=network_from_env(env)), env)
 
 
 def parse_budget(text: str, setting: str) -> Threshold | None:

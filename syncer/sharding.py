@@ -10,7 +10,6 @@ every query that picks a shard's groups uses.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from syncer.errors import ConfigError
@@ -24,6 +23,8 @@ class Shard:
     def __post_init__(self) -> None:
         if self.count < 1:
             raise ConfigError(f"shard count {self.count}: must be at least 1")
+        if self.index != 0 and self.count == 1:
+            raise ConfigError(f"shard index {self.index} but no shard count (an Indexed Job's completions)")
         if not 0 <= self.index < self.count:
             raise ConfigError(
                 f"shard index {self.index}: must be from 0 to {self.count - 1} (shard count {self.count})"
@@ -46,23 +47,6 @@ class Shard:
 
 def shard_of(group_id: str, count: int) -> int:
     return int(hashlib.md5(group_id.encode()).hexdigest()[:8], 16) % count
-
-
-def shard_from_env(env: Mapping[str, str]) -> Shard:
-    """SYNCER_SHARD_INDEX, else Kubernetes' JOB_COMPLETION_INDEX (Indexed Jobs); SYNCER_SHARD_COUNT."""
-    count_text = env.get("SYNCER_SHARD_COUNT", "").strip() or "1"
-    index_text = (env.get("SYNCER_SHARD_INDEX", "").strip() or env.get("JOB_COMPLETION_INDEX", "").strip()) or "0"
-    try:
-        count, index = int(count_text), int(index_text)
-    except ValueError:
-        raise ConfigError(
-            f"shard settings: SYNCER_SHARD_COUNT={count_text!r} and the shard index {index_text!r} must be numbers"
-        ) from None
-    if index != 0 and count == 1:
-        raise ConfigError(
-            f"shard index {index} but no shard count: set SYNCER_SHARD_COUNT (an Indexed Job's completions)"
-        )
-    return Shard(index, count)
 
 
 UNSHARDED = Shard()  # every group: shard 0 of 1

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import Any
 
 from syncer.db.migrator import DesiredSetup
 from syncer.errors import ConfigError
-from syncer.secret import overridden
-from syncer.settings import Secret, Settings
+from syncer.nexconn.settings import OPTIONS as NEXCONN_OPTIONS
+from syncer.settings import Settings
+from syncer.tencent.settings import OPTIONS as TENCENT_OPTIONS
 from syncer.vendor import Probes, Vendor
 
 VENDORS = ("tencent", "nexconn")
+# Each vendor's own settings: its app, credentials and hosts (syncer/options.py lists them all).
+VENDOR_OPTIONS = (*TENCENT_OPTIONS, *NEXCONN_OPTIONS)
 # Each vendor's desired table when no SYNCER_DESIRED_RELATION names another (in schema public).
 DEFAULT_DESIRED_TABLES = {"tencent": "desired_group_profiles", "nexconn": "desired_group_channels"}
 
@@ -58,45 +60,3 @@ def make_probes(settings: Settings) -> Probes:
 
         return NexconnProbes(settings, VendorClient(settings, NexconnWire(settings)))
     raise ConfigError(f"vendor {settings.vendor!r}: expected one of {', '.join(VENDORS)}")
-
-
-def add_vendor_arguments(group: argparse._ArgumentGroup) -> None:
-    """``--vendor`` and each vendor's own settings, for `run` and `plan`."""
-    group.add_argument("--vendor", choices=VENDORS, help="env SYNCER_VENDOR; default tencent")
-    group.add_argument("--sdkappid", help="Tencent: env TENCENT_IM_SDKAPPID")
-    group.add_argument(
-        "--secret-key", help="Tencent: env TENCENT_IM_SECRET_KEY (prefer the environment: flags show in ps)"
-    )
-    group.add_argument("--admin", help="Tencent: App admin identifier (env TENCENT_IM_ADMIN; default administrator)")
-    group.add_argument("--base-url", help="Tencent: env TENCENT_IM_BASE_URL; default https://console.tim.qq.com")
-    group.add_argument("--app-key", help="Nexconn: env NEXCONN_APP_KEY (the secret: env NEXCONN_APP_SECRET only)")
-    group.add_argument("--nexconn-url", help="Nexconn: env NEXCONN_BASE_URL; default https://api.sg-light-api.com")
-    group.add_argument("--nexconn-backup-url", help="Nexconn: env NEXCONN_BACKUP_URL; the region's backup host")
-
-
-def vendor_overrides(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """The settings the vendor flags give, over ``settings``' (None: not given, it stays)."""
-    get = vars(args).get
-    secret_key, base_url = get("secret_key"), get("base_url")
-    nexconn_url, backup_url = get("nexconn_url"), get("nexconn_backup_url")
-    sdkappid = get("sdkappid")  # text from run's flag (the emulator's own --sdkappid is a number already)
-    if isinstance(sdkappid, str):
-        if not sdkappid.strip().isdigit():
-            raise ConfigError(f"--sdkappid (env TENCENT_IM_SDKAPPID): {sdkappid[:40]!r} is not a number")
-        sdkappid = int(sdkappid)
-    tencent = overridden(
-        settings.tencent,
-        sdkappid=sdkappid,
-        secret_key=Secret(secret_key) if secret_key else None,
-        admin=get("admin"),
-        base_url=base_url.rstrip("/") if base_url else None,
-    )
-    nexconn = overridden(
-        settings.nexconn,
-        app_key=get("app_key"),
-        base_url=nexconn_url.rstrip("/") if nexconn_url else None,
-        # Another primary host with no backup named: no backup (the default region's backup
-        # belongs to the default host only). "" means none.
-        backup_url=backup_url.rstrip("/") if backup_url else ("" if nexconn_url else None),
-    )
-    return {"vendor": get("vendor"), "tencent": tencent, "nexconn": nexconn}

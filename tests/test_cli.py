@@ -171,7 +171,10 @@ async def test_history_shows_a_groups_journal_status_counts_it_and_prune_drops_i
     assert pruned.code == 0 and "pruned 1 " in pruned.out
     assert "no change journaled" in (await syncer("history", row.group_id, env=env)).out
     refused = await syncer("prune", env=env | {"SYNCER_JOURNAL_RETENTION_DAYS": "soon"})
-    assert refused.code == 78 and "SYNCER_JOURNAL_RETENTION_DAYS: 'soon' is not a number" in refused.err
+    assert (
+        refused.code == 78
+        and "SYNCER_JOURNAL_RETENTION_DAYS (or --older-than-days): 'soon' is not a number" in refused.err
+    )
 
 
 async def test_a_plan_reads_like_terraforms_and_its_detailed_exit_code_gates_ci(db: str, emulator: Emulator) -> None:

@@ -38,7 +38,7 @@ class NexconnWire:
         own = settings.nexconn
         self._app_key, self._secret = own.credentials()
         self._primary = own.base_url
-        self._backup = own.backup_url or None
+        self._backup = own.backup_host
         self.has_fallback = self._backup is not None
         self._rng = rng or random.SystemRandom()
         self._clock = wall_clock

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from syncer.errors import ConfigError
-from syncer.secret import Secret, revealed, secret_from_env
+from syncer.option import Option, secret, text, url
+from syncer.secret import Secret, revealed
 
 # Singapore's primary and backup hosts (nexconn-facts.md lists the other regions).
 DEFAULT_BASE_URL = "https://api.sg-light-api.com"
@@ -20,7 +20,15 @@ class NexconnSettings:
     app_key: str | None = None
     app_secret: Secret | None = None
     base_url: str = DEFAULT_BASE_URL
-    backup_url: str | None = DEFAULT_BACKUP_URL  # None or "": no backup host
+    # None: the default region's backup when base_url is the default host, else none (a backup
+    # of another region, or of an emulator, must be named); "": none.
+    backup_url: str | None = None
+
+    @property
+    def backup_host(self) -> str | None:
+        if self.backup_url is None:
+            return DEFAULT_BACKUP_URL if self.base_url == DEFAULT_BASE_URL else None
+        return self.backup_url or None
 
     def credentials(self) -> tuple[str, str]:
         """The App-Key and its secret; :class:`ConfigError` naming the setting if one is missing."""
@@ -29,16 +37,33 @@ class NexconnSettings:
         return self.app_key, revealed(self.app_secret, "no Nexconn app secret: set NEXCONN_APP_SECRET")
 
 
-def nexconn_from_env(env: Mapping[str, str]) -> NexconnSettings:
-    base = (env.get("NEXCONN_BASE_URL") or "").rstrip("/")
-    backup = (env.get("NEXCONN_BACKUP_URL") or "").rstrip("/")
-    if not backup:
-        # The default region's backup goes with the default host only: a backup of another
-        # region, or of an emulator, must be named.
-        backup = "" if base else DEFAULT_BACKUP_URL
-    return NexconnSettings(
-        app_key=env.get("NEXCONN_APP_KEY") or None,
-        app_secret=secret_from_env(env, "NEXCONN_APP_SECRET"),
-        base_url=base or DEFAULT_BASE_URL,
-        backup_url=backup or None,
-    )
+OPTIONS = (
+    Option("nexconn.app_key", "--app-key", "NEXCONN_APP_KEY", text, "Nexconn: the app's App-Key", "vendor", "KEY"),
+    Option(
+        "nexconn.app_secret",
+        None,
+        "NEXCONN_APP_SECRET",
+        secret(text),
+        "Nexconn: the app's secret",
+        "vendor",
+        secret=True,
+    ),
+    Option(
+        "nexconn.base_url",
+        "--nexconn-url",
+        "NEXCONN_BASE_URL",
+        url("https", "http"),
+        "Nexconn: the primary host",
+        "vendor",
+        metavar="URL",
+    ),
+    Option(
+        "nexconn.backup_url",
+        "--nexconn-backup-url",
+        "NEXCONN_BACKUP_URL",
+        url("https", "http"),
+        "Nexconn: the region's backup host (none: the default region's, with the default host only)",
+        "vendor",
+        metavar="URL",
+    ),
+)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from syncer.errors import ConfigError
-from syncer.secret import Secret, revealed, secret_from_env
+from syncer.option import Option, secret, text, url
+from syncer.secret import Secret, revealed
 
 DEFAULT_BASE_URL = "https://console.tim.qq.com"
 DEFAULT_ADMIN = "administrator"
@@ -32,16 +32,32 @@ class TencentSettings:
         return self.sdkappid, revealed(self.secret_key, "no secret key: set TENCENT_IM_SECRET_KEY or pass --secret-key")
 
 
-def tencent_from_env(env: Mapping[str, str]) -> TencentSettings:
-    sdkappid_text = env.get("TENCENT_IM_SDKAPPID", "").strip()
-    sdkappid = None
-    if sdkappid_text:
-        if not re.fullmatch(r"\d+", sdkappid_text):
-            raise ConfigError("TENCENT_IM_SDKAPPID must be a number")
-        sdkappid = int(sdkappid_text)
-    return TencentSettings(
-        sdkappid=sdkappid,
-        secret_key=secret_from_env(env, "TENCENT_IM_SECRET_KEY"),
-        admin=env.get("TENCENT_IM_ADMIN") or DEFAULT_ADMIN,
-        base_url=(env.get("TENCENT_IM_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-    )
+def _sdkappid(value: str) -> int:
+    if not re.fullmatch(r"\d{1,12}", value.strip()):
+        raise ValueError(f"{value[:40]!r} is not a number")
+    return int(value)
+
+
+OPTIONS = (
+    Option("tencent.sdkappid", "--sdkappid", "TENCENT_IM_SDKAPPID", _sdkappid, "Tencent: the app's SDKAppID", "vendor"),
+    Option(
+        "tencent.secret_key",
+        "--secret-key",
+        "TENCENT_IM_SECRET_KEY",
+        secret(text),
+        "Tencent: the app's secret key (prefer the variable: flags show in ps)",
+        "vendor",
+        metavar="KEY",
+        secret=True,
+    ),
+    Option("tencent.admin", "--admin", "TENCENT_IM_ADMIN", text, "Tencent: the App admin's identifier", "vendor", "ID"),
+    Option(
+        "tencent.base_url",
+        "--base-url",
+        "TENCENT_IM_BASE_URL",
+        url("https", "http"),
+        "Tencent: the REST API's host",
+        "vendor",
+        metavar="URL",
+    ),
+)
