@@ -39,16 +39,21 @@ def as_json(items: Sequence[Item]) -> dict[str, Any]:
     }
 
 
-def render(title: str, items: Sequence[Item]) -> str:
+_STYLE = {Mark.PASSED: "green", Mark.FAILED: "bold red", Mark.NOT_VERIFIED: "yellow"}
+
+
+def render(title: str, items: Sequence[Item]) -> list[tuple[str, str | None]]:
+    """The checklist's lines, each with its colour on a terminal (a rich style, or None)."""
     width = max((len(item.name) for item in items), default=0)
-    lines = [title]
+    lines: list[tuple[str, str | None]] = [(title, "bold")]
     for item in items:
-        lines.append(f"  {_SYMBOL[item.mark]} {item.name.ljust(width)}  {item.detail}")
+        lines.append((f"  {_SYMBOL[item.mark]} {item.name.ljust(width)}  {item.detail}", _STYLE[item.mark]))
         if item.fix:
             label = "verify" if item.mark is Mark.NOT_VERIFIED else "fix"
-            lines.append(f"  {'':6} {'':{width}}  {label}: {item.fix}")
+            lines.append((f"  {'':6} {'':{width}}  {label}: {item.fix}", None))
     failed = sum(item.mark is Mark.FAILED for item in items)
     unverified = sum(item.mark is Mark.NOT_VERIFIED for item in items)
     verdict = "every item passed" if not failed and not unverified else f"{failed} failed, {unverified} not verified"
-    lines.append(f"{verdict}: {'ready to run' if not failed else 'fix what failed, then check again'}")
-    return "\n".join(lines)
+    ready = "ready to run" if not failed else "fix what failed, then check again"
+    lines.append((f"{verdict}: {ready}", "green" if not failed else "bold red"))
+    return lines

@@ -404,7 +404,8 @@ async def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(as_json(items), ensure_ascii=False))
     else:
-        print(render(f"syncer check: {settings.app_scope()}, database schema {settings.schema!r}", items))
+        for text, style in render(f"syncer check: {settings.app_scope()}, database schema {settings.schema!r}", items):
+            args.stdout.line(text, style)
     return exit_code(items)
 
 

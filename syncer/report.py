@@ -22,9 +22,9 @@ def show_value(value: Any, *, full: bool = False, width: int = 60) -> str:
 
 
 def _by_cause(counts: Mapping[str, int]) -> str:
-    """``no_answer 12, http_502 3``: the most frequent first."""
+    """``(no_answer 12, http_502 3)``: the most frequent first; nothing when there is none."""
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return ", ".join(f"{cause} {n:,}" for cause, n in ranked)
+    return "(" + ", ".join(f"{cause} {n:,}" for cause, n in ranked) + ")" if ranked else ""
 
 
 def _calls_text(calls: Mapping[str, int]) -> str:
@@ -41,7 +41,7 @@ def print_summary(report: RunReport, out: Output, *, as_json: bool = False) -> N
     changed = ("would change", report.would_change) if report.mode == "plan" else ("changed", o[Outcome.UPDATED])
     rows: list[tuple[str, int | None, str, str | None]] = [
         ("groups read", report.groups_read, "", None),
-        ("in sync", o[Outcome.IN_SYNC], f"{report.unchanged:,} as last seen, by digest", None),
+        ("in sync", o[Outcome.IN_SYNC], f"({report.unchanged:,} as last seen, by digest)", None),
         (*changed, "", "green" if changed[1] else None),
         ("rejected", o[Outcome.REJECTED], "", "yellow" if o[Outcome.REJECTED] else None),
         ("failed", o[Outcome.FAILED], _by_cause(report.failures_by_cause), "red" if o[Outcome.FAILED] else None),

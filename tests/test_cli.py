@@ -321,5 +321,5 @@ async def test_the_summary_says_what_the_retries_and_the_failures_were(db: str, 
 
     emulator.config.fault_502 = emulator.config.fault_10002 = 0.0
     text = await syncer("run", env=env)
-    assert summary_line(text.out, "failed") == (2, "80001 2")
+    assert summary_line(text.out, "failed") == (2, "(80001 2)")
     assert summary_line(text.out, "retries") == (0, ""), text.out
