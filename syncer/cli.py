@@ -42,8 +42,6 @@ from syncer.settings import (
 from syncer.stopping import StopSignals, stoppable
 from syncer.vendors import desired_setup, desired_setups, make_vendor
 
-PROGRESS_STYLES = ("auto", "bar", "log", "off")
-
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 

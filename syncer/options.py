@@ -8,7 +8,7 @@ repeated in an error."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -413,8 +413,3 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *groups
                 metavar=option.metavar or (option.choices and "{" + ",".join(option.choices) + "}") or "N",
                 help=described,
             )
-
-
-def flags_of(groups: Sequence[str]) -> list[Option]:
-    """The options whose flags ``groups`` take."""
-    return [option for option in OPTIONS if option.flag and option.group in groups]
