@@ -28,6 +28,7 @@ from syncer.errors import ConfigError, SyncerError
 from syncer.logs import configure_logging
 from syncer.metrics import RunMetrics, serve_metrics
 from syncer.models import GroupPlan, GroupResult
+from syncer.option import Parse, number
 from syncer.output import Output, use_color
 from syncer.pipeline import Reconciler, RunObserver, RunReport
 from syncer.planview import detailed_exit_code, group_lines, plan_view
@@ -61,6 +62,22 @@ def _vendor(parser: argparse.ArgumentParser) -> None:
         help="only the groups of the desired relation this SQL predicate selects (run read-only), "
         "e.g. \"face_url LIKE 'https://old-cdn.%%'\"",
     )
+
+
+COUNT = number(int, low=0)
+
+
+def _argument(name: str, parse: Parse) -> Callable[[str], Any]:
+    """A verb's own argument read as ``parse`` reads a setting: a bad one is a ConfigError naming
+    it (exit 78), as a setting's is, not argparse's usage error."""
+
+    def read(value: str) -> Any:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+
+    return read
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
@@ -104,8 +121,12 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 
     p = verbs.add_parser("status", help="the last runs, and the groups failing or rejected, with their errors")
     _common(p)
-    p.add_argument("--runs", type=int, default=10, help="how many recent runs to show (default 10)")
-    p.add_argument("--groups", type=int, default=50, help="how many troubled groups to show (default 50)")
+    p.add_argument(
+        "--runs", type=_argument("--runs", COUNT), default=10, help="how many recent runs to show (default 10)"
+    )
+    p.add_argument(
+        "--groups", type=_argument("--groups", COUNT), default=50, help="how many troubled groups to show (default 50)"
+    )
     p.add_argument("--json", action="store_true", help="one JSON document")
     p.set_defaults(handler=cmd_status)
 
@@ -130,7 +151,11 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         "plan", metavar="PLAN", help="a file of `syncer plan --out PLAN`, or plan:ID of `syncer plan --save`"
     )
     p.add_argument(
-        "--max-plan-age", type=float, default=24.0, metavar="HOURS", help="refuse a plan older than this (default 24)"
+        "--max-plan-age",
+        type=_argument("--max-plan-age", number(float, low=0, above=True)),
+        default=24.0,
+        metavar="HOURS",
+        help="refuse a plan older than this (default 24)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(handler=cmd_apply)
@@ -138,7 +163,12 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     p = verbs.add_parser("revert", help="write back what a run changed, where it still holds what the run wrote")
     _common(p)
     _vendor(p)
-    p.add_argument("run_id", metavar="RUN_ID", type=int, help="the run, as syncer status shows it")
+    p.add_argument(
+        "run_id",
+        metavar="RUN_ID",
+        type=_argument("RUN_ID", number(int, low=1)),
+        help="the run, as syncer status shows it",
+    )
     p.add_argument("--plan", action="store_true", help="show what would be written back; send nothing")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(handler=cmd_revert)
@@ -147,7 +177,12 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("group_id", metavar="GROUP_ID", help="the group's ID, as the desired relation has it")
     options.add_flags(p.add_argument_group("vendor: whose group"), "which-vendor")
-    p.add_argument("--limit", type=int, default=100, help="at most this many changes (default 100)")
+    p.add_argument(
+        "--limit",
+        type=_argument("--limit", number(int, low=1)),
+        default=100,
+        help="at most this many changes (default 100)",
+    )
     p.add_argument("--json", action="store_true", help="JSON lines, one change each")
     p.set_defaults(handler=cmd_history)
 
@@ -384,8 +419,6 @@ async def _run(settings: Settings, args: argparse.Namespace, planned: SavedPlan 
 
 
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    if args.runs < 0 or args.groups < 0:
-        raise ConfigError("--runs and --groups must not be negative")
     timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
     async with PgStore.open(settings.require_database(), timeouts=timeouts, schema=settings.schema) as store:
         await store.check_schema()
@@ -429,8 +462,6 @@ async def cmd_revert(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise ConfigError("--limit must be at least 1")
     vendor = settings.vendor
     timeouts = DbTimeouts(settings.db_connect_timeout_s, settings.db_statement_timeout_s)
     async with PgStore.open(settings.require_database(), vendor, timeouts, schema=settings.schema) as store:
@@ -482,9 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    args = build_parser(next((a for a in argv if not a.startswith("-")), None)).parse_args(argv)
-    handler: Handler = args.handler
     try:
+        args = build_parser(next((a for a in argv if not a.startswith("-")), None)).parse_args(argv)
+        handler: Handler = args.handler
         settings = build_settings(args)
         args.stdout = Output(sys.stdout, settings.color)
         # On a terminal, log lines and the progress bar share stderr without mixing.

@@ -183,3 +183,19 @@ def test_the_readme_lists_every_variable_and_flag() -> None:
     missing = [o.env for o in OPTIONS if f"`{o.env}`" not in section]
     missing += [o.flag for o in OPTIONS if o.flag and f"`{o.flag}" not in section]
     assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["status", "--runs", "-1"], "--runs: '-1' is out of range"),
+        (["status", "--groups", "many"], "--groups: 'many' is not a whole number"),
+        (["history", "g1", "--limit", "0"], "--limit: '0' is out of range"),
+        (["apply", "p.plan", "--max-plan-age", "0"], "--max-plan-age: '0' is out of range"),
+        (["revert", "abc"], "RUN_ID: 'abc' is not a whole number"),
+    ],
+)
+def test_a_verbs_own_argument_is_refused_as_a_setting_is(argv: list[str], named: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)) as refused:
+        build_parser(argv[0]).parse_args(argv)
+    assert refused.value.exit_code == 78
