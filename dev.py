@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".syncer-installed"
+# The suite on every core, up to four: each worker starts its own Postgres when no URL names one.
+PARALLEL = ("-n", "auto", "--maxprocesses", "4")
 
 
 def _python() -> str:
@@ -62,7 +64,7 @@ def main() -> int:
     if verb == "demo":
         return _run([_python(), "-m", "syncer", "demo", *rest])
     if verb == "coverage":
-        return _run([_python(), "-m", "pytest", "--cov", "--cov-report=term", *rest])
+        return _run([_python(), "-m", "pytest", *PARALLEL, "--cov", "--cov-report=term", *rest])
     for step in (
         [_python(), "-m", "ruff", "check", *_sources()],
         [_python(), "-m", "ruff", "format", "--check", *_sources()],
@@ -70,7 +72,7 @@ def main() -> int:
     ):
         if code := _run(step):
             return code
-    return _run([_python(), "-m", "pytest", *rest])
+    return _run([_python(), "-m", "pytest", *PARALLEL, *rest])
 
 
 if __name__ == "__main__":

@@ -235,7 +235,13 @@ async def _in_a_terminal(
         "-m",
         "syncer",
         *args,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("SYNCER_", "TENCENT_IM_", "NO_COLOR"))} | env,
+        # The size is the terminal's own, as in a person's shell: no COLUMNS or LINES (pytest-xdist sets them).
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SYNCER_", "TENCENT_IM_", "NO_COLOR", "COLUMNS", "LINES"))
+        }
+        | env,
         stdout=secondary if stdout_too else asyncio.subprocess.PIPE,
         stderr=secondary,
     )
