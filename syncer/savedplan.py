@@ -10,6 +10,7 @@ before any call, as is one too old or planned for another app.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -94,30 +95,64 @@ def plan_writer(path: str, *, vendor: str, app: str) -> Iterator[PlanWriter]:
         partial.unlink(missing_ok=True)
 
 
+class PlannedGroups(Mapping[str, PlannedGroup]):
+    """A plan's groups, each kept as its line and decoded when the run comes to it: a plan of
+    200,000 groups holds its file's size in memory, not several times that (bench/RESULTS.md).
+    Every line was decoded and checked once as the plan was loaded, so none fails here."""
+
+    def __init__(self, lines: dict[str, bytes], where: str) -> None:
+        self._lines = lines
+        self._where = where
+
+    def __getitem__(self, group_id: str) -> PlannedGroup:
+        return _planned(_json(self._lines[group_id], self._where), self._where)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lines)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __contains__(self, group_id: object) -> bool:
+        return group_id in self._lines
+
+
 def load_plan(path: str, *, vendor: str, app: str, max_age_s: float, now: float | None = None) -> SavedPlan:
     """The plan at ``path``; :class:`ConfigError` (exit 78) for any reason not to apply it."""
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as lines:
+            return read_plan(lines, f"plan {path}", vendor=vendor, app=app, max_age_s=max_age_s, now=now)
     except OSError as exc:
         raise ConfigError(f"plan {path}: {exc}") from None
-    return parse_plan(data, f"plan {path}", vendor=vendor, app=app, max_age_s=max_age_s, now=now)
 
 
 def parse_plan(
     data: bytes, where: str, *, vendor: str, app: str, max_age_s: float, now: float | None = None
 ) -> SavedPlan:
-    """A plan's bytes (a file's, or one saved in Postgres), checked as :func:`load_plan` says."""
-    lines = data.splitlines(keepends=True)
-    if len(lines) < 2:
+    """A plan's bytes (one saved in Postgres), checked as :func:`load_plan` says."""
+    return read_plan(io.BytesIO(data), where, vendor=vendor, app=app, max_age_s=max_age_s, now=now)
+
+
+def read_plan(
+    lines: IO[bytes], where: str, *, vendor: str, app: str, max_age_s: float, now: float | None = None
+) -> SavedPlan:
+    """A plan read from ``lines`` (a seekable file: read twice, never whole): its checksum, then
+    its head, then each group's line, decoded and checked, kept as it is."""
+    digest, count, tail_line = hashlib.sha256(), 0, b""
+    for line in lines:
+        if tail_line:
+            digest.update(tail_line)
+            count += 1
+        tail_line = line
+    if count < 1:
         raise ConfigError(f"{where}: not a syncer plan, or cut short")
-    *body, tail_line = lines
-    digest = hashlib.sha256(b"".join(body)).hexdigest()
     tail = _json(tail_line, where)
     if not isinstance(tail, dict) or "sha256" not in tail:
         raise ConfigError(f"{where}: cut short (no checksum at its end)")
-    if tail.get("sha256") != digest or tail.get("groups") != len(body) - 1:
+    if tail.get("sha256") != digest.hexdigest() or tail.get("groups") != count - 1:
         raise ConfigError(f"{where}: its checksum does not match: edited or damaged since it was planned")
-    head = _json(body[0], where)
+    lines.seek(0)
+    head = _json(lines.readline(), where)
     if not isinstance(head, dict) or head.get("format") != FORMAT:
         raise ConfigError(f"{where}: not a {FORMAT} plan")
     if head.get("vendor") != vendor or head.get("app") != app:
@@ -128,12 +163,11 @@ def parse_plan(
         raise ConfigError(
             f"{where}: planned {age / 3600:.1f} h ago, older than --max-plan-age ({max_age_s / 3600:g} h)"
         )
-    groups = {}
-    for line in body[1:]:
-        doc = _json(line, where)
-        planned = _planned(doc, where)
-        groups[planned.plan.group_id] = planned
-    return SavedPlan(vendor, app, float(created), groups)  # type: ignore[arg-type]
+    groups: dict[str, bytes] = {}
+    for _ in range(count - 1):
+        line = lines.readline()
+        groups[_planned(_json(line, where), where).plan.group_id] = line
+    return SavedPlan(vendor, app, float(created), PlannedGroups(groups, where))  # type: ignore[arg-type]
 
 
 def _json(line: bytes, where: str) -> Any:
