@@ -456,7 +456,8 @@ async def cmd_revert(settings: Settings, args: argparse.Namespace) -> int:
     if args.plan:
         print(f"revert of run {args.run_id}: {len(plans)} groups, each written back where it holds what the run wrote")
         for planned in plans.values():
-            print("\n".join(group_lines(planned.plan)))
+            for line in group_lines(planned.plan):
+                args.stdout.plan_line(line)
         return 0
     return await _run(settings, args, saved)
 

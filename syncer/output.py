@@ -66,7 +66,7 @@ class Table:
     row_styles: Sequence[str | None] = ()
 
 
-def cell_text(value: Cell, column: Column) -> str:
+def cell_text(value: Cell) -> str:
     if value is None:
         return "-"
     if isinstance(value, int):
@@ -76,7 +76,7 @@ def cell_text(value: Cell, column: Column) -> str:
 
 def plain_table(table: Table) -> list[str]:
     """The table as aligned text: numbers right-aligned, the rest left; nothing cut."""
-    texts = [[cell_text(v, c) for v, c in zip(row, table.columns, strict=True)] for row in table.rows]
+    texts = [[cell_text(v) for v in row] for row in table.rows]
     shown = [[c.header for c in table.columns]] * table.header + texts
     widths = [max((len(r[i]) for r in shown), default=0) for i in range(len(table.columns))]
     lines = []
@@ -108,7 +108,7 @@ class Output:
         env = os.environ if env is None else env
         self.stream = stream
         self.color = use_color(color, stream, env)
-        self.rich = self.color or stream.isatty()
+        self.rich = self.color or stream.isatty()  # drawn through rich: fitted to a width
         self._console: Console | None = None
 
     @property
@@ -168,7 +168,7 @@ class Output:
 
         console = self.console
         columns = list(table.columns)
-        texts = [[cell_text(v, c) for v, c in zip(row, columns, strict=True)] for row in table.rows]
+        texts = [[cell_text(v) for v in row] for row in table.rows]
         shown = _fitting(columns, texts, console.width - table.indent)
         grid = RichTable(
             box=None,
