@@ -223,11 +223,12 @@ async def test_console_logs_when_asked(db: str, emulator: Emulator) -> None:
 
 
 async def _in_a_terminal(
-    *args: str, env: dict[str, str], columns: int, stdout_too: bool = False
+    *args: str, env: dict[str, str], columns: int, stdout_too: bool = False, resize: tuple[bytes, int] | None = None
 ) -> tuple[int, list[bytes], str]:
     """`syncer ARGS` with standard error (and standard output, if ``stdout_too``) on a
     pseudo-terminal ``columns`` wide: its exit code, what it wrote there (chunk by chunk, as it
-    came) and its standard output when that was a pipe."""
+    came) and its standard output when that was a pipe. ``resize``: once a chunk holds these
+    bytes, the terminal becomes this many columns wide (an empty chunk marks the moment)."""
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     process = await asyncio.create_subprocess_exec(
@@ -249,9 +250,14 @@ async def _in_a_terminal(
 
     def read_terminal() -> list[bytes]:
         chunks = []
+        pending = resize
         with contextlib.suppress(OSError):  # EIO once the child has closed its side
             while chunk := os.read(primary, 65536):
                 chunks.append(chunk)
+                if pending is not None and pending[0] in chunk:
+                    fcntl.ioctl(primary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, pending[1], 0, 0))
+                    chunks.append(b"")
+                    pending = None
         return chunks
 
     screen_task = asyncio.create_task(asyncio.to_thread(read_terminal))
@@ -301,6 +307,24 @@ async def test_no_color_means_no_colour_on_a_terminal(db: str, emulator: Emulato
     plain = b"".join((await _on_a_terminal(db, emulator, 120, {"NO_COLOR": "1"}))[1])
     assert not re.search(rb"\x1b\[[0-9;]*m", plain), plain[:400]
     assert b"run_finished" in plain
+
+
+async def test_the_bar_follows_a_resize(db: str, emulator: Emulator) -> None:
+    await seeded(db, emulator, 400, seed=37)
+    emulator.config.latency_s = 0.1
+    env = environment(db, emulator)
+    code, chunks, _ = await _in_a_terminal("run", "--rate-limit", "200", env=env, columns=160, resize=(b"/400", 60))
+    assert code == 0 and b"" in chunks  # resized while the bar showed
+
+    def bars(written: list[bytes]) -> list[str]:
+        text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(written).decode())
+        return [part.rstrip() for part in re.split(r"[\r\n]", text) if "/400 groups" in part]
+
+    before, after = bars(chunks[: chunks.index(b"")]), bars(chunks[chunks.index(b"") :])
+    assert any(len(bar) > 60 for bar in before), before  # drawn for 160 columns
+    # The first after may have been drawn before syncer saw the new size; the rest are laid out
+    # anew for it, whole (not a wide bar cut at the edge).
+    assert len(after) >= 2 and all(len(bar) <= 60 and bar.endswith("failed") for bar in after[1:]), after
 
 
 def test_the_bar_shows_done_of_total_rate_eta_failed_and_rejected_apart_and_fits() -> None:
