@@ -198,8 +198,10 @@ UPDATE sync_runs SET status = 'abandoned', finished_at = now(),
 WHERE run_id = ANY($1::bigint[]) AND status = 'running';
 
 -- name: run_lock_holder
+-- Advisory locks are a database's own: another database's run with the same key is not this one's.
 SELECT pid FROM pg_locks
 WHERE locktype = 'advisory' AND granted AND objsubid = 1
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND ((classid::bigint << 32) | objid::bigint) = $1
 LIMIT 1;
 

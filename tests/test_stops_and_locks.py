@@ -4,18 +4,21 @@ phase; the small dead ends end quietly. Real Postgres, real subprocesses, the em
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
 
+from syncer.db.lock import hold_run_lock
 from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.errors import RunLocked, RunLockLost
+from syncer.ports import LockTimings
 from syncer.sharding import Shard
 
 from .helpers import fast, fetch, seeded, settings_for, sync
@@ -63,6 +66,24 @@ async def test_an_idle_session_timeout_shorter_than_the_run_does_not_take_the_lo
         await sync(settings)  # the lock still holds
     report = await asyncio.wait_for(run, 60)
     assert report.exit_code == 0, report
+
+
+async def test_a_refused_run_names_this_databases_holder_not_anothers(
+    db: str, new_database: Callable[[], Awaitable[str]]
+) -> None:
+    timings = LockTimings()
+    async with contextlib.AsyncExitStack() as stack:
+        # Other deployments on the same server, each holding the same app's lock in its database.
+        for _ in range(4):
+            other = await new_database()
+            await stack.enter_async_context(
+                hold_run_lock(other, "tencent.1", within=None, shard_count=1, timings=timings)
+            )
+        async with hold_run_lock(db, "tencent.1", within=None, shard_count=1, timings=timings) as here:
+            with pytest.raises(RunLocked) as refused:
+                async with hold_run_lock(db, "tencent.1", within=None, shard_count=1, timings=timings):
+                    pass
+    assert f"(Postgres backend pid {here.pid})" in str(refused.value), str(refused.value)
 
 
 # -- 5. shards agree on their count -----------------------------------------------------------
@@ -137,7 +158,9 @@ async def test_a_stop_while_a_query_waits_on_a_locked_table_is_obeyed_within_the
         async with asyncio.timeout(30):
             # Asked on a connection of its own: inside the blocker's transaction, the activity
             # view would show one snapshot throughout.
-            while not (await fetch(db, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):  # noqa: ASYNC110
+            # This database's alone: the server's other databases are other tests' (pytest-xdist).
+            waiting = "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            while not (await fetch(db, waiting)):  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         process.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(process.communicate(), 12)
