@@ -19,7 +19,7 @@ import pytest
 from syncer.db.store import PgStore
 from syncer.emulator.server import Emulator
 from syncer.emulator.state import EmuGroup
-from syncer.errors import DatabaseError, RunLocked
+from syncer.errors import DatabaseError, RunLocked, RunLockLost
 from syncer.tencent.models import DesiredGroup
 from syncer.tencent.seeding import desired_group, drifted_dataset, live_from_desired
 
@@ -214,7 +214,9 @@ async def test_postgres_lost_mid_run_stops_and_records_nothing_that_was_not_appl
         await proxy.cut()
 
     cutter = asyncio.create_task(cut_later())
-    with pytest.raises(DatabaseError):
+    # Whichever the run notices first stops it: a recording that fails, or the run lock's
+    # heartbeat finding its connection gone (under a loaded machine, often the heartbeat).
+    with pytest.raises((DatabaseError, RunLockLost)):
         await sync(settings)
     await cutter
     # It stopped, it did not carry on blind: a whole run makes about 3,200 calls (every group's
