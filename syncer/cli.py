@@ -218,8 +218,6 @@ def build_settings(args: argparse.Namespace, env: dict[str, str] | None = None) 
     """The settings: the environment's, then the flags' over them (syncer/options.py holds them,
     each with its flag, variable, range and default); then what this run targets."""
     settings = options.from_flags(settings_from_env(env), args)
-    if settings.database_url is not None:
-        settings.require_database()  # a URL of another scheme is a setting to fix (78), not a retry
     get = vars(args).get
     targets = (*(get("group") or ()), *_ids_in(get("groups_file")))
     if targets or get("where") is not None:

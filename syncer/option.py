@@ -38,6 +38,8 @@ class Option:
     secret: bool = False
     # A flag given more than once adds to the list (the variable: comma-separated).
     repeat: bool = False
+    # The Settings fields its value sets, given the settings so far; None: ``field``, to the value.
+    fields: Callable[[Any, Any], dict[str, Any]] | None = None
 
     @property
     def names(self) -> str:

@@ -33,6 +33,15 @@ def _rate_limits(value: str) -> tuple[int | None, dict[str, int]]:
     return parse_rate_limits([spec.strip() for spec in value.split(",") if spec.strip()])
 
 
+def _rate_limit_fields(settings: Settings, value: tuple[int | None, dict[str, int]]) -> dict[str, Any]:
+    """A default and per-command limits: the latter added to those already set."""
+    default, overrides = value
+    return {
+        "rate_limit": settings.rate_limit if default is None else default,
+        "rate_limit_overrides": {**settings.rate_limit_overrides, **overrides},
+    }
+
+
 SHARED: tuple[Option, ...] = (
     Option(
         "database_url",
@@ -100,6 +109,7 @@ SHARED: tuple[Option, ...] = (
         metavar="[COMMAND=]N",
         shown=lambda value: "the vendor's own" if value is None else str(value),
         repeat=True,
+        fields=_rate_limit_fields,
     ),
     Option(
         "shard.index",
@@ -368,10 +378,8 @@ def _apply(settings: Settings, given: Mapping[Option, Any]) -> Settings:
     top: dict[str, Any] = {}
     parts: dict[str, dict[str, Any]] = {}
     for option, value in given.items():
-        if option.field == "rate_limit":  # a default and per-command limits, added to those set
-            default, overrides = value
-            top["rate_limit"] = settings.rate_limit if default is None else default
-            top["rate_limit_overrides"] = {**settings.rate_limit_overrides, **overrides}
+        if option.fields is not None:
+            top |= option.fields(settings, value)
             continue
         head, _, rest = option.field.partition(".")
         if rest:
